@@ -1,0 +1,196 @@
+// One zod schema for every setting: defaults < JSON config file < CC_EXECUTOR_* env < CLI flags.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+export const ConfigSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP/WebSocket server binds'),
+    port: z.number().int().min(0).max(65535).default(8003).describe('TCP port (0 = any free port)'),
+    wsPath: z.string().startsWith('/').default('/ws/mcp').describe('WebSocket endpoint path'),
+    stdio: z.boolean().default(false).describe('Serve one MCP session on stdin/stdout instead of the network'),
+    shell: z.string().min(1).default('/bin/bash').describe('Shell for `command` mode (falls back to /bin/sh if missing)'),
+    dataDir: z.string().min(1).default('tmp').describe('Directory for runtime data'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+
+    defaultTimeoutMs: z.number().int().positive().default(600_000).describe('Kill deadline when a request gives none'),
+    maxTimeoutMs: z.number().int().positive().default(86_400_000).describe('Largest deadline a request may ask for (clamped)'),
+    graceMs: z.number().int().min(0).default(5_000).describe('SIGTERM -> SIGKILL grace period'),
+    idleTimeoutMs: z.number().int().min(0).default(0).describe('Default idle timeout (0 = off)'),
+
+    inlineOutputChars: z.number().int().min(100).default(30_000).describe('Inline output per stream in results (head + tail)'),
+    outputBufferBytes: z
+      .number()
+      .int()
+      .min(64 * KIB)
+      .default(8 * MIB)
+      .describe('Output kept in memory per execution'),
+    progressCoalesceMs: z.number().int().min(0).default(20).describe('Max delay before buffered output is sent as progress'),
+    progressChunkBytes: z
+      .number()
+      .int()
+      .min(1 * KIB)
+      .default(64 * KIB)
+      .describe('Max output bytes per progress notification'),
+    progressHeartbeatMs: z.number().int().min(100).default(10_000).describe('Progress heartbeat while a command is silent'),
+    highWaterBytes: z
+      .number()
+      .int()
+      .min(64 * KIB)
+      .default(4 * MIB)
+      .describe('Per-session unsent bytes that pause the child pipes'),
+    lowWaterBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(1 * MIB)
+      .describe('Per-session unsent bytes below which pipes resume'),
+
+    maxSessions: z.number().int().min(1).default(100).describe('Open sessions (connections) at most; more get HTTP 503'),
+    maxExecutions: z.number().int().min(1).default(256).describe('Running executions at most, server-wide'),
+    maxExecutionsPerSession: z.number().int().min(1).default(32).describe('Running executions at most per session'),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(1 * KIB)
+      .default(16 * MIB)
+      .describe('Largest incoming WebSocket frame'),
+    pingIntervalMs: z.number().int().min(50).default(30_000).describe('WebSocket ping interval; a peer missing a pong is dropped'),
+
+    loadCpuThreshold: z.number().min(0).max(100).default(14).describe('CPU % above which the machine counts as loaded'),
+    loadGpuThreshold: z.number().min(0).max(100).default(14).describe('GPU % above which the machine counts as loaded'),
+    loadMultiplier: z.number().min(1).default(3).describe('Deadline stretch factor while loaded'),
+    cpuSampleMs: z.number().int().min(100).default(2_000).describe('CPU sampling interval'),
+    gpuSampleMs: z.number().int().min(100).default(10_000).describe('GPU sampling interval'),
+  })
+  .strict();
+
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+type ConfigKey = keyof z.infer<typeof ConfigSchema>;
+
+export const ENV_PREFIX = 'CC_EXECUTOR_';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Result of reading the command line: either a config, or a request for help/version. */
+export type LoadResult = { kind: 'config'; config: Config } | { kind: 'help'; text: string } | { kind: 'version' };
+
+const DEFAULTS = ConfigSchema.parse({});
+const KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
+
+function toKebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function toEnvName(key: string): string {
+  return ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+}
+
+// Env and CLI values are strings; the default's type says how to read them.
+function coerce(key: ConfigKey, raw: string | boolean, source: string): unknown {
+  const sample = DEFAULTS[key];
+  if (typeof raw === 'boolean') return raw;
+  if (typeof sample === 'number') {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${source}: expected a number, got "${raw}"`);
+    return n;
+  }
+  if (typeof sample === 'boolean') {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new ConfigError(`${source}: expected true or false, got "${raw}"`);
+  }
+  return raw;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${path} must hold a JSON object`);
+    }
+    return parsed as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function renderHelp(): string {
+  const lines = [
+    'Usage: cc-executor [options]',
+    '',
+    'MCP server that runs shell commands: WebSocket on ws://HOST:PORT/ws/mcp, or stdio with --stdio.',
+    'Precedence: defaults < --config FILE (JSON) < CC_EXECUTOR_* environment < flags.',
+    '',
+    'Options:',
+    '  --config FILE                   JSON config file',
+    '  --help, --version',
+  ];
+  for (const key of KEYS) {
+    const field = ConfigSchema.shape[key];
+    const flag = typeof DEFAULTS[key] === 'boolean' ? `--${toKebab(key)}` : `--${toKebab(key)} VALUE`;
+    const desc = field.description ?? '';
+    lines.push(`  ${flag.padEnd(32)}${desc} [${toEnvName(key)}, default ${JSON.stringify(DEFAULTS[key])}]`);
+  }
+  return lines.join('\n');
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+/** Merge every source and validate once. Throws ConfigError with a one-line message. */
+export function loadConfig(opts: { argv: string[]; env: NodeJS.ProcessEnv }): LoadResult {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean' },
+    version: { type: 'boolean' },
+  };
+  for (const key of KEYS) options[toKebab(key)] = { type: typeof DEFAULTS[key] === 'boolean' ? 'boolean' : 'string' };
+
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: opts.argv, options, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new ConfigError(`${(e as Error).message} (see --help)`);
+  }
+  if (values.help === true) return { kind: 'help', text: renderHelp() };
+  if (values.version === true) return { kind: 'version' };
+
+  const merged: Record<string, unknown> = {};
+  const configPath = (values.config as string | undefined) ?? opts.env[`${ENV_PREFIX}CONFIG`];
+  if (configPath) Object.assign(merged, readConfigFile(configPath));
+  for (const key of KEYS) {
+    const envName = toEnvName(key);
+    const raw = opts.env[envName];
+    if (raw !== undefined) merged[key] = coerce(key, raw, envName);
+  }
+  for (const key of KEYS) {
+    const raw = values[toKebab(key)];
+    if (raw !== undefined) merged[key] = coerce(key, raw, `--${toKebab(key)}`);
+  }
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: ${formatIssues(parsed.error)}`);
+  const config = parsed.data;
+  if (config.lowWaterBytes >= config.highWaterBytes) {
+    throw new ConfigError('invalid configuration: lowWaterBytes must be below highWaterBytes');
+  }
+  return { kind: 'config', config: Object.freeze(config) };
+}
+
+/** Config for tests and embedding: defaults plus overrides, validated. */
+export function createConfig(overrides: Partial<z.input<typeof ConfigSchema>> = {}): Config {
+  return Object.freeze(ConfigSchema.parse(overrides));
+}

@@ -1,0 +1,39 @@
+// Builds the shared engine (load monitor, executions, sessions) from a config; main.ts and tests use the same path.
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { ExecutionRegistry } from './processes/execution-registry.js';
+import { SessionRegistry } from './sessions/session-registry.js';
+import { LoadMonitor } from './system/load-monitor.js';
+
+export interface EngineParts {
+  config: Config;
+  logger: Logger;
+  load: LoadMonitor;
+  executions: ExecutionRegistry;
+  sessions: SessionRegistry;
+  serverStartedAt: number;
+}
+
+export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?: boolean } = {}): EngineParts {
+  const load = new LoadMonitor(
+    {
+      cpuThreshold: config.loadCpuThreshold,
+      gpuThreshold: config.loadGpuThreshold,
+      multiplier: config.loadMultiplier,
+      cpuSampleMs: config.cpuSampleMs,
+      gpuSampleMs: config.gpuSampleMs,
+    },
+    logger,
+  );
+  if (opts.sampleLoad ?? true) load.start();
+  const executions = new ExecutionRegistry(config, load, logger, {
+    maxExecutions: config.maxExecutions,
+    maxExecutionsPerSession: config.maxExecutionsPerSession,
+  });
+  const sessions = new SessionRegistry(
+    executions,
+    { maxSessions: config.maxSessions, highWaterBytes: config.highWaterBytes, lowWaterBytes: config.lowWaterBytes },
+    logger,
+  );
+  return { config, logger, load, executions, sessions, serverStartedAt: Date.now() };
+}

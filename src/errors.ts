@@ -1,0 +1,38 @@
+// One domain error type with a closed set of string codes, mapped once to MCP tool results.
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+
+/** Every code a tool error can carry. The README's error table is checked against this list. */
+export const ERROR_CODES = {
+  INVALID_INPUT: 'The request is well-typed but makes no sense (both or neither of command/argv, empty argv...)',
+  NOT_FOUND: 'No execution has this id (or id prefix)',
+  AMBIGUOUS_ID: 'The id prefix matches more than one execution',
+  INVALID_STATE: "The action does not apply in the execution's current state (resume a running one, pause an exited one)",
+  INVALID_CWD: 'cwd does not exist or is not a directory',
+  SPAWN_FAILED: 'The operating system could not start the command (executable missing, not executable...)',
+  LIMIT_REACHED: 'A configured limit (executions, sessions) is reached',
+  SHUTTING_DOWN: 'The server is stopping and accepts no new executions',
+  INTERNAL: 'An unexpected server fault; the message says more',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class ServerError extends Error {
+  override name = 'ServerError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** Map anything thrown by the engine to a tool error result that keeps a machine-readable code. */
+export function toToolError(error: unknown): CallToolResult {
+  const e = error instanceof ServerError ? error : new ServerError('INTERNAL', error instanceof Error ? error.message : String(error));
+  return {
+    isError: true,
+    content: [{ type: 'text', text: `${e.code}: ${e.message}` }],
+    structuredContent: { error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } },
+  };
+}

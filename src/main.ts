@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// CLI entry: load config -> logger -> engine -> transports -> signal handling and orderly shutdown.
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createEngine, type EngineParts } from './engine.js';
+import { createLogger } from './logger.js';
+import { VERSION } from './version.js';
+import { startNetworkServer } from '../transports/http.js';
+import { startStdioServer } from '../transports/stdio.js';
+import { CLOSE_CODES } from '../transports/websocket.js';
+
+/** Extra time, beyond the grace period, that shutdown may take before we exit anyway. */
+const SHUTDOWN_SLACK_MS = 1_000;
+
+function readConfig(): Config {
+  try {
+    const result = loadConfig({ argv: process.argv.slice(2), env: process.env });
+    if (result.kind === 'help') {
+      process.stdout.write(`${result.text}\n`);
+      process.exit(0);
+    }
+    if (result.kind === 'version') {
+      process.stdout.write(`${VERSION}\n`);
+      process.exit(0);
+    }
+    return result.config;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`cc-executor: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  const engine: EngineParts = createEngine(config, logger);
+
+  // Last resort: whatever ends this process, no group we started survives it.
+  process.on('exit', () => engine.executions.killAllNow());
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; killing every process group');
+    engine.executions.killAllNow();
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled rejection');
+  });
+
+  let stopTransport: () => Promise<void>;
+  let stopAccepting: () => void = () => undefined;
+  if (config.stdio) {
+    const stdio = await startStdioServer(engine);
+    stopTransport = () => stdio.close();
+    void stdio.ended.then(() => shutdown('stdin closed'));
+    logger.info({ version: VERSION }, 'serving MCP on stdio');
+  } else {
+    const net = await startNetworkServer(engine);
+    stopTransport = () => net.close();
+    stopAccepting = () => net.stopAccepting();
+    logger.info({ version: VERSION, url: net.url }, `listening on ${net.url}`);
+  }
+
+  let stopping = false;
+  async function shutdown(why: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ why }, 'shutting down: terminating every process group');
+    const hardStop = setTimeout(
+      () => {
+        logger.warn('shutdown took too long; killing what is left');
+        engine.executions.killAllNow();
+        process.exit(1);
+      },
+      config.graceMs + SHUTDOWN_SLACK_MS + 4_000,
+    );
+    hardStop.unref();
+    stopAccepting();
+    engine.load.stop();
+    // Executions first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
+    await engine.executions.shutdown(config.graceMs);
+    await new Promise((r) => setTimeout(r, 50));
+    engine.sessions.closeAll(CLOSE_CODES.GOING_AWAY, 'server shutting down');
+    await stopTransport();
+    logger.info('stopped');
+    process.exit(0);
+  }
+
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) {
+        logger.warn({ signal: sig }, 'second signal: killing every process group now');
+        engine.executions.killAllNow();
+        process.exit(130);
+      }
+      void shutdown(sig);
+    });
+  }
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`cc-executor: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

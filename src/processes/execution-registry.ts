@@ -1,0 +1,248 @@
+// Creates executions, enforces limits, finds them by id or unique prefix, and shuts them all down.
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { Config } from '../config.js';
+import { ServerError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { LoadMonitor } from '../system/load-monitor.js';
+import { Execution, type TerminationReason } from './execution.js';
+
+export interface ExecuteRequest {
+  sessionId: string;
+  command?: string;
+  argv?: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  stdin?: string;
+  timeoutMs?: number;
+  idleTimeoutMs?: number;
+  background?: boolean;
+}
+
+/** Defaults that keep a child from ever waiting on a terminal. The request's env wins over them. */
+export const NON_INTERACTIVE_ENV: Readonly<Record<string, string>> = {
+  PAGER: 'cat',
+  GIT_PAGER: 'cat',
+  MANPAGER: 'cat',
+  SYSTEMD_PAGER: 'cat',
+  GIT_EDITOR: 'true',
+  EDITOR: 'true',
+  VISUAL: 'true',
+  GIT_TERMINAL_PROMPT: '0',
+  DEBIAN_FRONTEND: 'noninteractive',
+};
+
+/** Server variables never passed to children. */
+const WITHHELD_ENV = ['CC_EXECUTOR_TOKEN', 'CC_EXECUTOR_AUTH_TOKEN'];
+
+/** Exited executions kept in memory for `status` (records on disk keep the rest). */
+const MAX_EXITED_IN_MEMORY = 500;
+const MIN_PREFIX_CHARS = 4;
+
+export function resolveShell(preferred: string): string {
+  for (const candidate of [preferred, '/bin/sh']) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // try the fallback
+    }
+  }
+  return '/bin/sh';
+}
+
+export interface RegistryLimits {
+  maxExecutions: number;
+  maxExecutionsPerSession: number;
+}
+
+export class ExecutionRegistry {
+  private readonly executions = new Map<string, Execution>();
+  private readonly shell: string;
+  private closing = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly load: LoadMonitor,
+    private readonly logger: Logger,
+    private readonly limits: RegistryLimits = { maxExecutions: 256, maxExecutionsPerSession: 32 },
+  ) {
+    this.shell = resolveShell(config.shell);
+  }
+
+  get shellPath(): string {
+    return this.shell;
+  }
+
+  async start(req: ExecuteRequest): Promise<Execution> {
+    if (this.closing) throw new ServerError('SHUTTING_DOWN', 'the server is shutting down');
+    const hasCommand = req.command !== undefined;
+    const hasArgv = req.argv !== undefined;
+    if (hasCommand === hasArgv) {
+      throw new ServerError('INVALID_INPUT', 'give exactly one of `command` (a shell string) or `argv` (an array run without a shell)');
+    }
+    if (hasCommand && req.command!.trim() === '') throw new ServerError('INVALID_INPUT', '`command` is empty');
+    if (hasArgv && (req.argv!.length === 0 || req.argv![0] === ''))
+      throw new ServerError('INVALID_INPUT', '`argv` needs at least a program name');
+    for (const s of [req.command, ...(req.argv ?? [])]) {
+      if (s?.includes('\0')) throw new ServerError('INVALID_INPUT', 'command strings cannot contain NUL bytes');
+    }
+    const cwd = this.checkCwd(req.cwd);
+    const env = this.buildEnv(req.env);
+    this.checkLimits(req.sessionId);
+
+    const requested = req.timeoutMs ?? this.config.defaultTimeoutMs;
+    const timeoutMs = Math.min(requested, this.config.maxTimeoutMs);
+    const id = randomUUID();
+    const execution = await Execution.start({
+      id,
+      sessionId: req.sessionId,
+      ...(hasCommand ? { command: req.command! } : { argv: req.argv! }),
+      spawn: {
+        file: hasCommand ? this.shell : req.argv![0]!,
+        args: hasCommand ? ['-c', req.command!] : req.argv!.slice(1),
+        cwd,
+        env,
+        ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
+      },
+      timeoutMs,
+      timeoutClamped: requested > timeoutMs,
+      idleTimeoutMs: req.idleTimeoutMs ?? this.config.idleTimeoutMs,
+      graceMs: this.config.graceMs,
+      background: req.background ?? false,
+      outputBufferBytes: this.config.outputBufferBytes,
+      inlineOutputChars: this.config.inlineOutputChars,
+      load: this.load,
+    });
+    this.executions.set(id, execution);
+    this.logger.info({ execution: shortId(id), session: shortId(req.sessionId), pid: execution.group.pid }, 'execution started');
+    void execution.done.then(() => {
+      const s = execution.snapshot();
+      this.logger.info(
+        { execution: shortId(id), exitCode: s.exitCode, signal: s.signal, reason: s.terminationReason, durationMs: s.durationMs },
+        'execution exited',
+      );
+      this.prune();
+    });
+    return execution;
+  }
+
+  private checkCwd(cwd: string | undefined): string {
+    const dir = cwd === undefined ? process.cwd() : isAbsolute(cwd) ? cwd : resolve(process.cwd(), cwd);
+    let isDir = false;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch {
+      throw new ServerError('INVALID_CWD', `cwd does not exist: ${dir}`);
+    }
+    if (!isDir) throw new ServerError('INVALID_CWD', `cwd is not a directory: ${dir}`);
+    return dir;
+  }
+
+  private buildEnv(extra: Record<string, string> | undefined): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !WITHHELD_ENV.includes(k)) env[k] = v;
+    Object.assign(env, NON_INTERACTIVE_ENV);
+    for (const [k, v] of Object.entries(extra ?? {})) {
+      if (k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) {
+        throw new ServerError('INVALID_INPUT', `invalid environment variable name or value: ${JSON.stringify(k)}`);
+      }
+      env[k] = v;
+    }
+    return env;
+  }
+
+  private checkLimits(sessionId: string): void {
+    let running = 0;
+    let mine = 0;
+    for (const e of this.executions.values()) {
+      if (e.state === 'exited') continue;
+      running++;
+      if (e.sessionId === sessionId) mine++;
+    }
+    if (running >= this.limits.maxExecutions) {
+      throw new ServerError('LIMIT_REACHED', `maxExecutions (${this.limits.maxExecutions}) executions are already running`, {
+        limit: 'maxExecutions',
+      });
+    }
+    if (mine >= this.limits.maxExecutionsPerSession) {
+      throw new ServerError(
+        'LIMIT_REACHED',
+        `maxExecutionsPerSession (${this.limits.maxExecutionsPerSession}) executions are already running in this session`,
+        {
+          limit: 'maxExecutionsPerSession',
+        },
+      );
+    }
+  }
+
+  /** Find by full id or a unique prefix (at least 4 characters). */
+  find(idOrPrefix: string): Execution {
+    const exact = this.executions.get(idOrPrefix);
+    if (exact) return exact;
+    if (idOrPrefix.length >= MIN_PREFIX_CHARS) {
+      const matches = [...this.executions.values()].filter((e) => e.id.startsWith(idOrPrefix));
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) {
+        throw new ServerError('AMBIGUOUS_ID', `id prefix ${idOrPrefix} matches ${matches.length} executions; give more characters`, {
+          matches: matches.map((m) => m.id),
+        });
+      }
+    }
+    throw new ServerError('NOT_FOUND', `no execution with id ${idOrPrefix}`);
+  }
+
+  list(filter: { sessionId?: string } = {}): Execution[] {
+    return [...this.executions.values()].filter((e) => filter.sessionId === undefined || e.sessionId === filter.sessionId);
+  }
+
+  counts(): { running: number; paused: number; background: number; total: number } {
+    let running = 0;
+    let paused = 0;
+    let background = 0;
+    for (const e of this.executions.values()) {
+      if (e.state === 'running') running++;
+      if (e.state === 'paused') paused++;
+      if (e.background && e.state !== 'exited') background++;
+    }
+    return { running, paused, background, total: this.executions.size };
+  }
+
+  /**
+   * A session ended: terminate its executions (background ones stay), including the lingering members
+   * of groups whose leader already exited.
+   */
+  releaseSession(sessionId: string, reason: TerminationReason = 'disconnect'): Promise<void> {
+    const owned = this.list({ sessionId }).filter((e) => !e.background);
+    return Promise.all(owned.map((e) => e.terminate(reason))).then(() => undefined);
+  }
+
+  /** Terminate everything (TERM, grace, KILL) and refuse new work. */
+  async shutdown(graceMs = this.config.graceMs): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.executions.values()].map((e) => e.terminate('shutdown', graceMs)));
+  }
+
+  /** Synchronous SIGKILL to every group we ever started that may still have members. */
+  killAllNow(): void {
+    for (const e of this.executions.values()) e.killNow();
+  }
+
+  private prune(): void {
+    const exited = [...this.executions.values()].filter((e) => e.state === 'exited');
+    let excess = exited.length - MAX_EXITED_IN_MEMORY;
+    // Oldest first (Map order); an exited execution whose group still has members stays: it is still ours to kill.
+    for (const e of exited) {
+      if (excess <= 0) break;
+      if (e.group.isAlive()) continue;
+      this.executions.delete(e.id);
+      excess--;
+    }
+  }
+}
+
+/** The id is a capability: logs at info level carry only a prefix. */
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}

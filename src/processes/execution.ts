@@ -1,0 +1,295 @@
+// One command's life: state machine, pipes -> OutputLog (streaming UTF-8), deadline and idle timers, group signals.
+import type { Readable } from 'node:stream';
+import { ServerError } from '../errors.js';
+import type { LoadMonitor } from '../system/load-monitor.js';
+import { DeadlineClock, type DeadlineSnapshot } from './deadline-clock.js';
+import { OutputLog, type StreamName } from './output-log.js';
+import { ProcessGroup, type SpawnSpec } from './process-group.js';
+
+/** Internal phases; `state` maps them to the public three. */
+export type ExecutionPhase = 'starting' | 'running' | 'paused' | 'exiting' | 'exited';
+export type ExecutionState = 'running' | 'paused' | 'exited';
+export type TerminationReason = 'cancel' | 'kill' | 'timeout' | 'idle_timeout' | 'disconnect' | 'shutdown';
+
+export interface ExecutionOptions {
+  id: string;
+  sessionId: string;
+  /** Exactly one of command / argv. */
+  command?: string;
+  argv?: string[];
+  spawn: SpawnSpec;
+  timeoutMs: number;
+  /** True when the request asked for more than maxTimeoutMs and got less. */
+  timeoutClamped: boolean;
+  idleTimeoutMs: number;
+  graceMs: number;
+  background: boolean;
+  outputBufferBytes: number;
+  inlineOutputChars: number;
+  load: LoadMonitor;
+}
+
+export interface ExecutionSnapshot {
+  id: string;
+  sessionId: string;
+  command: string | null;
+  argv: string[] | null;
+  cwd: string;
+  pid: number;
+  pgid: number;
+  state: ExecutionState;
+  exitCode: number | null;
+  signal: string | null;
+  terminationReason: TerminationReason | null;
+  background: boolean;
+  startedAt: string;
+  endedAt: string | null;
+  durationMs: number;
+  stdoutBytes: number;
+  stderrBytes: number;
+  lastSeq: number;
+  timeout: DeadlineSnapshot & { clamped: boolean; idleTimeoutMs: number | null };
+}
+
+const ORPHAN_PIPE_CHECK_MS = 100;
+const ORPHAN_PIPE_QUIET_MS = 250;
+
+export class Execution {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly background: boolean;
+  readonly log: OutputLog;
+  readonly group: ProcessGroup;
+  readonly startedAt = new Date();
+  /** Resolves when the leader has exited and every byte of output is in the log. */
+  readonly done: Promise<void>;
+
+  private phase: ExecutionPhase = 'starting';
+  private exitCode: number | null = null;
+  private exitSignal: string | null = null;
+  private reason: TerminationReason | null = null;
+  private endedAt: Date | null = null;
+  private readonly clock: DeadlineClock;
+  private readonly ac = new AbortController();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readingPaused = false;
+  private lastDataAt = Date.now();
+  private readonly pipes: Readable[] = [];
+
+  private constructor(
+    private readonly opts: ExecutionOptions,
+    group: ProcessGroup,
+  ) {
+    this.id = opts.id;
+    this.sessionId = opts.sessionId;
+    this.background = opts.background;
+    this.group = group;
+    this.log = new OutputLog(opts.outputBufferBytes, opts.inlineOutputChars);
+    this.log.onUnsubscribe = () => this.applyBackPressure();
+
+    const load = opts.load;
+    this.clock = new DeadlineClock(opts.timeoutMs, load.current().multiplier, () => this.terminate('timeout'));
+    const onSample = (r: { multiplier: number }) => this.clock.setMultiplier(r.multiplier);
+    load.on('sample', onSample);
+    this.ac.signal.addEventListener('abort', () => load.off('sample', onSample), { once: true });
+
+    if (opts.idleTimeoutMs > 0) {
+      this.idleTimer = setTimeout(() => this.terminate('idle_timeout'), opts.idleTimeoutMs);
+      this.idleTimer.unref();
+      this.ac.signal.addEventListener('abort', () => clearTimeout(this.idleTimer), { once: true });
+    }
+
+    const closed = [this.wire('stdout', group.subprocess.stdout), this.wire('stderr', group.subprocess.stderr)];
+    this.phase = 'running';
+    this.done = this.waitForEnd(closed);
+  }
+
+  /** Spawn the group and start streaming. Throws ServerError SPAWN_FAILED when the OS refuses. */
+  static async start(opts: ExecutionOptions): Promise<Execution> {
+    let group: ProcessGroup;
+    try {
+      group = await ProcessGroup.spawn(opts.spawn);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new ServerError('SPAWN_FAILED', `could not start ${opts.spawn.file}: ${err.code ?? err.message}`, {
+        errno: err.code ?? null,
+      });
+    }
+    return new Execution(opts, group);
+  }
+
+  get state(): ExecutionState {
+    if (this.phase === 'paused') return 'paused';
+    if (this.phase === 'exited') return 'exited';
+    return 'running';
+  }
+
+  get terminationReason(): TerminationReason | null {
+    return this.reason;
+  }
+
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  // Pipe -> streaming UTF-8 decoder -> OutputLog. A character split across reads is held until whole.
+  private wire(stream: StreamName, pipe: Readable | null): Promise<void> {
+    if (!pipe) return Promise.resolve();
+    this.pipes.push(pipe);
+    const decoder = new TextDecoder('utf-8', { fatal: false });
+    let pendingBytes = 0;
+    pipe.on('data', (buf: Buffer) => {
+      this.lastDataAt = Date.now();
+      this.idleTimer?.refresh();
+      pendingBytes += buf.length;
+      const text = decoder.decode(buf, { stream: true });
+      if (text.length === 0) return;
+      this.log.append(stream, text, pendingBytes);
+      pendingBytes = 0;
+      this.applyBackPressure();
+    });
+    return new Promise((resolve) => {
+      pipe.once('close', () => {
+        const rest = decoder.decode();
+        if (rest.length > 0 || pendingBytes > 0) this.log.append(stream, rest, pendingBytes);
+        resolve();
+      });
+      pipe.on('error', () => undefined); // 'close' follows; nothing to add
+    });
+  }
+
+  /** Stop reading the child's pipes while a subscriber is full; resume when all have drained. */
+  private applyBackPressure(): void {
+    if (this.readingPaused || !this.log.congested) return;
+    this.readingPaused = true;
+    for (const p of this.pipes) p.pause();
+    void this.log.drained().then(() => {
+      this.readingPaused = false;
+      for (const p of this.pipes) p.resume();
+      this.applyBackPressure();
+    });
+  }
+
+  private async waitForEnd(closed: Promise<void>[]): Promise<void> {
+    const exit = await this.group.leaderExit;
+    this.exitCode = exit.exitCode;
+    this.exitSignal = exit.signal;
+    // Children may hold the pipes after the leader exits: keep streaming them. Only a pipe held by a
+    // process outside the group (setsid'd daemon) is cut, once the group is gone and the pipe is quiet.
+    const allClosed = Promise.all(closed);
+    let settled = false;
+    void allClosed.then(() => (settled = true));
+    while (!settled) {
+      await Promise.race([allClosed, new Promise((r) => setTimeout(r, ORPHAN_PIPE_CHECK_MS))]);
+      if (settled) break;
+      const quiet = Date.now() - this.lastDataAt > ORPHAN_PIPE_QUIET_MS;
+      if (quiet && !this.readingPaused && !this.group.isAlive()) {
+        for (const p of this.pipes) p.destroy();
+        await allClosed;
+      }
+    }
+    this.transition('exited');
+  }
+
+  // Every phase change goes through here, so the side effects of each live in one place.
+  private transition(next: ExecutionPhase): void {
+    if (this.phase === 'exited' || this.phase === next) return;
+    this.phase = next;
+    if (next === 'paused') this.clock.pause();
+    else if (next === 'running') this.clock.resume();
+    else if (next === 'exiting') this.clock.stop();
+    else if (next === 'exited') {
+      this.clock.stop();
+      this.endedAt = new Date();
+      this.ac.abort();
+    }
+  }
+
+  private requireLive(action: string): void {
+    if (this.phase === 'exited' || this.phase === 'exiting') {
+      throw new ServerError(
+        'INVALID_STATE',
+        `cannot ${action}: execution ${this.id} has ${this.phase === 'exited' ? 'exited' : 'already been told to stop'}`,
+        {
+          state: this.state,
+        },
+      );
+    }
+  }
+
+  pause(): void {
+    this.requireLive('pause');
+    if (this.phase === 'paused') throw new ServerError('INVALID_STATE', `execution ${this.id} is already paused`, { state: 'paused' });
+    this.group.signal('SIGSTOP');
+    this.transition('paused');
+  }
+
+  resume(): void {
+    this.requireLive('resume');
+    if (this.phase !== 'paused') throw new ServerError('INVALID_STATE', `execution ${this.id} is not paused`, { state: this.state });
+    this.group.signal('SIGCONT');
+    this.transition('running');
+  }
+
+  /** Send any signal to the group. The group may outlive its leader, so this works after exit too. */
+  sendSignal(sig: NodeJS.Signals): boolean {
+    const sent = this.group.signal(sig);
+    if (!sent && this.phase === 'exited')
+      throw new ServerError('INVALID_STATE', `execution ${this.id} has exited and its process group is gone`, { state: 'exited' });
+    if (sig === 'SIGCONT' && this.phase === 'paused') this.transition('running');
+    if ((sig === 'SIGSTOP' || sig === 'SIGTSTP') && this.phase === 'running') this.transition('paused');
+    return sent;
+  }
+
+  /**
+   * Stop the whole group: TERM (+CONT), grace, KILL. The first reason wins.
+   * Works after the leader exited as long as members of the group remain.
+   */
+  terminate(reason: TerminationReason, graceMs = this.opts.graceMs): Promise<void> {
+    if (this.phase === 'exited') {
+      // The leader is gone but lingering members still count as ours.
+      return this.group.isAlive() ? this.group.terminate(graceMs) : Promise.resolve();
+    }
+    this.reason ??= reason;
+    this.transition('exiting');
+    if (reason === 'kill' || graceMs === 0) {
+      this.group.kill();
+      return this.done;
+    }
+    return Promise.all([this.group.terminate(graceMs), this.done]).then(() => undefined);
+  }
+
+  /** Last-resort synchronous kill (process 'exit' handler). */
+  killNow(): void {
+    this.group.kill();
+  }
+
+  snapshot(): ExecutionSnapshot {
+    const end = this.endedAt ?? new Date();
+    return {
+      id: this.id,
+      sessionId: this.sessionId,
+      command: this.opts.command ?? null,
+      argv: this.opts.argv ?? null,
+      cwd: this.opts.spawn.cwd,
+      pid: this.group.pid,
+      pgid: this.group.pgid,
+      state: this.state,
+      exitCode: this.exitCode,
+      signal: this.exitSignal,
+      terminationReason: this.reason,
+      background: this.background,
+      startedAt: this.startedAt.toISOString(),
+      endedAt: this.endedAt?.toISOString() ?? null,
+      durationMs: end.getTime() - this.startedAt.getTime(),
+      stdoutBytes: this.log.bytes.stdout,
+      stderrBytes: this.log.bytes.stderr,
+      lastSeq: this.log.seq,
+      timeout: {
+        ...this.clock.snapshot(),
+        clamped: this.opts.timeoutClamped,
+        idleTimeoutMs: this.opts.idleTimeoutMs > 0 ? this.opts.idleTimeoutMs : null,
+      },
+    };
+  }
+}

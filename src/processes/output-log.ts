@@ -1,0 +1,154 @@
+// The only holder of an execution's output: seq-numbered chunks in a bounded window, inline head/tail, subscribers.
+export type StreamName = 'stdout' | 'stderr';
+
+export interface OutputChunk {
+  /** 1-based, strictly increasing across both streams. */
+  seq: number;
+  stream: StreamName;
+  data: string;
+  /** Size of the raw bytes this chunk was decoded from. */
+  bytes: number;
+}
+
+/** A consumer of live output (a progress sink, a resource subscription...). */
+export interface OutputSubscriber {
+  write(chunk: OutputChunk): void;
+  /** True while the subscriber cannot take more: the execution stops reading the child's pipes. */
+  readonly full: boolean;
+  /** Resolves once the subscriber is no longer full. */
+  drained(): Promise<void>;
+}
+
+export interface OutputRead {
+  chunks: OutputChunk[];
+  /** Pass this back as `sinceSeq` to continue after the last returned chunk. */
+  nextSeq: number;
+  /** Oldest seq still held; anything below it was evicted from memory. */
+  firstSeq: number;
+  /** True when chunks after `sinceSeq` were evicted before this read. */
+  evicted: boolean;
+  /** True when more chunks are available right now. */
+  more: boolean;
+}
+
+export interface InlineOutput {
+  text: string;
+  truncated: boolean;
+  omittedChars: number;
+}
+
+/** Head and tail of one stream, bounded: what results show inline. */
+class HeadTail {
+  private head = '';
+  private tail = '';
+  private total = 0;
+  constructor(private readonly half: number) {}
+
+  append(text: string): void {
+    this.total += text.length;
+    if (this.head.length < this.half) {
+      const room = this.half - this.head.length;
+      this.head += text.slice(0, room);
+      text = text.slice(room);
+      if (text.length === 0) return;
+    }
+    this.tail += text;
+    // Amortised trim: only when the tail is twice its budget.
+    if (this.tail.length > 2 * this.half) this.tail = this.tail.slice(-this.half);
+  }
+
+  render(): InlineOutput {
+    const tail = this.tail.length > this.half ? this.tail.slice(-this.half) : this.tail;
+    const omitted = this.total - this.head.length - tail.length;
+    if (omitted <= 0) return { text: this.head + tail, truncated: false, omittedChars: 0 };
+    const marker = `\n... [${omitted} characters omitted; read the full output with status] ...\n`;
+    return { text: this.head + marker + tail, truncated: true, omittedChars: omitted };
+  }
+}
+
+export class OutputLog {
+  private readonly chunks: OutputChunk[] = [];
+  private head = 0; // index of the oldest held chunk in `chunks`
+  private heldBytes = 0;
+  private lastSeq = 0;
+  private readonly subscribers = new Set<OutputSubscriber>();
+  private readonly inline: Record<StreamName, HeadTail>;
+  readonly bytes: Record<StreamName, number> = { stdout: 0, stderr: 0 };
+
+  constructor(
+    private readonly maxHeldBytes: number,
+    inlineChars: number,
+  ) {
+    const half = Math.floor(inlineChars / 2);
+    this.inline = { stdout: new HeadTail(half), stderr: new HeadTail(half) };
+  }
+
+  get seq(): number {
+    return this.lastSeq;
+  }
+
+  /** Record a chunk and hand it to every subscriber. */
+  append(stream: StreamName, data: string, bytes: number): OutputChunk {
+    const chunk: OutputChunk = { seq: ++this.lastSeq, stream, data, bytes };
+    this.bytes[stream] += bytes;
+    this.inline[stream].append(data);
+    this.chunks.push(chunk);
+    this.heldBytes += bytes;
+    while (this.heldBytes > this.maxHeldBytes && this.chunks.length - this.head > 1) {
+      this.heldBytes -= this.chunks[this.head]!.bytes;
+      this.chunks[this.head] = undefined as unknown as OutputChunk;
+      this.head++;
+    }
+    // Compact the array now and then instead of shifting on every eviction.
+    if (this.head > 1024 && this.head * 2 > this.chunks.length) {
+      this.chunks.splice(0, this.head);
+      this.head = 0;
+    }
+    for (const sub of this.subscribers) sub.write(chunk);
+    return chunk;
+  }
+
+  /** True when some subscriber cannot take more output right now. */
+  get congested(): boolean {
+    for (const sub of this.subscribers) if (sub.full) return true;
+    return false;
+  }
+
+  /** Resolves once no subscriber is full (subscribers that leave count as drained). */
+  async drained(): Promise<void> {
+    while (this.congested) {
+      await Promise.race([...this.subscribers].filter((s) => s.full).map((s) => s.drained()));
+    }
+  }
+
+  subscribe(sub: OutputSubscriber): () => void {
+    this.subscribers.add(sub);
+    return () => {
+      this.subscribers.delete(sub);
+      this.onUnsubscribe?.();
+    };
+  }
+
+  /** Set by the owner to re-check congestion when a subscriber leaves. */
+  onUnsubscribe: (() => void) | undefined;
+
+  read(sinceSeq: number, maxBytes: number): OutputRead {
+    const firstSeq = this.chunks[this.head]?.seq ?? this.lastSeq + 1;
+    const evicted = sinceSeq + 1 < firstSeq;
+    const out: OutputChunk[] = [];
+    let size = 0;
+    let index = this.head + Math.max(0, sinceSeq + 1 - firstSeq);
+    for (; index < this.chunks.length; index++) {
+      const chunk = this.chunks[index]!;
+      if (out.length > 0 && size + chunk.bytes > maxBytes) break;
+      out.push(chunk);
+      size += chunk.bytes;
+    }
+    const nextSeq = out.length > 0 ? out[out.length - 1]!.seq : Math.max(sinceSeq, firstSeq - 1);
+    return { chunks: out, nextSeq, firstSeq, evicted, more: index < this.chunks.length };
+  }
+
+  inlineOutput(stream: StreamName): InlineOutput {
+    return this.inline[stream].render();
+  }
+}

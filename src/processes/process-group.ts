@@ -1,0 +1,121 @@
+// Spawns one command in a new process group through execa and owns every signal sent to that group.
+import { execa, type ResultPromise } from 'execa';
+import { setTimeout as delay } from 'node:timers/promises';
+import { listGroupMembers, readProcStat } from './proc.js';
+
+export interface SpawnSpec {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Text written to stdin then closed; without it stdin is /dev/null, never inherited. */
+  stdin?: string;
+}
+
+export type LeaderExit = { exitCode: number | null; signal: NodeJS.Signals | null };
+
+const POLL_MS = 20;
+
+export class ProcessGroup {
+  readonly pid: number;
+  /** The group id equals the leader's pid (execa `detached: true` calls setsid). */
+  readonly pgid: number;
+  readonly subprocess: ResultPromise;
+  /** Resolves when the leader exits (its children may live on). */
+  readonly leaderExit: Promise<LeaderExit>;
+  /** Leader start time (clock ticks since boot): with the pgid it names this group even after a restart. */
+  readonly startTicks: number | undefined;
+  private gone = false;
+
+  private constructor(subprocess: ResultPromise, pid: number) {
+    this.subprocess = subprocess;
+    this.pid = pid;
+    this.pgid = pid;
+    this.startTicks = readProcStat(pid)?.startTicks;
+    this.leaderExit = new Promise((resolve) => {
+      subprocess.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+    });
+  }
+
+  /**
+   * Start the command. Throws the spawn error (ENOENT, EACCES...) when the OS could not start it.
+   * execa's own timeout/cancel/cleanup are off: with `detached` they would reach only the leader.
+   */
+  static async spawn(spec: SpawnSpec): Promise<ProcessGroup> {
+    const subprocess = execa(spec.file, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      extendEnv: false,
+      detached: true,
+      cleanup: false,
+      buffer: false,
+      reject: false,
+      stripFinalNewline: false,
+      ...(spec.stdin !== undefined ? { input: spec.stdin } : { stdin: 'ignore' as const }),
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    if (subprocess.pid === undefined) {
+      const result = await subprocess;
+      const cause = (result as { cause?: unknown }).cause;
+      throw cause instanceof Error ? cause : new Error(result.message ?? 'spawn failed');
+    }
+    // The promise settles after exit; nothing else awaits it, so keep it from ever being unhandled.
+    subprocess.catch(() => undefined);
+    return new ProcessGroup(subprocess, subprocess.pid);
+  }
+
+  /** Live members of the group (leader included while it runs). */
+  members(): number[] {
+    if (this.gone) return [];
+    const members = listGroupMembers(this.pgid).map((m) => m.pid);
+    if (members.length === 0) this.gone = true;
+    return members;
+  }
+
+  isAlive(): boolean {
+    return this.members().length > 0;
+  }
+
+  /**
+   * Send a signal to every member of the group. Returns false when the group is gone.
+   * A pgid can only be reused once its group is empty; from the first ESRCH on we never signal it again.
+   */
+  signal(sig: NodeJS.Signals | number): boolean {
+    if (this.gone) return false;
+    try {
+      process.kill(-this.pgid, sig);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') {
+        this.gone = true;
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  /** Resolves true once no member is left, false if `timeoutMs` passes first. */
+  async waitGone(timeoutMs = Infinity): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.isAlive()) {
+      if (Date.now() >= until) return false;
+      await delay(POLL_MS);
+    }
+    return true;
+  }
+
+  /** SIGTERM (plus SIGCONT so stopped members can act on it), wait `graceMs`, then SIGKILL. */
+  async terminate(graceMs: number): Promise<void> {
+    if (!this.signal('SIGTERM')) return;
+    this.signal('SIGCONT');
+    if (await this.waitGone(graceMs)) return;
+    this.kill();
+    await this.waitGone(5_000);
+  }
+
+  /** SIGKILL the whole group at once (synchronous: safe in an `exit` handler). */
+  kill(): void {
+    this.signal('SIGKILL');
+  }
+}

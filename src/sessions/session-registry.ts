@@ -1,0 +1,91 @@
+// Every transport registers its sessions here: limits, activity, and disconnect -> the session's executions die.
+import { randomUUID } from 'node:crypto';
+import { ServerError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ExecutionRegistry } from '../processes/execution-registry.js';
+import { shortId } from '../processes/execution-registry.js';
+import { FlowMeter } from './flow-meter.js';
+
+export type TransportKind = 'websocket' | 'stdio' | 'http';
+
+export interface Session {
+  readonly id: string;
+  readonly transport: TransportKind;
+  readonly createdAt: Date;
+  lastActivity: number;
+  readonly flow: FlowMeter;
+  /** Close the connection from the server side (idle expiry, shutdown). */
+  close(code?: number, reason?: string): void;
+}
+
+export interface SessionOptions {
+  maxSessions: number;
+  highWaterBytes: number;
+  lowWaterBytes: number;
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly executions: ExecutionRegistry,
+    private readonly options: SessionOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get atLimit(): boolean {
+    return this.sessions.size >= this.options.maxSessions;
+  }
+
+  countByTransport(): Record<TransportKind, number> {
+    const counts: Record<TransportKind, number> = { websocket: 0, stdio: 0, http: 0 };
+    for (const s of this.sessions.values()) counts[s.transport]++;
+    return counts;
+  }
+
+  /** Create and register a session; throws LIMIT_REACHED at maxSessions. */
+  open(transport: TransportKind, close: Session['close']): Session {
+    if (this.atLimit) {
+      throw new ServerError('LIMIT_REACHED', `maxSessions (${this.options.maxSessions}) sessions are already open`, {
+        limit: 'maxSessions',
+      });
+    }
+    const session: Session = {
+      id: randomUUID(),
+      transport,
+      createdAt: new Date(),
+      lastActivity: Date.now(),
+      flow: new FlowMeter(this.options.highWaterBytes, this.options.lowWaterBytes),
+      close,
+    };
+    this.sessions.set(session.id, session);
+    this.logger.info({ session: shortId(session.id), transport, sessions: this.sessions.size }, 'session opened');
+    return session;
+  }
+
+  get(id: string): Session | undefined {
+    return this.sessions.get(id);
+  }
+
+  /**
+   * The connection is gone. Synchronously marks the session's executions as terminated by
+   * 'disconnect' (before the SDK aborts in-flight handlers, so that reason wins), then waits for them.
+   */
+  end(sessionId: string): Promise<void> {
+    const session = this.sessions.get(sessionId);
+    if (!session) return Promise.resolve();
+    this.sessions.delete(sessionId);
+    session.flow.close();
+    this.logger.info({ session: shortId(sessionId), sessions: this.sessions.size }, 'session closed');
+    return this.executions.releaseSession(sessionId, 'disconnect');
+  }
+
+  /** Close every connection (shutdown). */
+  closeAll(code: number, reason: string): void {
+    for (const s of [...this.sessions.values()]) s.close(code, reason);
+  }
+}

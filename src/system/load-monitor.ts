@@ -1,0 +1,109 @@
+// Samples CPU and GPU use in the background and caches the latest reading; never sampled on a request path.
+import { EventEmitter } from 'node:events';
+import { execa } from 'execa';
+import si from 'systeminformation';
+import type { Logger } from '../logger.js';
+
+export interface LoadReading {
+  /** Whole-machine CPU use in percent, null before the first sample. */
+  cpu: number | null;
+  /** Busiest GPU's use in percent, null without a GPU or nvidia-smi. */
+  gpu: number | null;
+  sampledAt: string | null;
+  multiplier: number;
+}
+
+export interface LoadPolicy {
+  cpuThreshold: number;
+  gpuThreshold: number;
+  multiplier: number;
+  cpuSampleMs: number;
+  gpuSampleMs: number;
+}
+
+const NVIDIA_SMI_TIMEOUT_MS = 5_000;
+
+/**
+ * Emits 'sample' (LoadReading) after every change. Tests feed readings through `record()`,
+ * the same entry point the samplers use.
+ */
+export class LoadMonitor extends EventEmitter<{ sample: [LoadReading] }> {
+  private cpu: number | null = null;
+  private gpu: number | null = null;
+  private sampledAt: string | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private gpuAvailable = true;
+
+  constructor(
+    private readonly policy: LoadPolicy,
+    private readonly logger?: Logger,
+  ) {
+    super();
+  }
+
+  current(): LoadReading {
+    return { cpu: this.cpu, gpu: this.gpu, sampledAt: this.sampledAt, multiplier: this.multiplierFor(this.cpu, this.gpu) };
+  }
+
+  multiplierFor(cpu: number | null, gpu: number | null): number {
+    const loaded = (cpu !== null && cpu > this.policy.cpuThreshold) || (gpu !== null && gpu > this.policy.gpuThreshold);
+    return loaded ? this.policy.multiplier : 1;
+  }
+
+  /** Store a reading (from a sampler, or injected by a test) and notify listeners. */
+  record(reading: { cpu?: number | null; gpu?: number | null }): void {
+    if (reading.cpu !== undefined) this.cpu = reading.cpu === null ? null : Math.round(reading.cpu * 10) / 10;
+    if (reading.gpu !== undefined) this.gpu = reading.gpu;
+    this.sampledAt = new Date().toISOString();
+    this.emit('sample', this.current());
+  }
+
+  start(): void {
+    if (this.timers.length > 0) return;
+    const loop = (fn: () => Promise<void>, ms: number) => {
+      const tick = () => void fn().catch((e: unknown) => this.logger?.debug({ err: e }, 'load sample failed'));
+      tick();
+      const t = setInterval(tick, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    loop(() => this.sampleCpu(), this.policy.cpuSampleMs);
+    loop(() => this.sampleGpu(), this.policy.gpuSampleMs);
+  }
+
+  stop(): void {
+    for (const t of this.timers.splice(0)) clearInterval(t);
+  }
+
+  async sampleCpu(): Promise<void> {
+    // currentLoad() diffs os.cpus() tick counters since its previous call: no blocking sample window.
+    const load = await si.currentLoad();
+    this.record({ cpu: Number.isFinite(load.currentLoad) ? load.currentLoad : null });
+  }
+
+  /**
+   * GPU use via `nvidia-smi`, asynchronously. systeminformation's graphics() runs nvidia-smi and lspci
+   * through execFileSync/execSync, which would stall the event loop, so it is not used here.
+   */
+  async sampleGpu(): Promise<void> {
+    if (!this.gpuAvailable) return;
+    const result = await execa('nvidia-smi', ['--query-gpu=utilization.gpu', '--format=csv,noheader,nounits'], {
+      reject: false,
+      timeout: NVIDIA_SMI_TIMEOUT_MS,
+      stdin: 'ignore',
+    });
+    const values = result.failed
+      ? []
+      : String(result.stdout)
+          .split('\n')
+          .map((l) => Number.parseFloat(l.trim()))
+          .filter((n) => Number.isFinite(n));
+    if (values.length === 0) {
+      this.gpuAvailable = false;
+      this.logger?.info('no usable nvidia-smi: GPU load is not sampled');
+      if (this.gpu !== null) this.record({ gpu: null });
+      return;
+    }
+    this.record({ gpu: Math.max(...values) });
+  }
+}

@@ -1,0 +1,107 @@
+// Real servers on port 0 and real SDK clients for tests; every process group a test sees is checked gone at the end.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { expect } from 'vitest';
+import { createConfig, type ConfigSchema } from '../../src/config.js';
+import { createEngine, type EngineParts } from '../../src/engine.js';
+import { createLogger } from '../../src/logger.js';
+import { listGroupMembers } from '../../src/processes/proc.js';
+import { startNetworkServer, type NetworkServer } from '../../transports/http.js';
+import type { z } from 'zod';
+
+export interface TestServer {
+  engine: EngineParts;
+  net: NetworkServer;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(overrides: Partial<z.input<typeof ConfigSchema>> = {}): Promise<TestServer> {
+  const config = createConfig({ port: 0, logLevel: 'silent', graceMs: 1_000, dataDir: 'tmp/test', ...overrides });
+  const engine = createEngine(config, createLogger(config.logLevel), { sampleLoad: false });
+  const net = await startNetworkServer(engine);
+  return {
+    engine,
+    net,
+    url: net.url,
+    async close() {
+      await engine.executions.shutdown(200);
+      await net.close();
+      engine.load.stop();
+    },
+  };
+}
+
+export async function connectWs(url: string): Promise<Client> {
+  const client = new Client({ name: 'cc-executor-test', version: '0.0.0' });
+  await client.connect(new WebSocketClientTransport(new URL(url)));
+  return client;
+}
+
+export interface Collected {
+  stdout: string;
+  stderr: string;
+  notifications: Array<{ progress: number; total?: number; message?: string; _meta?: Record<string, unknown> }>;
+}
+
+/** Call a tool with onprogress and collect the streamed output per stream. */
+export async function callWithProgress(
+  client: Client,
+  name: string,
+  args: Record<string, unknown>,
+  options: { signal?: AbortSignal; timeout?: number } = {},
+): Promise<{ result: CallToolResult; streamed: Collected }> {
+  const streamed: Collected = { stdout: '', stderr: '', notifications: [] };
+  const result = (await client.callTool({ name, arguments: args }, undefined, {
+    ...options,
+    onprogress: (p) => {
+      streamed.notifications.push(p as Collected['notifications'][number]);
+      const meta = (p as { _meta?: Record<string, unknown> })._meta ?? {};
+      const stream = meta['cc-executor/stream'];
+      if (stream === 'stdout') streamed.stdout += p.message ?? '';
+      if (stream === 'stderr') streamed.stderr += p.message ?? '';
+    },
+  })) as CallToolResult;
+  return { result, streamed };
+}
+
+export function structured(result: CallToolResult): any {
+  return result.structuredContent as any;
+}
+
+export async function callTool(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+/** Wait until `check` returns true (polling), or fail after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Process groups seen by a test; `expectGroupsGone` asserts none has a live member. */
+export class GroupTracker {
+  private readonly pgids = new Set<number>();
+  add(pgid: number | undefined): void {
+    if (typeof pgid === 'number' && pgid > 0) this.pgids.add(pgid);
+  }
+  addResult(result: CallToolResult): void {
+    this.add(structured(result)?.pgid);
+  }
+  async expectGroupsGone(timeoutMs = 5_000): Promise<void> {
+    const pgids = [...this.pgids];
+    this.pgids.clear();
+    await waitFor(() => pgids.every((g) => listGroupMembers(g).length === 0), timeoutMs, `process groups ${pgids.join(',')} to die`).catch(
+      () => undefined,
+    );
+    for (const g of pgids)
+      expect(
+        listGroupMembers(g).map((m) => `${m.pid}:${m.state}`),
+        `group ${g}`,
+      ).toEqual([]);
+  }
+}

@@ -1,0 +1,137 @@
+// The WebSocket transport with raw `ws` peers: subprotocol, protocol errors, limits, heartbeat, disconnect cleanup.
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { listGroupMembers } from '../../src/processes/proc.js';
+import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+function open(url: string, protocols: string[] = ['mcp'], headers: Record<string, string> = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, { headers });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+function nextMessage(ws: WebSocket): Promise<any> {
+  return new Promise((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)))));
+}
+
+function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+}
+
+async function initialize(ws: WebSocket): Promise<void> {
+  ws.send(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+    }),
+  );
+  const reply = await nextMessage(ws);
+  expect(reply.result.serverInfo.name).toBe('cc-executor');
+  ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+}
+
+describe('WebSocket transport', () => {
+  it('selects the mcp subprotocol and accepts an Authorization header', async () => {
+    server = await startTestServer();
+    const ws = await open(server.url, ['mcp'], { Authorization: 'Bearer anything' });
+    expect(ws.protocol).toBe('mcp');
+    await initialize(ws);
+    ws.close();
+  });
+
+  it('answers malformed frames with JSON-RPC errors or close codes while another connection keeps working', async () => {
+    server = await startTestServer({ maxPayloadBytes: 64 * 1024 });
+    const healthy = await connectWs(server.url);
+    const ws = await open(server.url);
+    await initialize(ws);
+
+    ws.send('{not json');
+    expect(await nextMessage(ws)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
+    ws.send('42');
+    expect(await nextMessage(ws)).toMatchObject({ id: null, error: { code: -32600 } });
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 5 }));
+    expect(await nextMessage(ws)).toMatchObject({ id: 7, error: { code: -32600 } });
+    ws.send(JSON.stringify([{ jsonrpc: '2.0', id: 8, method: 'ping' }]));
+    expect(await nextMessage(ws)).toMatchObject({ id: null, error: { code: -32600 } });
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'no/such/method' }));
+    expect(await nextMessage(ws)).toMatchObject({ id: 9, error: { code: -32601 } });
+    // the connection still serves real requests after all of that
+    ws.send(
+      JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'execute', arguments: { command: 'echo alive' } } }),
+    );
+    expect((await nextMessage(ws)).result.structuredContent.stdout).toBe('alive\n');
+
+    const binaryClose = closed(ws);
+    ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    expect((await binaryClose).code).toBe(1003);
+
+    const big = await open(server.url);
+    const bigClose = closed(big);
+    big.send('x'.repeat(128 * 1024));
+    expect((await bigClose).code).toBe(1009);
+
+    const r = await callTool(healthy, 'execute', { command: 'echo still-here' });
+    expect(structured(r).stdout).toBe('still-here\n');
+    await healthy.close();
+  });
+
+  it('refuses upgrades on other paths with 404', async () => {
+    server = await startTestServer();
+    const url = server.url.replace('/ws/mcp', '/elsewhere');
+    await expect(open(url)).rejects.toThrow(/404/);
+  });
+
+  it('kills the session processes when the client disconnects, but not background ones', async () => {
+    server = await startTestServer();
+    const client = await connectWs(server.url);
+    const fg = client.callTool({ name: 'execute', arguments: { command: 'sleep 60 & sleep 60; wait' } }).catch(() => undefined);
+    const bg = structured(await callTool(client, 'execute', { command: 'sleep 60', background: true }));
+    let pgid = 0;
+    await waitFor(async () => {
+      const list = structured(await callTool(client, 'status', {})).executions as Array<{ pid: number; background: boolean }>;
+      pgid = list.find((e) => !e.background)?.pid ?? 0;
+      return pgid > 0 && listGroupMembers(pgid).length >= 2;
+    });
+    await client.close();
+    await fg;
+    await waitFor(() => listGroupMembers(pgid).length === 0, 5_000, 'session group to die');
+    const fgExec = server.engine.executions.find(String(server.engine.executions.list().find((e) => e.group.pgid === pgid)?.id));
+    await fgExec.done;
+    expect(fgExec.terminationReason).toBe('disconnect');
+    expect(listGroupMembers(bg.pgid).length).toBe(1);
+    await server.engine.executions.find(bg.id).terminate('cancel');
+    expect(listGroupMembers(bg.pgid)).toEqual([]);
+  });
+
+  it('detects a peer that stops answering pings and treats it as disconnected', async () => {
+    server = await startTestServer({ pingIntervalMs: 100 });
+    const ws = await open(server.url);
+    await initialize(ws);
+    ws.send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'execute', arguments: { command: 'sleep 60', background: false } },
+      }),
+    );
+    await waitFor(() => server!.engine.executions.list().length === 1, 5_000, 'execution');
+    const execution = server.engine.executions.list()[0]!;
+    // Stop the peer's socket from reading: it no longer answers pings, and sends no close frame.
+    (ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    await execution.done;
+    expect(execution.terminationReason).toBe('disconnect');
+    expect(server.engine.sessions.size).toBe(0);
+    ws.terminate();
+  });
+});

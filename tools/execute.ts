@@ -1,0 +1,113 @@
+// The `execute` tool: run one command, stream its output as progress, return its result or a running handle.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { toToolError } from '../src/errors.js';
+import type { Execution } from '../src/processes/execution.js';
+import type { ToolDeps } from './deps.js';
+import { ProgressSink } from './progress-sink.js';
+import { executionResult, toCallToolResult } from './results.js';
+
+export const ExecuteInputShape = {
+  command: z.string().optional().describe('Shell command line, run by /bin/bash -c (or /bin/sh). Give this or `argv`, not both.'),
+  argv: z
+    .array(z.string())
+    .optional()
+    .describe('Program and arguments, run directly without a shell (no quoting issues). Give this or `command`.'),
+  cwd: z.string().optional().describe("Working directory (absolute, or relative to the server's). Default: the server's."),
+  env: z.record(z.string(), z.string()).optional().describe("Environment variables set on top of the server's environment."),
+  stdin: z
+    .string()
+    .optional()
+    .describe("Text written to the command's stdin, which is then closed. Without it stdin is empty (/dev/null)."),
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('Kill deadline in ms (default 600000). Stretched while the machine is loaded; paused time does not count.'),
+  idleTimeoutMs: z.number().int().positive().optional().describe('Terminate the command when it prints nothing for this long (ms).'),
+  background: z
+    .boolean()
+    .optional()
+    .describe('Return at once with the execution id; the command keeps running even if this session disconnects. Follow it with `status`.'),
+  waitMs: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('Return a running handle if the command has not finished after this many ms; it keeps running (follow with `status`).'),
+};
+
+type ExecuteInput = z.infer<z.ZodObject<typeof ExecuteInputShape>>;
+
+export function registerExecuteTool(server: McpServer, deps: ToolDeps): void {
+  server.registerTool(
+    'execute',
+    {
+      title: 'Execute a command',
+      description:
+        'Run a shell command (or an argv) in its own process group. Output streams as progress notifications while it runs ' +
+        '(stdout and stderr apart); the result has the exit code, signal, and head/tail of each stream. ' +
+        'Use background or waitMs for long jobs, then `status` to follow and `control` to pause, resume, cancel or signal.',
+      inputSchema: ExecuteInputShape,
+      annotations: { destructiveHint: true, openWorldHint: true },
+    },
+    async (input, extra) => {
+      let execution: Execution;
+      try {
+        execution = await deps.executions.start({ sessionId: deps.session.id, ...stripUndefined(input) });
+      } catch (e) {
+        return toToolError(e);
+      }
+      return await follow(execution, input, extra, deps);
+    },
+  );
+}
+
+function stripUndefined(input: ExecuteInput) {
+  const { waitMs: _waitMs, ...rest } = input;
+  return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<ExecuteInput, 'waitMs'>;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+async function follow(execution: Execution, input: ExecuteInput, extra: Extra, deps: ToolDeps) {
+  if (input.background) return toCallToolResult(executionResult(execution));
+
+  const token = extra._meta?.progressToken;
+  const sink =
+    token === undefined
+      ? undefined
+      : new ProgressSink({
+          executionId: execution.id,
+          progressToken: token,
+          send: extra.sendNotification,
+          flow: deps.session.flow,
+          coalesceMs: deps.config.progressCoalesceMs,
+          chunkBytes: deps.config.progressChunkBytes,
+          heartbeatMs: deps.config.progressHeartbeatMs,
+          startedAt: execution.startedAt.getTime(),
+        });
+  sink?.attach(execution.log);
+
+  // MCP cancellation (notifications/cancelled) cancels the command. A closed transport aborts too,
+  // but the session registry has already terminated it with reason 'disconnect', which wins.
+  const onAbort = () => void execution.terminate('cancel');
+  extra.signal.addEventListener('abort', onAbort, { once: true });
+
+  let waitTimer: NodeJS.Timeout | undefined;
+  const waited =
+    input.waitMs === undefined
+      ? execution.done
+      : Promise.race([execution.done, new Promise<void>((r) => (waitTimer = setTimeout(r, input.waitMs)))]);
+  try {
+    await waited;
+  } finally {
+    clearTimeout(waitTimer);
+    extra.signal.removeEventListener('abort', onAbort);
+    await sink?.close();
+  }
+  return toCallToolResult(executionResult(execution));
+}

@@ -1,0 +1,14 @@
+// Registers the three tools on one McpServer.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { registerControlTool } from './control.js';
+import type { ToolDeps } from './deps.js';
+import { registerExecuteTool } from './execute.js';
+import { registerStatusTool } from './status.js';
+
+export type { ToolDeps } from './deps.js';
+
+export function registerTools(server: McpServer, deps: ToolDeps): void {
+  registerExecuteTool(server, deps);
+  registerControlTool(server, deps);
+  registerStatusTool(server, deps);
+}

@@ -1,0 +1,137 @@
+// Turns one execution's output into MCP progress notifications for one request: coalesced, heartbeated, flow-controlled.
+import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { OutputChunk, OutputLog, OutputSubscriber, StreamName } from '../src/processes/output-log.js';
+import type { FlowMeter } from '../src/sessions/flow-meter.js';
+
+/** `_meta` keys of our progress notifications (the SDK client's onprogress receives `_meta` intact). */
+export const META_KIND = 'cc-executor/kind';
+export const META_STREAM = 'cc-executor/stream';
+export const META_EXECUTION = 'cc-executor/executionId';
+export const META_SEQ = 'cc-executor/seq';
+
+export interface ProgressSinkOptions {
+  executionId: string;
+  progressToken: string | number;
+  send: (n: ServerNotification) => Promise<void>;
+  flow: FlowMeter;
+  coalesceMs: number;
+  chunkBytes: number;
+  heartbeatMs: number;
+  startedAt: number;
+  /** Expected duration from history: progress bars get a real total. */
+  expectedMs?: number;
+}
+
+/** Pause between the last output notification and the result (see close()). */
+const FINAL_SETTLE_MS = 15;
+
+export class ProgressSink implements OutputSubscriber {
+  private buffered: string[] = [];
+  private bufferedStream: StreamName | null = null;
+  private bufferedBytes = 0;
+  private lastSeq = 0;
+  private lastProgress = 0;
+  private lastSentAt = Date.now();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: NodeJS.Timeout;
+  private unsubscribe: (() => void) | undefined;
+  private closed = false;
+  private lastSent: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: ProgressSinkOptions) {
+    this.heartbeat = setInterval(() => this.beat(), Math.max(100, Math.floor(opts.heartbeatMs / 2)));
+    this.heartbeat.unref();
+  }
+
+  /** Subscribe to the log, first replaying whatever it already holds so nothing is missed. */
+  attach(log: OutputLog): void {
+    for (const chunk of log.read(0, Number.MAX_SAFE_INTEGER).chunks) this.write(chunk);
+    this.unsubscribe = log.subscribe(this);
+  }
+
+  get full(): boolean {
+    return this.opts.flow.full;
+  }
+
+  drained(): Promise<void> {
+    return this.opts.flow.drained();
+  }
+
+  write(chunk: OutputChunk): void {
+    if (this.closed) return;
+    if (this.bufferedStream !== null && this.bufferedStream !== chunk.stream) this.flush();
+    this.bufferedStream = chunk.stream;
+    this.buffered.push(chunk.data);
+    this.bufferedBytes += chunk.bytes;
+    this.lastSeq = chunk.seq;
+    if (this.bufferedBytes >= this.opts.chunkBytes) this.flush();
+    else if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), this.opts.coalesceMs);
+  }
+
+  private nextProgress(): number {
+    // Elapsed ms, forced to increase strictly on every notification as the spec requires.
+    this.lastProgress = Math.max(this.lastProgress + 1, Date.now() - this.opts.startedAt);
+    return this.lastProgress;
+  }
+
+  private emit(message: string, meta: Record<string, unknown>, bytes: number): void {
+    this.lastSentAt = Date.now();
+    const total = this.opts.expectedMs;
+    const progress = this.nextProgress();
+    const sent = this.opts.send({
+      method: 'notifications/progress',
+      params: {
+        progressToken: this.opts.progressToken,
+        progress,
+        ...(total !== undefined && total > progress ? { total } : {}),
+        message,
+        _meta: { [META_EXECUTION]: this.opts.executionId, ...meta },
+      },
+    });
+    // A closed transport rejects: the result and `status` still have everything, so nothing is lost.
+    this.opts.flow.track(
+      bytes + 200,
+      sent.catch(() => undefined),
+    );
+  }
+
+  flush(): void {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.bufferedStream === null || this.buffered.length === 0) return;
+    const text = this.buffered.join('');
+    const bytes = this.bufferedBytes;
+    const stream = this.bufferedStream;
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    this.bufferedStream = null;
+    this.emit(text, { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq }, bytes);
+  }
+
+  private beat(): void {
+    if (this.closed || Date.now() - this.lastSentAt < this.opts.heartbeatMs / 2) return;
+    const seconds = Math.round((Date.now() - this.opts.startedAt) / 1000);
+    this.emit(`[still running after ${seconds}s, no new output]`, { [META_KIND]: 'heartbeat' }, 0);
+  }
+
+  /**
+   * Send what is buffered and stop. The SDK client handles a notification a microtask later than a
+   * response: if both arrive in one read, the response wins and the last output is dropped as an
+   * "unknown token". So when output went out just now, wait until it is written, then a little more.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const hadTail = this.buffered.length > 0 || Date.now() - this.lastSentAt < FINAL_SETTLE_MS;
+    this.flush();
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    this.unsubscribe?.();
+    if (hadTail) {
+      await Promise.race([this.lastSent, delay(1_000)]);
+      await delay(FINAL_SETTLE_MS);
+    } else {
+      await delay(0);
+    }
+  }
+}

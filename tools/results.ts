@@ -1,0 +1,33 @@
+// Shapes engine snapshots into MCP tool results: structuredContent for machines, a readable text for models.
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Execution, ExecutionSnapshot } from '../src/processes/execution.js';
+
+export type ExecutionResult = ExecutionSnapshot & {
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+};
+
+export function describeOutcome(s: ExecutionSnapshot): string {
+  const id = `execution ${s.id}`;
+  if (s.state === 'running') return `${id} is running (pid ${s.pid}, pgid ${s.pgid}, ${s.durationMs} ms so far)`;
+  if (s.state === 'paused') return `${id} is paused (pid ${s.pid}, pgid ${s.pgid})`;
+  const how = s.signal ? `killed by ${s.signal}` : `exited with code ${s.exitCode}`;
+  const why = s.terminationReason ? ` (terminated: ${s.terminationReason})` : '';
+  return `${id} ${how}${why} after ${s.durationMs} ms`;
+}
+
+export function executionResult(execution: Execution): ExecutionResult {
+  const s = execution.snapshot();
+  const stdout = execution.log.inlineOutput('stdout');
+  const stderr = execution.log.inlineOutput('stderr');
+  return { ...s, stdout: stdout.text, stderr: stderr.text, truncated: stdout.truncated || stderr.truncated };
+}
+
+export function toCallToolResult(result: ExecutionResult, extra: Record<string, unknown> = {}): CallToolResult {
+  const parts = [describeOutcome(result)];
+  if (result.stdout) parts.push(`--- stdout (${result.stdoutBytes} bytes) ---\n${result.stdout}`);
+  if (result.stderr) parts.push(`--- stderr (${result.stderrBytes} bytes) ---\n${result.stderr}`);
+  if (result.truncated) parts.push(`(output truncated inline; status with id ${result.id} and sinceSeq serves all of it)`);
+  return { content: [{ type: 'text', text: parts.join('\n') }], structuredContent: { ...result, ...extra } };
+}

@@ -1,0 +1,21 @@
+// The shared objects a transport needs to turn a connection into a session with its own McpServer.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Config } from '../src/config.js';
+import type { Logger } from '../src/logger.js';
+import type { ExecutionRegistry } from '../src/processes/execution-registry.js';
+import { createServer } from '../src/server.js';
+import type { Session, SessionRegistry } from '../src/sessions/session-registry.js';
+import type { LoadMonitor } from '../src/system/load-monitor.js';
+
+export interface Engine {
+  config: Config;
+  logger: Logger;
+  executions: ExecutionRegistry;
+  sessions: SessionRegistry;
+  load: LoadMonitor;
+  serverStartedAt: number;
+}
+
+export function createSessionServer(engine: Engine, session: Session): McpServer {
+  return createServer({ ...engine, session });
+}

@@ -56,7 +56,7 @@ export async function callWithProgress(
   const result = (await client.callTool({ name, arguments: args }, undefined, {
     ...options,
     onprogress: (p) => {
-      streamed.notifications.push(p as Collected['notifications'][number]);
+      streamed.notifications.push(p);
       const meta = (p as { _meta?: Record<string, unknown> })._meta ?? {};
       const stream = meta['cc-executor/stream'];
       if (stream === 'stdout') streamed.stdout += p.message ?? '';

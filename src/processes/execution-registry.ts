@@ -1,5 +1,6 @@
 // Creates executions, enforces limits, finds them by id or unique prefix, and shuts them all down.
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Config } from '../config.js';
@@ -57,7 +58,10 @@ export interface RegistryLimits {
   maxExecutionsPerSession: number;
 }
 
-export class ExecutionRegistry {
+/** Lifecycle events for observers (metrics, records): 'started' after spawn, 'exited' once all output is in. */
+export type RegistryEvents = { started: [Execution]; exited: [Execution] };
+
+export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   private readonly executions = new Map<string, Execution>();
   private readonly shell: string;
   private closing = false;
@@ -68,6 +72,7 @@ export class ExecutionRegistry {
     private readonly logger: Logger,
     private readonly limits: RegistryLimits = { maxExecutions: 256, maxExecutionsPerSession: 32 },
   ) {
+    super();
     this.shell = resolveShell(config.shell);
   }
 
@@ -116,6 +121,7 @@ export class ExecutionRegistry {
       load: this.load,
     });
     this.executions.set(id, execution);
+    this.emit('started', execution);
     this.logger.info({ execution: shortId(id), session: shortId(req.sessionId), pid: execution.group.pid }, 'execution started');
     void execution.done.then(() => {
       const s = execution.snapshot();
@@ -123,6 +129,7 @@ export class ExecutionRegistry {
         { execution: shortId(id), exitCode: s.exitCode, signal: s.signal, reason: s.terminationReason, durationMs: s.durationMs },
         'execution exited',
       );
+      this.emit('exited', execution);
       this.prune();
     });
     return execution;

@@ -52,6 +52,18 @@ export const ConfigSchema = z
     maxSessions: z.number().int().min(1).default(100).describe('Open sessions (connections) at most; more get HTTP 503'),
     maxExecutions: z.number().int().min(1).default(256).describe('Running executions at most, server-wide'),
     maxExecutionsPerSession: z.number().int().min(1).default(32).describe('Running executions at most per session'),
+    sessionIdleMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(3_600_000)
+      .describe('Close a session with no messages and no running execution for this long (0 = never)'),
+    detachedTtlMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(86_400_000)
+      .describe('A background execution whose session is gone is terminated after this long (0 = never)'),
     maxPayloadBytes: z
       .number()
       .int()

@@ -32,7 +32,13 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
   });
   const sessions = new SessionRegistry(
     executions,
-    { maxSessions: config.maxSessions, highWaterBytes: config.highWaterBytes, lowWaterBytes: config.lowWaterBytes },
+    {
+      maxSessions: config.maxSessions,
+      sessionIdleMs: config.sessionIdleMs,
+      detachedTtlMs: config.detachedTtlMs,
+      highWaterBytes: config.highWaterBytes,
+      lowWaterBytes: config.lowWaterBytes,
+    },
     logger,
   );
   return { config, logger, load, executions, sessions, serverStartedAt: Date.now() };

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
     hardStop.unref();
     stopAccepting();
     engine.load.stop();
+    engine.sessions.stop();
     // Executions first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
     await engine.executions.shutdown(config.graceMs);
     await new Promise((r) => setTimeout(r, 50));

@@ -32,6 +32,7 @@ export const ExecuteInputShape = {
     .boolean()
     .optional()
     .describe('Return at once with the execution id; the command keeps running even if this session disconnects. Follow it with `status`.'),
+  detach: z.boolean().optional().describe('Same as `background`.'),
   waitMs: z
     .number()
     .int()
@@ -67,14 +68,15 @@ export function registerExecuteTool(server: McpServer, deps: ToolDeps): void {
 }
 
 function stripUndefined(input: ExecuteInput) {
-  const { waitMs: _waitMs, ...rest } = input;
-  return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<ExecuteInput, 'waitMs'>;
+  const { waitMs: _waitMs, detach, ...rest } = input;
+  if (detach !== undefined) rest.background = (rest.background ?? false) || detach;
+  return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<ExecuteInput, 'waitMs' | 'detach'>;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 async function follow(execution: Execution, input: ExecuteInput, extra: Extra, deps: ToolDeps) {
-  if (input.background) return toCallToolResult(executionResult(execution));
+  if (input.background || input.detach) return toCallToolResult(executionResult(execution));
 
   const token = extra._meta?.progressToken;
   const sink =

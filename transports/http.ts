@@ -97,8 +97,7 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
     // Set before connect(): the SDK chains our onclose first, so 'disconnect' is recorded before handlers abort.
     transport.onclose = () => void engine.sessions.end(sessionId);
     transport.onerror = (err) => logger.debug({ err: err.message }, 'websocket transport error');
-    const onMessage = () => (session.lastActivity = Date.now());
-    ws.on('message', onMessage);
+    ws.on('message', () => engine.sessions.touch(sessionId));
     const server = createSessionServer(engine, session);
     await server.connect(transport);
   }

@@ -225,6 +225,25 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     return Promise.all(owned.map((e) => e.terminate(reason))).then(() => undefined);
   }
 
+  /**
+   * The session that started these background executions is gone: they keep running and recording,
+   * but only for `ttlMs` more (0 = until they end or the server stops).
+   */
+  orphanBackground(sessionId: string, ttlMs: number): void {
+    if (ttlMs <= 0) return;
+    for (const e of this.list({ sessionId })) {
+      if (!e.background || e.state === 'exited') continue;
+      const timer = setTimeout(() => void e.terminate('detached_ttl'), ttlMs);
+      timer.unref();
+      e.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+    }
+  }
+
+  /** True when the session owns an execution that has not exited. */
+  hasLive(sessionId: string): boolean {
+    return this.list({ sessionId }).some((e) => e.state !== 'exited');
+  }
+
   /** Terminate everything (TERM, grace, KILL) and refuse new work. */
   async shutdown(graceMs = this.config.graceMs): Promise<void> {
     this.closing = true;

@@ -9,7 +9,7 @@ import { ProcessGroup, type SpawnSpec } from './process-group.js';
 /** Internal phases; `state` maps them to the public three. */
 export type ExecutionPhase = 'starting' | 'running' | 'paused' | 'exiting' | 'exited';
 export type ExecutionState = 'running' | 'paused' | 'exited';
-export type TerminationReason = 'cancel' | 'kill' | 'timeout' | 'idle_timeout' | 'disconnect' | 'shutdown';
+export type TerminationReason = 'cancel' | 'kill' | 'timeout' | 'idle_timeout' | 'disconnect' | 'shutdown' | 'detached_ttl';
 
 export interface ExecutionOptions {
   id: string;

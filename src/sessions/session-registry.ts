@@ -6,6 +6,10 @@ import type { ExecutionRegistry } from '../processes/execution-registry.js';
 import { shortId } from '../processes/execution-registry.js';
 import { FlowMeter } from './flow-meter.js';
 
+/** WebSocket close code for an idle session: 1000, a normal close the client may simply reconnect after. */
+const CLOSE_IDLE = 1000;
+const IDLE_SWEEP_MAX_MS = 30_000;
+
 export type TransportKind = 'websocket' | 'stdio' | 'http';
 
 export interface Session {
@@ -20,18 +24,49 @@ export interface Session {
 
 export interface SessionOptions {
   maxSessions: number;
+  /** Close sessions idle this long with nothing running (0 = never). */
+  sessionIdleMs: number;
+  detachedTtlMs: number;
   highWaterBytes: number;
   lowWaterBytes: number;
 }
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
+  private readonly sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly executions: ExecutionRegistry,
     private readonly options: SessionOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    if (options.sessionIdleMs > 0) {
+      const every = Math.max(50, Math.min(options.sessionIdleMs / 4, IDLE_SWEEP_MAX_MS));
+      this.sweeper = setInterval(() => this.sweepIdle(), every);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Stop the idle sweep (shutdown, tests). */
+  stop(): void {
+    clearInterval(this.sweeper);
+  }
+
+  /** Record activity (any incoming message). */
+  touch(sessionId: string): void {
+    const s = this.sessions.get(sessionId);
+    if (s) s.lastActivity = Date.now();
+  }
+
+  private sweepIdle(): void {
+    const cutoff = Date.now() - this.options.sessionIdleMs;
+    for (const s of this.sessions.values()) {
+      // stdio is the process's own lifeline: it ends with stdin, not with a timer.
+      if (s.transport === 'stdio' || s.lastActivity > cutoff || this.executions.hasLive(s.id)) continue;
+      this.logger.info({ session: shortId(s.id), idleMs: Date.now() - s.lastActivity }, 'closing idle session');
+      s.close(CLOSE_IDLE, 'session idle');
+    }
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -81,7 +116,9 @@ export class SessionRegistry {
     this.sessions.delete(sessionId);
     session.flow.close();
     this.logger.info({ session: shortId(sessionId), sessions: this.sessions.size }, 'session closed');
-    return this.executions.releaseSession(sessionId, 'disconnect');
+    const released = this.executions.releaseSession(sessionId, 'disconnect');
+    this.executions.orphanBackground(sessionId, this.options.detachedTtlMs);
+    return released;
   }
 
   /** Close every connection (shutdown). */

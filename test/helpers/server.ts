@@ -29,6 +29,7 @@ export async function startTestServer(overrides: Partial<z.input<typeof ConfigSc
       await engine.executions.shutdown(200);
       await net.close();
       engine.load.stop();
+      engine.sessions.stop();
     },
   };
 }

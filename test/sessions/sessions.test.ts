@@ -1,0 +1,184 @@
+// Sessions: limits at their boundaries, idle close, cut sockets, detach and reattach, detached TTL.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { listGroupMembers } from '../../src/processes/proc.js';
+import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+
+let server: TestServer | undefined;
+const clients: Client[] = [];
+const groups = new GroupTracker();
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+  await server?.close();
+  server = undefined;
+  await groups.expectGroupsGone();
+});
+
+async function client(url: string): Promise<Client> {
+  const c = await connectWs(url);
+  clients.push(c);
+  return c;
+}
+
+function upgradeStatus(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, ['mcp']);
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d) => (body += String(d)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('open', () => {
+      ws.close();
+      resolve({ status: 101, body: '' });
+    });
+    ws.once('error', (e) => {
+      if (!String(e.message).includes('Unexpected server response')) reject(e);
+    });
+  });
+}
+
+async function readAll(c: Client, id: string): Promise<string> {
+  let text = '';
+  let since = 0;
+  for (;;) {
+    const s = structured(await callTool(c, 'status', { id, sinceSeq: since, maxBytes: 1 << 20 }));
+    expect(s.output.evicted).toBe(false);
+    text += (s.output.chunks as Array<{ data: string }>).map((ch) => ch.data).join('');
+    since = s.output.nextSeq;
+    if (!s.output.more) return text;
+  }
+}
+
+describe('session limits', () => {
+  it('refuses the 101st connection with HTTP 503 and a JSON reason, before any upgrade', async () => {
+    server = await startTestServer();
+    for (let i = 0; i < 100; i++) await client(server.url);
+    expect(server.engine.sessions.size).toBe(100);
+    const refused = await upgradeStatus(server.url);
+    expect(refused.status).toBe(503);
+    expect(JSON.parse(refused.body)).toMatchObject({ limit: 'maxSessions', maxSessions: 100 });
+    // a slot frees up when a client leaves
+    await clients.pop()!.close();
+    await waitFor(() => server!.engine.sessions.size === 99, 5_000, 'session to end');
+    expect((await upgradeStatus(server.url)).status).toBe(101);
+  }, 60_000);
+
+  it('answers the 33rd concurrent execute of a session with LIMIT_REACHED naming the limit', async () => {
+    server = await startTestServer();
+    const c = await client(server.url);
+    for (let i = 0; i < 32; i++) groups.addResult(await callTool(c, 'execute', { argv: ['sleep', '30'], background: true }));
+    const refused = await callTool(c, 'execute', { argv: ['sleep', '30'], background: true });
+    expect(refused.isError).toBe(true);
+    expect(structured(refused).error).toMatchObject({ code: 'LIMIT_REACHED', details: { limit: 'maxExecutionsPerSession' } });
+    // another session is not affected
+    const other = await client(server.url);
+    const ok = await callTool(other, 'execute', { argv: ['true'] });
+    expect(structured(ok).exitCode).toBe(0);
+  });
+
+  it('enforces maxExecutions across sessions', async () => {
+    server = await startTestServer({ maxExecutions: 2 });
+    const a = await client(server.url);
+    const b = await client(server.url);
+    groups.addResult(await callTool(a, 'execute', { argv: ['sleep', '30'], background: true }));
+    groups.addResult(await callTool(b, 'execute', { argv: ['sleep', '30'], background: true }));
+    expect(structured(await callTool(a, 'execute', { argv: ['true'] })).error.details.limit).toBe('maxExecutions');
+  });
+});
+
+describe('session lifetime', () => {
+  it('closes an idle session, but not one with a running execution', async () => {
+    server = await startTestServer({ sessionIdleMs: 300 });
+    const idle = await client(server.url);
+    const busy = await client(server.url);
+    let idleClosed = false;
+    idle.onclose = () => (idleClosed = true);
+    groups.addResult(await callTool(busy, 'execute', { command: 'sleep 2', background: true }));
+    await waitFor(() => idleClosed, 5_000, 'idle session to close');
+    expect(server.engine.sessions.size).toBe(1);
+    const r = await callTool(busy, 'status', {});
+    expect(structured(r).executions).toHaveLength(1);
+  });
+
+  it("treats a cut TCP socket as a disconnect and kills that session's processes", async () => {
+    server = await startTestServer();
+    const ws = new WebSocket(server.url, ['mcp']);
+    await new Promise((r) => ws.once('open', r));
+    ws.send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+      }),
+    );
+    await new Promise((r) => ws.once('message', r));
+    ws.send(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'execute', arguments: { command: 'sleep 60 & sleep 60; wait' } },
+      }),
+    );
+    await waitFor(() => server!.engine.executions.list().some((e) => listGroupMembers(e.group.pgid).length >= 2), 5_000, 'execution');
+    const execution = server.engine.executions.list()[0]!;
+    groups.add(execution.group.pgid);
+    (ws as unknown as { _socket: import('node:net').Socket })._socket.destroy();
+    await execution.done;
+    expect(execution.terminationReason).toBe('disconnect');
+    await waitFor(() => listGroupMembers(execution.group.pgid).length === 0, 5_000, 'group to die');
+  });
+});
+
+describe('detach and reattach', () => {
+  it('keeps a detached execution running without its client; another client reads every byte and cancels it', async () => {
+    server = await startTestServer();
+    const first = await client(server.url);
+    const command = 'for i in $(seq 1 400); do head -c 3000 /dev/urandom | base64 -w 0; echo; sleep 0.005; done; sleep 60';
+    const started = structured(await callTool(first, 'execute', { command, detach: true }));
+    groups.add(started.pgid);
+    expect(started.background).toBe(true);
+    await first.close();
+    clients.splice(clients.indexOf(first), 1);
+    await waitFor(() => server!.engine.sessions.size === 0, 5_000, 'first session to end');
+    // output keeps being recorded while nobody is connected
+    const execution = server.engine.executions.find(started.id);
+    await waitFor(() => execution.log.bytes.stdout >= 400 * 4001, 20_000, 'all lines produced');
+    expect(execution.state).toBe('running');
+
+    const second = await client(server.url);
+    const listed = structured(await callTool(second, 'status', { scope: 'all' })).executions as Array<{ id: string }>;
+    expect(listed.map((e) => e.id)).toContain(started.id);
+    const text = await readAll(second, started.id.slice(0, 8));
+    const lines = text.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(400);
+    expect(Buffer.byteLength(text)).toBe(execution.log.bytes.stdout);
+    const digest = createHash('sha256').update(text).digest('hex');
+    expect(digest).toBe(
+      createHash('sha256')
+        .update(await readAll(second, started.id))
+        .digest('hex'),
+    );
+    const cancelled = structured(await callTool(second, 'control', { id: started.id, action: 'cancel' }));
+    expect(cancelled).toMatchObject({ state: 'exited', terminationReason: 'cancel' });
+  }, 60_000);
+
+  it('terminates a detached execution detachedTtlMs after its session went away', async () => {
+    server = await startTestServer({ detachedTtlMs: 300 });
+    const c = await client(server.url);
+    const started = structured(await callTool(c, 'execute', { argv: ['sleep', '60'], background: true }));
+    groups.add(started.pgid);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(server.engine.executions.find(started.id).state).toBe('running'); // TTL only counts once the session is gone
+    await c.close();
+    clients.length = 0;
+    const execution = server.engine.executions.find(started.id);
+    await execution.done;
+    expect(execution.terminationReason).toBe('detached_ttl');
+  });
+});

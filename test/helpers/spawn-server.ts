@@ -24,7 +24,7 @@ export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = 
   );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 15_000);
-    child.stderr!.on('data', (d) => {
+    child.stderr.on('data', (d) => {
       stderr += String(d);
       const m = /listening on (ws:\/\/\S+?)"/.exec(stderr) ?? /listening on (ws:\/\/\S+)/.exec(stderr);
       if (m) {

@@ -1,6 +1,8 @@
 // Builds the shared engine (load monitor, executions, sessions) from a config; main.ts and tests use the same path.
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
+import { join } from 'node:path';
+import { DurationHistory } from './processes/duration-history.js';
 import { ExecutionRegistry } from './processes/execution-registry.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { LoadMonitor } from './system/load-monitor.js';
@@ -11,6 +13,7 @@ export interface EngineParts {
   load: LoadMonitor;
   executions: ExecutionRegistry;
   sessions: SessionRegistry;
+  history: DurationHistory;
   serverStartedAt: number;
 }
 
@@ -26,10 +29,14 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     logger,
   );
   if (opts.sampleLoad ?? true) load.start();
-  const executions = new ExecutionRegistry(config, load, logger, {
-    maxExecutions: config.maxExecutions,
-    maxExecutionsPerSession: config.maxExecutionsPerSession,
-  });
+  const history = new DurationHistory(join(config.dataDir, 'history.json'), logger);
+  const executions = new ExecutionRegistry(
+    config,
+    load,
+    logger,
+    { maxExecutions: config.maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession },
+    history,
+  );
   const sessions = new SessionRegistry(
     executions,
     {
@@ -41,5 +48,5 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     },
     logger,
   );
-  return { config, logger, load, executions, sessions, serverStartedAt: Date.now() };
+  return { config, logger, load, executions, sessions, history, serverStartedAt: Date.now() };
 }

@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
     engine.sessions.closeAll(CLOSE_CODES.GOING_AWAY, 'server shutting down');
     await stopTransport();
+    engine.history.flush();
     logger.info('stopped');
     process.exit(0);
   }

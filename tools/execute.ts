@@ -91,6 +91,7 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
           chunkBytes: deps.config.progressChunkBytes,
           heartbeatMs: deps.config.progressHeartbeatMs,
           startedAt: execution.startedAt.getTime(),
+          ...(execution.expectedMs !== undefined ? { expectedMs: execution.expectedMs } : {}),
         });
   sink?.attach(execution.log);
 

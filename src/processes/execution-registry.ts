@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { LoadMonitor } from '../system/load-monitor.js';
+import { normaliseCommand, type DurationHistory } from './duration-history.js';
 import { Execution, type TerminationReason } from './execution.js';
 
 export interface ExecuteRequest {
@@ -71,6 +72,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     private readonly load: LoadMonitor,
     private readonly logger: Logger,
     private readonly limits: RegistryLimits = { maxExecutions: 256, maxExecutionsPerSession: 32 },
+    private readonly history?: DurationHistory,
   ) {
     super();
     this.shell = resolveShell(config.shell);
@@ -100,6 +102,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     const requested = req.timeoutMs ?? this.config.defaultTimeoutMs;
     const timeoutMs = Math.min(requested, this.config.maxTimeoutMs);
     const id = randomUUID();
+    const historyKey = normaliseCommand(req.command, req.argv);
     const execution = await Execution.start({
       id,
       sessionId: req.sessionId,
@@ -119,6 +122,9 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       outputBufferBytes: this.config.outputBufferBytes,
       inlineOutputChars: this.config.inlineOutputChars,
       load: this.load,
+      historyKey,
+      expectedMs: this.history?.expectedMs(historyKey),
+      timeoutRequested: req.timeoutMs !== undefined,
     });
     this.executions.set(id, execution);
     this.emit('started', execution);
@@ -129,6 +135,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         { execution: shortId(id), exitCode: s.exitCode, signal: s.signal, reason: s.terminationReason, durationMs: s.durationMs },
         'execution exited',
       );
+      // Only runs that ended by themselves say how long this kind of command takes.
+      if (s.terminationReason === null) this.history?.record(execution.historyKey, s.durationMs);
       this.emit('exited', execution);
       this.prune();
     });

@@ -27,6 +27,11 @@ export interface ExecutionOptions {
   outputBufferBytes: number;
   inlineOutputChars: number;
   load: LoadMonitor;
+  /** Key for the duration history (program and subcommand) and its usual duration, when known. */
+  historyKey: string | null;
+  expectedMs: number | undefined;
+  /** False when the deadline is the server default: only then does history judge the run. */
+  timeoutRequested: boolean;
 }
 
 export interface ExecutionSnapshot {
@@ -48,16 +53,23 @@ export interface ExecutionSnapshot {
   stdoutBytes: number;
   stderrBytes: number;
   lastSeq: number;
+  /** Usual duration of this kind of command (median of past runs), null without history. */
+  expectedMs: number | null;
+  /** With history and no explicit timeoutMs: true once the run took over 3x the usual duration. */
+  slowerThanUsual: boolean | null;
   timeout: DeadlineSnapshot & { clamped: boolean; idleTimeoutMs: number | null };
 }
 
 const ORPHAN_PIPE_CHECK_MS = 100;
+const SLOWER_THAN_USUAL_FACTOR = 3;
 const ORPHAN_PIPE_QUIET_MS = 250;
 
 export class Execution {
   readonly id: string;
   readonly sessionId: string;
   readonly background: boolean;
+  readonly historyKey: string | null;
+  readonly expectedMs: number | undefined;
   readonly log: OutputLog;
   readonly group: ProcessGroup;
   readonly startedAt = new Date();
@@ -83,6 +95,8 @@ export class Execution {
     this.id = opts.id;
     this.sessionId = opts.sessionId;
     this.background = opts.background;
+    this.historyKey = opts.historyKey;
+    this.expectedMs = opts.expectedMs;
     this.group = group;
     this.log = new OutputLog(opts.outputBufferBytes, opts.inlineOutputChars);
     this.log.onUnsubscribe = () => this.applyBackPressure();
@@ -285,6 +299,11 @@ export class Execution {
       stdoutBytes: this.log.bytes.stdout,
       stderrBytes: this.log.bytes.stderr,
       lastSeq: this.log.seq,
+      expectedMs: this.opts.expectedMs ?? null,
+      slowerThanUsual:
+        this.opts.expectedMs === undefined || this.opts.timeoutRequested
+          ? null
+          : end.getTime() - this.startedAt.getTime() > SLOWER_THAN_USUAL_FACTOR * this.opts.expectedMs,
       timeout: {
         ...this.clock.snapshot(),
         clamped: this.opts.timeoutClamped,

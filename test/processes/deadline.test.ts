@@ -1,0 +1,143 @@
+// Load-aware deadlines with real processes and real time; load readings injected through LoadMonitor.record().
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DeadlineClock, type Timers } from '../../src/processes/deadline-clock.js';
+import { normaliseCommand } from '../../src/processes/duration-history.js';
+import { callWithProgress, connectWs, GroupTracker, startTestServer, structured, type TestServer } from '../helpers/server.js';
+
+let server: TestServer | undefined;
+const groups = new GroupTracker();
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  await groups.expectGroupsGone();
+});
+
+function manualTimers(): Timers & { advance(ms: number): void } {
+  let now = 0;
+  let pending: { at: number; fn: () => void } | undefined;
+  return {
+    now: () => now,
+    setTimeout: (fn, ms) => (pending = { at: now + ms, fn }),
+    clearTimeout: (h) => {
+      if (pending === h) pending = undefined;
+    },
+    advance(ms) {
+      const until = now + ms;
+      while (pending && pending.at <= until) {
+        const p = pending;
+        pending = undefined;
+        now = p.at;
+        p.fn();
+      }
+      now = until;
+    },
+  };
+}
+
+describe('DeadlineClock (pure logic)', () => {
+  it('drains at 1/multiplier while loaded, stops while paused, and fires when the budget is spent', () => {
+    const timers = manualTimers();
+    let fired = 0;
+    const clock = new DeadlineClock(1_000, 1, () => fired++, timers);
+    timers.advance(400);
+    expect(clock.snapshot()).toMatchObject({ elapsedBudgetMs: 400, remainingBudgetMs: 600, stretchedMs: 0 });
+    clock.setMultiplier(3);
+    timers.advance(900); // 300 ms of budget
+    expect(clock.snapshot()).toMatchObject({ elapsedBudgetMs: 700, multiplier: 3, stretchedMs: 600 });
+    clock.pause();
+    timers.advance(10_000);
+    expect(clock.snapshot()).toMatchObject({ elapsedBudgetMs: 700, projectedDeadline: null });
+    clock.resume();
+    clock.setMultiplier(1);
+    timers.advance(299);
+    expect(fired).toBe(0);
+    timers.advance(1);
+    expect(fired).toBe(1);
+  });
+});
+
+describe('normaliseCommand', () => {
+  it('keys by program and subcommand, not arguments', () => {
+    expect(normaliseCommand('npm test -- --watch=false', undefined)).toBe('npm test');
+    expect(normaliseCommand('cd app && npm run build', undefined)).toBe('npm run build');
+    expect(normaliseCommand('FOO=1 sudo pytest -x tests/', undefined)).toBe('pytest');
+    expect(normaliseCommand(undefined, ['/usr/bin/git', 'status', '--short'])).toBe('git status');
+    expect(normaliseCommand('make | tee log', undefined)).toBe('make');
+  });
+});
+
+describe('load-aware timeouts with real processes', () => {
+  it('drains the budget at 1/3 speed once load arrives, and not before', async () => {
+    server = await startTestServer();
+    const { executions, load } = server.engine;
+    const execution = await executions.start({ sessionId: 's', argv: ['sleep', '30'], timeoutMs: 600 });
+    groups.add(execution.group.pgid);
+    await new Promise((r) => setTimeout(r, 250));
+    const before = execution.snapshot().timeout;
+    expect(before.multiplier).toBe(1);
+    expect(before.elapsedBudgetMs).toBeGreaterThanOrEqual(200);
+    expect(before.stretchedMs).toBe(0);
+    load.record({ cpu: 80 }); // above the 14% threshold: multiplier 3
+    expect(execution.snapshot().timeout.multiplier).toBe(3);
+    await execution.done;
+    const s = execution.snapshot();
+    expect(s.terminationReason).toBe('timeout');
+    // ~250 ms at full speed, then ~350 ms of budget at 1/3 speed = ~1.3 s wall
+    expect(s.durationMs).toBeGreaterThan(1_000);
+    expect(s.timeout.stretchedMs).toBeGreaterThan(500);
+    expect(s.timeout.remainingBudgetMs).toBe(0);
+  });
+
+  it('times out on budget alone on an idle machine', async () => {
+    server = await startTestServer();
+    const execution = await server.engine.executions.start({ sessionId: 's', argv: ['sleep', '30'], timeoutMs: 400 });
+    groups.add(execution.group.pgid);
+    await execution.done;
+    expect(execution.snapshot()).toMatchObject({ terminationReason: 'timeout', timeout: { stretchedMs: 0, multiplier: 1 } });
+    expect(execution.snapshot().durationMs).toBeLessThan(1_000);
+  });
+
+  it('idle timeout fires on silence but not on a chatty process', async () => {
+    server = await startTestServer();
+    const chatty = await server.engine.executions.start({
+      sessionId: 's',
+      command: 'for i in $(seq 12); do echo x; sleep 0.1; done',
+      idleTimeoutMs: 500,
+    });
+    const silent = await server.engine.executions.start({ sessionId: 's', command: 'echo once; sleep 30', idleTimeoutMs: 500 });
+    groups.add(chatty.group.pgid);
+    groups.add(silent.group.pgid);
+    await Promise.all([chatty.done, silent.done]);
+    expect(chatty.snapshot()).toMatchObject({ exitCode: 0, terminationReason: null });
+    expect(silent.snapshot()).toMatchObject({ terminationReason: 'idle_timeout' });
+  });
+
+  it('learns durations: progress gets a total from history, status shows expectedMs, slow runs are flagged', async () => {
+    server = await startTestServer({ dataDir: mkdtempSync(join(tmpdir(), 'cc-history-')), progressHeartbeatMs: 100 });
+    const client = await connectWs(server.url);
+    const first = await callWithProgress(client, 'execute', { argv: ['sh', '-c', 'sleep 0.3'] });
+    groups.addResult(first.result);
+    expect(first.streamed.notifications.every((n) => n.total === undefined)).toBe(true);
+    expect(structured(first.result).expectedMs).toBeNull();
+
+    const second = await callWithProgress(client, 'execute', { argv: ['sh', '-c', 'sleep 0.3'] });
+    groups.addResult(second.result);
+    const s2 = structured(second.result);
+    expect(s2.expectedMs).toBeGreaterThanOrEqual(250);
+    const withTotal = second.streamed.notifications.filter((n) => n.total !== undefined);
+    expect(withTotal.length).toBeGreaterThan(0);
+    for (const n of withTotal) expect(n.total).toBe(s2.expectedMs);
+    expect(s2.slowerThanUsual).toBe(false);
+
+    const slow = await callWithProgress(client, 'execute', { argv: ['sh', '-c', 'sleep 1.3'] });
+    groups.addResult(slow.result);
+    expect(structured(slow.result)).toMatchObject({ slowerThanUsual: true, terminationReason: null, exitCode: 0 });
+    const explicit = await callWithProgress(client, 'execute', { argv: ['sh', '-c', 'sleep 1.3'], timeoutMs: 60_000 });
+    groups.addResult(explicit.result);
+    expect(structured(explicit.result).slowerThanUsual).toBeNull();
+    await client.close();
+  });
+});

@@ -14,6 +14,13 @@ export const ConfigSchema = z
     stdio: z.boolean().default(false).describe('Serve one MCP session on stdin/stdout instead of the network'),
     shell: z.string().min(1).default('/bin/bash').describe('Shell for `command` mode (falls back to /bin/sh if missing)'),
     dataDir: z.string().min(1).default('tmp').describe('Directory for runtime data'),
+    maxRecords: z.number().int().min(1).default(1000).describe('Execution records kept in <dataDir>/responses (oldest pruned first)'),
+    maxLogBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(1024 * MIB)
+      .describe('Total size of kept output logs (oldest pruned first)'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 
     defaultTimeoutMs: z.number().int().positive().default(600_000).describe('Kill deadline when a request gives none'),

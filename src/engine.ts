@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { join } from 'node:path';
 import { DurationHistory } from './processes/duration-history.js';
+import { RecordStore } from './records/record-store.js';
 import { ExecutionRegistry } from './processes/execution-registry.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { LoadMonitor } from './system/load-monitor.js';
@@ -14,6 +15,7 @@ export interface EngineParts {
   executions: ExecutionRegistry;
   sessions: SessionRegistry;
   history: DurationHistory;
+  records: RecordStore;
   serverStartedAt: number;
 }
 
@@ -37,6 +39,13 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     { maxExecutions: config.maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession },
     history,
   );
+  const records = new RecordStore(
+    config.dataDir,
+    { maxRecords: config.maxRecords, maxLogBytes: config.maxLogBytes, graceMs: config.graceMs },
+    logger,
+  );
+  executions.on('started', (e) => records.begin(e, e.meta));
+  executions.on('exited', (e) => void records.finish(e));
   const sessions = new SessionRegistry(
     executions,
     {
@@ -48,5 +57,5 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     },
     logger,
   );
-  return { config, logger, load, executions, sessions, history, serverStartedAt: Date.now() };
+  return { config, logger, load, executions, sessions, history, records, serverStartedAt: Date.now() };
 }

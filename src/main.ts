@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
   const engine: EngineParts = createEngine(config, logger);
+  await engine.records.init();
 
   // Last resort: whatever ends this process, no group we started survives it.
   process.on('exit', () => engine.executions.killAllNow());
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
     engine.sessions.stop();
     // Executions first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
     await engine.executions.shutdown(config.graceMs);
+    await engine.records.flush();
     await new Promise((r) => setTimeout(r, 50));
     engine.sessions.closeAll(CLOSE_CODES.GOING_AWAY, 'server shutting down');
     await stopTransport();

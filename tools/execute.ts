@@ -58,7 +58,11 @@ export function registerExecuteTool(server: McpServer, deps: ToolDeps): void {
     async (input, extra) => {
       let execution: Execution;
       try {
-        execution = await deps.executions.start({ sessionId: deps.session.id, ...stripUndefined(input) });
+        execution = await deps.executions.start({
+          sessionId: deps.session.id,
+          transport: deps.session.transport,
+          ...stripUndefined(input),
+        });
       } catch (e) {
         return toToolError(e);
       }

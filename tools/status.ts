@@ -1,7 +1,10 @@
-// The `status` tool: one execution's state and output after a cursor, or the session's executions and server facts.
+// The `status` tool: one execution's state and output after a cursor (live or from its record), or a listing.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { toToolError } from '../src/errors.js';
+import { ServerError, toToolError } from '../src/errors.js';
+import type { Execution } from '../src/processes/execution.js';
+import type { OutputRead } from '../src/processes/output-log.js';
+import { readByteRange } from '../src/records/output-files.js';
 import { VERSION } from '../src/version.js';
 import type { ToolDeps } from './deps.js';
 import { describeOutcome, executionResult } from './results.js';
@@ -10,7 +13,11 @@ const DEFAULT_MAX_BYTES = 256 * 1024;
 const MAX_MAX_BYTES = 8 * 1024 * 1024;
 
 export const StatusInputShape = {
-  id: z.string().min(1).optional().describe('Execution id (or unique prefix). Without it: a list of executions and server facts.'),
+  id: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Execution id (or unique prefix), live or past. Without it: a list of executions and server facts.'),
   sinceSeq: z
     .number()
     .int()
@@ -24,11 +31,29 @@ export const StatusInputShape = {
     .max(MAX_MAX_BYTES)
     .optional()
     .describe('At most this many output bytes (default 262144; at least one chunk).'),
-  scope: z
-    .enum(['session', 'all'])
+  stream: z
+    .enum(['stdout', 'stderr'])
     .optional()
-    .describe('Without id: "session" (default) lists this session\'s executions, "all" every execution.'),
+    .describe("With id and byteOffset: read a byte range of this stream's full log instead of chunks."),
+  byteOffset: z.number().int().min(0).optional().describe('Start of the byte range (with `stream`); length is maxBytes.'),
+  scope: z
+    .enum(['session', 'all', 'history'])
+    .optional()
+    .describe(
+      'Without id: "session" (default) this session\'s executions, "all" every live execution, "history" saved records across restarts.',
+    ),
+  state: z.string().optional().describe('With scope "history": only records in this state (running, paused, exited, lost).'),
+  query: z.string().optional().describe('With scope "history": only records whose command contains this text.'),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('With scope "history": at most this many records (default 50), newest first.'),
 };
+
+type StatusInput = z.infer<z.ZodObject<typeof StatusInputShape>>;
 
 export function registerStatusTool(server: McpServer, deps: ToolDeps): void {
   server.registerTool(
@@ -36,16 +61,14 @@ export function registerStatusTool(server: McpServer, deps: ToolDeps): void {
     {
       title: 'Execution status and output',
       description:
-        "With id: the execution's state, exit code, timeout facts and its output after `sinceSeq` (chunks {seq, stream, data}, with nextSeq to continue). " +
-        "Without id: this session's executions and server facts (version, uptime, sessions, load).",
+        "With id: the execution's state, exit code, timeout facts and its output after `sinceSeq` (chunks {seq, stream, data}, with nextSeq to continue); " +
+        'works for past executions too (from their records). Without id: executions and server facts (version, uptime, sessions, load); scope "history" lists saved records.',
       inputSchema: StatusInputShape,
       annotations: { readOnlyHint: true },
     },
-    (input) => {
+    async (input) => {
       try {
-        return input.id === undefined
-          ? listStatus(deps, input.scope ?? 'session')
-          : oneStatus(deps, input.id, input.sinceSeq ?? 0, input.maxBytes ?? DEFAULT_MAX_BYTES);
+        return input.id === undefined ? listStatus(deps, input) : await oneStatus(deps, input.id, input);
       } catch (e) {
         return toToolError(e);
       }
@@ -53,46 +76,56 @@ export function registerStatusTool(server: McpServer, deps: ToolDeps): void {
   );
 }
 
-function oneStatus(deps: ToolDeps, id: string, sinceSeq: number, maxBytes: number) {
-  const execution = deps.executions.find(id);
-  const result = executionResult(execution);
-  const output = execution.log.read(sinceSeq, maxBytes);
-  const text = [describeOutcome(result)];
-  if (output.evicted) text.push(`(output before seq ${output.firstSeq} was evicted from memory)`);
-  for (const c of output.chunks) text.push(c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data);
-  text.push(`(next: sinceSeq ${output.nextSeq}${output.more ? ', more output is available' : ''})`);
+function findLive(deps: ToolDeps, id: string): Execution | undefined {
+  try {
+    return deps.executions.find(id);
+  } catch (e) {
+    if (e instanceof ServerError && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
+function outputJson(output: OutputRead) {
   return {
-    content: [{ type: 'text' as const, text: text.join('\n') }],
-    structuredContent: {
-      ...result,
-      groupAlive: execution.group.isAlive(),
-      output: {
-        chunks: output.chunks.map(({ seq, stream, data }) => ({ seq, stream, data })),
-        nextSeq: output.nextSeq,
-        firstSeq: output.firstSeq,
-        evicted: output.evicted,
-        more: output.more,
-      },
-    },
+    chunks: output.chunks.map(({ seq, stream, data }) => ({ seq, stream, data })),
+    nextSeq: output.nextSeq,
+    firstSeq: output.firstSeq,
+    evicted: output.evicted,
+    more: output.more,
   };
 }
 
-function listStatus(deps: ToolDeps, scope: 'session' | 'all') {
-  const list = deps.executions.list(scope === 'all' ? {} : { sessionId: deps.session.id }).map((e) => {
-    const s = e.snapshot();
+async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
+  const maxBytes = input.maxBytes ?? DEFAULT_MAX_BYTES;
+  const execution = findLive(deps, id);
+  const base = execution
+    ? { ...executionResult(execution), groupAlive: execution.group.isAlive(), saveErrors: deps.records.saveErrors(execution.id) }
+    : (() => {
+        const record = deps.records.read(id);
+        return { ...record, groupAlive: false };
+      })();
+  if (input.byteOffset !== undefined || input.stream !== undefined) {
+    if (input.byteOffset === undefined || input.stream === undefined)
+      throw new ServerError('INVALID_INPUT', 'a byte range needs both `stream` and `byteOffset`');
+    const { base: recordBase } = deps.records.find(base.id);
+    const range = await readByteRange(`${recordBase}.${input.stream}.log`, input.byteOffset, maxBytes).catch(() => {
+      throw new ServerError('NOT_FOUND', `no ${input.stream} log is saved for ${base.id}`);
+    });
     return {
-      id: s.id,
-      command: s.command ?? s.argv?.join(' ') ?? '',
-      state: s.state,
-      pid: s.pid,
-      exitCode: s.exitCode,
-      signal: s.signal,
-      terminationReason: s.terminationReason,
-      background: s.background,
-      durationMs: s.durationMs,
-      startedAt: s.startedAt,
+      content: [{ type: 'text' as const, text: `${describeOutcome(base as never)}\n${range.data}` }],
+      structuredContent: { ...base, range: { stream: input.stream, byteOffset: input.byteOffset, ...range } },
     };
-  });
+  }
+  const output = await deps.records.readOutput(base.id, input.sinceSeq ?? 0, maxBytes, execution);
+  const text = [describeOutcome(base as never)];
+  if (output.evicted) text.push(`(output before seq ${output.firstSeq} is no longer available)`);
+  for (const c of output.chunks) text.push(c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data);
+  text.push(`(next: sinceSeq ${output.nextSeq}${output.more ? ', more output is available' : ''})`);
+  return { content: [{ type: 'text' as const, text: text.join('\n') }], structuredContent: { ...base, output: outputJson(output) } };
+}
+
+function listStatus(deps: ToolDeps, input: StatusInput) {
+  const scope = input.scope ?? 'session';
   const server = {
     version: VERSION,
     uptimeSeconds: Math.round((Date.now() - deps.serverStartedAt) / 1000),
@@ -101,9 +134,34 @@ function listStatus(deps: ToolDeps, scope: 'session' | 'all') {
     load: deps.load.current(),
     session: { id: deps.session.id, transport: deps.session.transport, backPressurePauses: deps.session.flow.pauses },
   };
+  const list =
+    scope === 'history'
+      ? deps.records.list({
+          ...(input.state !== undefined ? { state: input.state } : {}),
+          ...(input.query !== undefined ? { query: input.query } : {}),
+          ...(input.limit !== undefined ? { limit: input.limit } : {}),
+        })
+      : deps.executions.list(scope === 'all' ? {} : { sessionId: deps.session.id }).map((e) => {
+          const s = e.snapshot();
+          return {
+            id: s.id,
+            command: s.command ?? s.argv?.join(' ') ?? '',
+            state: s.state,
+            pid: s.pid,
+            exitCode: s.exitCode,
+            signal: s.signal,
+            terminationReason: s.terminationReason,
+            background: s.background,
+            durationMs: s.durationMs,
+            startedAt: s.startedAt,
+          };
+        });
   const lines = list.map(
     (e) => `${e.id.slice(0, 8)}  ${e.state.padEnd(7)} ${String(e.exitCode ?? '-').padStart(4)}  ${e.durationMs}ms  ${e.command}`,
   );
-  const text = `cc-executor ${VERSION}, ${server.sessions} session(s), ${server.executions.running} running\n${lines.join('\n') || '(no executions)'}`;
+  const load = server.load;
+  const text =
+    `cc-executor ${VERSION}, ${server.sessions} session(s), ${server.executions.running} running, ` +
+    `load cpu ${load.cpu ?? '?'}% gpu ${load.gpu ?? 'n/a'} (x${load.multiplier})\n${lines.join('\n') || '(no executions)'}`;
   return { content: [{ type: 'text' as const, text }], structuredContent: { executions: list, server } };
 }

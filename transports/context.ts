@@ -3,6 +3,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Config } from '../src/config.js';
 import type { Logger } from '../src/logger.js';
 import type { ExecutionRegistry } from '../src/processes/execution-registry.js';
+import type { RecordStore } from '../src/records/record-store.js';
 import { createServer } from '../src/server.js';
 import type { Session, SessionRegistry } from '../src/sessions/session-registry.js';
 import type { LoadMonitor } from '../src/system/load-monitor.js';
@@ -13,6 +14,7 @@ export interface Engine {
   executions: ExecutionRegistry;
   sessions: SessionRegistry;
   load: LoadMonitor;
+  records: RecordStore;
   serverStartedAt: number;
 }
 

@@ -12,6 +12,8 @@ import { Execution, type TerminationReason } from './execution.js';
 
 export interface ExecuteRequest {
   sessionId: string;
+  /** Which transport the request came through (for the record). */
+  transport?: string;
   command?: string;
   argv?: string[];
   cwd?: string;
@@ -125,6 +127,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       historyKey,
       expectedMs: this.history?.expectedMs(historyKey),
       timeoutRequested: req.timeoutMs !== undefined,
+      meta: { transport: req.transport ?? 'internal', env: { ...(req.env ?? {}) }, loadAtStart: this.load.current() },
     });
     this.executions.set(id, execution);
     this.emit('started', execution);

@@ -32,6 +32,15 @@ export interface ExecutionOptions {
   expectedMs: number | undefined;
   /** False when the deadline is the server default: only then does history judge the run. */
   timeoutRequested: boolean;
+  /** Facts for the record that the engine does not use: transport, request env, load at start. */
+  meta: ExecutionMeta;
+}
+
+export interface ExecutionMeta {
+  transport: string;
+  /** Only the variables the request set. */
+  env: Record<string, string>;
+  loadAtStart: unknown;
 }
 
 export interface ExecutionSnapshot {
@@ -69,6 +78,7 @@ export class Execution {
   readonly sessionId: string;
   readonly background: boolean;
   readonly historyKey: string | null;
+  readonly meta: ExecutionMeta;
   readonly expectedMs: number | undefined;
   readonly log: OutputLog;
   readonly group: ProcessGroup;
@@ -96,6 +106,7 @@ export class Execution {
     this.sessionId = opts.sessionId;
     this.background = opts.background;
     this.historyKey = opts.historyKey;
+    this.meta = opts.meta;
     this.expectedMs = opts.expectedMs;
     this.group = group;
     this.log = new OutputLog(opts.outputBufferBytes, opts.inlineOutputChars);

@@ -2,6 +2,9 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { createConfig, type ConfigSchema } from '../../src/config.js';
 import { createEngine, type EngineParts } from '../../src/engine.js';
@@ -18,8 +21,10 @@ export interface TestServer {
 }
 
 export async function startTestServer(overrides: Partial<z.input<typeof ConfigSchema>> = {}): Promise<TestServer> {
-  const config = createConfig({ port: 0, logLevel: 'silent', graceMs: 1_000, dataDir: 'tmp/test', ...overrides });
+  const ownDir = overrides.dataDir === undefined ? mkdtempSync(join(tmpdir(), 'cc-executor-test-')) : undefined;
+  const config = createConfig({ port: 0, logLevel: 'silent', graceMs: 1_000, dataDir: ownDir, ...overrides });
   const engine = createEngine(config, createLogger(config.logLevel), { sampleLoad: false });
+  await engine.records.init();
   const net = await startNetworkServer(engine);
   return {
     engine,
@@ -30,6 +35,8 @@ export async function startTestServer(overrides: Partial<z.input<typeof ConfigSc
       await net.close();
       engine.load.stop();
       engine.sessions.stop();
+      await engine.records.flush();
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
     },
   };
 }

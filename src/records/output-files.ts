@@ -1,0 +1,167 @@
+// Full output on disk as it arrives: one UTF-8 file per stream plus a fixed-width index (seq -> stream, offset, length).
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { OutputChunk, OutputRead, OutputSubscriber, StreamName } from '../processes/output-log.js';
+
+/** One index entry: offset (float64), length (uint32), stream (uint8), 3 bytes padding. Entry for seq s sits at (s-1)*16. */
+const ENTRY_BYTES = 16;
+const STREAM_CODE: Record<StreamName, number> = { stdout: 1, stderr: 2 };
+const CODE_STREAM: Record<number, StreamName> = { 1: 'stdout', 2: 'stderr' };
+/** Unwritten bytes per file above which the writer reports itself full (the execution stops reading pipes). */
+const WRITE_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Most index entries one read looks at. */
+const MAX_ENTRIES_PER_READ = 65_536;
+
+export interface OutputPaths {
+  stdout: string;
+  stderr: string;
+  index: string;
+}
+
+export function outputPaths(base: string): OutputPaths {
+  return { stdout: `${base}.stdout.log`, stderr: `${base}.stderr.log`, index: `${base}.index` };
+}
+
+/** Every file an execution's output occupies. */
+export function outputFileList(base: string): string[] {
+  const p = outputPaths(base);
+  return [p.stdout, p.stderr, p.index];
+}
+
+/** Appends every chunk to disk. A write error stops the writing (reported once), never the execution. */
+export class OutputFiles implements OutputSubscriber {
+  readonly paths: OutputPaths;
+  private readonly files: Record<StreamName | 'index', WriteStream>;
+  private readonly offsets: Record<StreamName, number> = { stdout: 0, stderr: 0 };
+  private error: string | null = null;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    base: string,
+    private readonly onError: (message: string) => void,
+  ) {
+    this.paths = outputPaths(base);
+    const make = (path: string) => {
+      const s = createWriteStream(path, { flags: 'w' });
+      s.on('error', (e) => this.fail(`${path}: ${e.message}`));
+      s.on('drain', () => this.wake());
+      return s;
+    };
+    this.files = { stdout: make(this.paths.stdout), stderr: make(this.paths.stderr), index: make(this.paths.index) };
+  }
+
+  get failed(): string | null {
+    return this.error;
+  }
+
+  /** Bytes written (or queued) per stream: the size of each log file. */
+  get bytes(): Readonly<Record<StreamName, number>> {
+    return this.offsets;
+  }
+
+  write(chunk: OutputChunk): void {
+    if (this.error) return;
+    const data = Buffer.from(chunk.data, 'utf8');
+    const entry = Buffer.alloc(ENTRY_BYTES);
+    entry.writeDoubleLE(this.offsets[chunk.stream], 0);
+    entry.writeUInt32LE(data.length, 8);
+    entry.writeUInt8(STREAM_CODE[chunk.stream], 12);
+    this.offsets[chunk.stream] += data.length;
+    this.files[chunk.stream].write(data);
+    this.files.index.write(entry);
+  }
+
+  get full(): boolean {
+    if (this.error) return false;
+    return Object.values(this.files).some((f) => f.writableLength > WRITE_HIGH_WATER_BYTES);
+  }
+
+  drained(): Promise<void> {
+    if (!this.full) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    if (this.full) return;
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private fail(message: string): void {
+    if (this.error) return;
+    this.error = message;
+    this.onError(message);
+    for (const f of Object.values(this.files)) f.destroy();
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Flush and close every file. */
+  async close(): Promise<void> {
+    await Promise.all(
+      Object.values(this.files).map(
+        (f) =>
+          new Promise<void>((resolve) => {
+            if (f.destroyed || f.closed) return resolve();
+            f.end(() => resolve());
+            f.once('error', () => resolve());
+          }),
+      ),
+    );
+  }
+}
+
+/** Serve chunks after `sinceSeq` from the files, at most `maxBytes` (at least one chunk), stopping before `untilSeq`. */
+export async function readOutputFiles(paths: OutputPaths, sinceSeq: number, maxBytes: number, untilSeq = Infinity): Promise<OutputRead> {
+  const chunks: OutputRead['chunks'] = [];
+  let index;
+  try {
+    index = await open(paths.index, 'r');
+  } catch {
+    return { chunks, nextSeq: sinceSeq, firstSeq: 1, evicted: false, more: false };
+  }
+  const handles: Partial<Record<StreamName, Awaited<ReturnType<typeof open>>>> = {};
+  let more = false;
+  try {
+    const totalEntries = Math.floor((await index.stat()).size / ENTRY_BYTES);
+    const last = Math.min(totalEntries, untilSeq - 1, sinceSeq + MAX_ENTRIES_PER_READ);
+    const count = Math.max(0, last - sinceSeq);
+    const entries = Buffer.alloc(count * ENTRY_BYTES);
+    if (count > 0) await index.read(entries, 0, entries.length, sinceSeq * ENTRY_BYTES);
+    let size = 0;
+    for (let i = 0; i < count; i++) {
+      const offset = entries.readDoubleLE(i * ENTRY_BYTES);
+      const length = entries.readUInt32LE(i * ENTRY_BYTES + 8);
+      const stream = CODE_STREAM[entries.readUInt8(i * ENTRY_BYTES + 12)];
+      if (!stream) break;
+      if (chunks.length > 0 && size + length > maxBytes) {
+        more = true;
+        break;
+      }
+      handles[stream] ??= await open(paths[stream], 'r');
+      const data = Buffer.alloc(length);
+      const { bytesRead } = await handles[stream].read(data, 0, length, offset);
+      if (bytesRead < length) break; // not flushed yet: serve it next time
+      chunks.push({ seq: sinceSeq + i + 1, stream, data: data.toString('utf8'), bytes: length });
+      size += length;
+    }
+    if (!more) more = sinceSeq + chunks.length < Math.min(totalEntries, untilSeq - 1);
+  } finally {
+    await index.close();
+    await Promise.all(Object.values(handles).map((h) => h.close()));
+  }
+  const nextSeq = chunks.length > 0 ? chunks[chunks.length - 1]!.seq : sinceSeq;
+  return { chunks, nextSeq, firstSeq: 1, evicted: false, more };
+}
+
+/** A byte range of one stream's log, as text (a range cut inside a character shows U+FFFD at its edges). */
+export async function readByteRange(path: string, offset: number, length: number): Promise<{ data: string; bytes: number; eof: boolean }> {
+  const handle = await open(path, 'r');
+  try {
+    const size = (await handle.stat()).size;
+    const n = Math.max(0, Math.min(length, size - offset));
+    const buf = Buffer.alloc(n);
+    if (n > 0) await handle.read(buf, 0, n, offset);
+    return { data: buf.toString('utf8'), bytes: n, eof: offset + n >= size };
+  } finally {
+    await handle.close();
+  }
+}

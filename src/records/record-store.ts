@@ -1,0 +1,399 @@
+// Every execution as a prettified JSON record (written atomically at start and end), its full output on disk,
+// retention, history across restarts, and recovery of records left 'running' by a server that died.
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ServerError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Execution, ExecutionSnapshot } from '../processes/execution.js';
+import { shortId } from '../processes/execution-registry.js';
+import type { OutputRead } from '../processes/output-log.js';
+import { listGroupMembers, readProcStat } from '../processes/proc.js';
+import { VERSION } from '../version.js';
+import { OutputFiles, outputFileList, outputPaths, readOutputFiles, type OutputPaths } from './output-files.js';
+
+export type RecordState = ExecutionSnapshot['state'] | 'lost';
+
+export interface ExecutionRecord extends Omit<ExecutionSnapshot, 'state'> {
+  version: 1;
+  state: RecordState;
+  lostReason?: string;
+  transport: string;
+  /** Variables the request set; values of secret-looking names are "[redacted]". */
+  env: Record<string, string>;
+  pgidStartTicks: number | null;
+  server: { pid: number; startTicks: number | null; version: string };
+  loadAtStart: unknown;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  logs: OutputPaths;
+  /** What could not be saved (disk full, unwritable directory...). */
+  saveErrors: string[];
+  [extra: string]: unknown;
+}
+
+export interface RecordSummary {
+  id: string;
+  command: string;
+  state: RecordState;
+  exitCode: number | null;
+  signal: string | null;
+  terminationReason: string | null;
+  durationMs: number;
+  startedAt: string;
+}
+
+interface IndexEntry extends RecordSummary {
+  base: string;
+  logBytes: number;
+  live: boolean;
+}
+
+interface LiveRecord {
+  execution: Execution;
+  base: string;
+  files: OutputFiles;
+  saveErrors: string[];
+  writes: Promise<void>;
+  meta: RecordMeta;
+}
+
+export interface RecordStoreOptions {
+  maxRecords: number;
+  maxLogBytes: number;
+  graceMs: number;
+}
+
+/** Extra fields an execution's record carries that the snapshot does not (transport, request env, load). */
+export interface RecordMeta {
+  transport: string;
+  env: Record<string, string>;
+  loadAtStart: unknown;
+}
+
+const SECRET_NAME = /TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL/i;
+const RECORD_SUFFIX = '.json';
+
+export function redactEnv(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, SECRET_NAME.test(k) ? '[redacted]' : v]));
+}
+
+/** `20261124T060231.123Z`: sortable, and safe in every file system. */
+function compactTimestamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '');
+}
+
+function summarise(r: ExecutionRecord): RecordSummary {
+  return {
+    id: r.id,
+    command: r.command ?? r.argv?.join(' ') ?? '',
+    state: r.state,
+    exitCode: r.exitCode,
+    signal: r.signal,
+    terminationReason: r.terminationReason,
+    durationMs: r.durationMs,
+    startedAt: r.startedAt,
+  };
+}
+
+const SELF_START_TICKS = readProcStat(process.pid)?.startTicks ?? null;
+
+export class RecordStore {
+  readonly dir: string;
+  private readonly index = new Map<string, IndexEntry>();
+  private readonly live = new Map<string, LiveRecord>();
+  private readonly finishing = new Set<Promise<void>>();
+  private dirError: string | null = null;
+
+  constructor(
+    dataDir: string,
+    private readonly options: RecordStoreOptions,
+    private readonly logger: Logger,
+  ) {
+    this.dir = join(dataDir, 'responses');
+  }
+
+  /** Read existing records, mark orphaned 'running' ones lost (terminating their groups), prune. */
+  async init(): Promise<void> {
+    try {
+      mkdirSync(this.dir, { recursive: true });
+    } catch (e) {
+      this.dirError = `cannot create ${this.dir}: ${(e as Error).message}`;
+      this.logger.error({ dir: this.dir, err: (e as Error).message }, 'records directory is unusable: executions run but are not saved');
+      return;
+    }
+    const found: Array<{ record: ExecutionRecord; base: string }> = [];
+    let unreadable = 0;
+    for (const name of readdirSync(this.dir).sort()) {
+      if (!name.endsWith(RECORD_SUFFIX)) continue;
+      const file = join(this.dir, name);
+      try {
+        found.push({ record: JSON.parse(readFileSync(file, 'utf8')) as ExecutionRecord, base: file.slice(0, -RECORD_SUFFIX.length) });
+      } catch {
+        unreadable++;
+      }
+    }
+    let lost = 0;
+    let killed = 0;
+    const kills: Promise<void>[] = [];
+    for (const { record, base } of found) {
+      if ((record.state === 'running' || record.state === 'paused') && !this.serverAlive(record)) {
+        lost++;
+        record.state = 'lost';
+        record.lostReason = 'the server that ran it exited while it was running (crash, SIGKILL or power loss)';
+        const kill = this.killOrphanGroup(record);
+        if (kill) {
+          killed++;
+          kills.push(kill);
+          record.lostReason += '; its process group was still alive and has been terminated';
+        }
+        await this.writeAtomic(base, record).catch(() => undefined);
+      }
+      this.index.set(record.id, { ...summarise(record), base, logBytes: this.logBytesOf(base), live: false });
+    }
+    await Promise.all(kills);
+    this.logger.info(
+      { dir: this.dir, records: found.length, lost, groupsTerminated: killed, unreadable },
+      `records: found ${found.length}, marked ${lost} lost, terminated ${killed} orphaned group(s)`,
+    );
+    await this.prune();
+  }
+
+  private serverAlive(record: ExecutionRecord): boolean {
+    if (record.server?.pid === process.pid && record.server.startTicks === SELF_START_TICKS) return true;
+    const stat = record.server ? readProcStat(record.server.pid) : undefined;
+    return stat !== undefined && stat.startTicks === record.server.startTicks && stat.state !== 'Z';
+  }
+
+  /** Terminate a dead server's group, but only if the pgid still names that group (start time checked). */
+  private killOrphanGroup(record: ExecutionRecord): Promise<void> | undefined {
+    const pgid = record.pgid;
+    if (!pgid || pgid <= 1) return undefined;
+    const leader = readProcStat(pgid);
+    // The pid was reused by an unrelated process: never touch it.
+    if (leader && leader.startTicks !== record.pgidStartTicks) return undefined;
+    const members = listGroupMembers(pgid).filter((m) => record.pgidStartTicks === null || m.startTicks >= record.pgidStartTicks);
+    if (members.length === 0) return undefined;
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-pgid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    signal('SIGTERM');
+    signal('SIGCONT');
+    return new Promise((resolve) => {
+      const until = Date.now() + this.options.graceMs;
+      const poll = setInterval(() => {
+        if (listGroupMembers(pgid).length === 0) {
+          clearInterval(poll);
+          resolve();
+        } else if (Date.now() > until) {
+          signal('SIGKILL');
+          clearInterval(poll);
+          resolve();
+        }
+      }, 25);
+    });
+  }
+
+  private logBytesOf(base: string): number {
+    let total = 0;
+    for (const p of outputFileList(base)) {
+      try {
+        total += statSync(p).size;
+      } catch {
+        // missing log: counts as empty
+      }
+    }
+    return total;
+  }
+
+  /** Start recording an execution: open its log files (replaying what is already in memory) and write the first record. */
+  begin(execution: Execution, meta: RecordMeta): void {
+    const base = join(this.dir, `${compactTimestamp(execution.startedAt)}_${execution.id}`);
+    const saveErrors: string[] = [];
+    if (this.dirError) saveErrors.push(this.dirError);
+    const report = (what: string) => {
+      if (saveErrors.length === 0)
+        this.logger.error({ execution: shortId(execution.id), err: what }, 'cannot save execution output or record');
+      saveErrors.push(what);
+    };
+    const files = new OutputFiles(base, (m) => report(`output log: ${m}`));
+    for (const chunk of execution.log.read(0, Number.MAX_SAFE_INTEGER).chunks) files.write(chunk);
+    execution.log.subscribe(files);
+    const live: LiveRecord = { execution, base, files, saveErrors, writes: Promise.resolve(), meta };
+    this.live.set(execution.id, live);
+    const entry: IndexEntry = { ...summarise(this.build(live)), base, logBytes: 0, live: true };
+    this.index.set(execution.id, entry);
+    void this.queueWrite(live);
+  }
+
+  private build(live: LiveRecord): ExecutionRecord {
+    const { execution: e, meta } = live;
+    const s = e.snapshot();
+    const stdout = e.log.inlineOutput('stdout');
+    const stderr = e.log.inlineOutput('stderr');
+    return {
+      version: 1,
+      ...s,
+      transport: meta.transport,
+      env: redactEnv(meta.env),
+      pgidStartTicks: e.group.startTicks ?? null,
+      server: { pid: process.pid, startTicks: SELF_START_TICKS, version: VERSION },
+      loadAtStart: meta.loadAtStart,
+      stdout: stdout.text,
+      stderr: stderr.text,
+      truncated: stdout.truncated || stderr.truncated,
+      logs: live.files.paths,
+      saveErrors: [...live.saveErrors],
+    };
+  }
+
+  private queueWrite(live: LiveRecord): Promise<void> {
+    live.writes = live.writes.then(async () => {
+      if (this.dirError) return;
+      try {
+        await this.writeAtomic(live.base, this.build(live));
+      } catch (e) {
+        if (!live.saveErrors.some((m) => m.startsWith('record:'))) {
+          this.logger.error({ execution: shortId(live.execution.id), err: (e as Error).message }, 'cannot write execution record');
+          live.saveErrors.push(`record: ${(e as Error).message}`);
+        }
+      }
+    });
+    return live.writes;
+  }
+
+  private async writeAtomic(base: string, record: ExecutionRecord): Promise<void> {
+    const file = `${base}${RECORD_SUFFIX}`;
+    const tmp = `${file}.tmp-${process.pid}`;
+    await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
+    await rename(tmp, file);
+  }
+
+  /** The execution ended (and its post hooks ran): flush logs, write the final record, prune. */
+  finish(execution: Execution): Promise<void> {
+    const done = this.finishNow(execution);
+    this.finishing.add(done);
+    void done.finally(() => this.finishing.delete(done));
+    return done;
+  }
+
+  private async finishNow(execution: Execution): Promise<void> {
+    const live = this.live.get(execution.id);
+    if (!live) return;
+    await live.files.close();
+    await this.queueWrite(live);
+    const final = this.build(live);
+    this.index.set(execution.id, {
+      ...summarise(final),
+      base: live.base,
+      logBytes: live.files.bytes.stdout + live.files.bytes.stderr + final.lastSeq * 16,
+      live: false,
+    });
+    this.live.delete(execution.id);
+    await this.prune();
+  }
+
+  /** Wait for every pending record write and finish (shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([...[...this.live.values()].map((l) => l.writes), ...this.finishing]);
+  }
+
+  /** Oldest first, never a live execution's files. */
+  private async prune(): Promise<void> {
+    const entries = [...this.index.values()].sort((a, b) => a.base.localeCompare(b.base));
+    let count = entries.length;
+    let bytes = entries.reduce((n, e) => n + e.logBytes, 0);
+    for (const e of entries) {
+      if (count <= this.options.maxRecords && bytes <= this.options.maxLogBytes) break;
+      if (e.live) continue;
+      this.index.delete(e.id);
+      count--;
+      bytes -= e.logBytes;
+      await Promise.all(
+        [`${e.base}${RECORD_SUFFIX}`, ...outputFileList(e.base)].map((p) => rm(p, { force: true }).catch(() => undefined)),
+      );
+    }
+  }
+
+  /** History across restarts, newest first. */
+  list(filter: { state?: string; query?: string; limit?: number } = {}): RecordSummary[] {
+    const q = filter.query?.toLowerCase();
+    const out: RecordSummary[] = [];
+    const entries = [...this.index.values()].sort((a, b) => b.base.localeCompare(a.base));
+    for (const e of entries) {
+      const current = e.live ? this.liveSummary(e) : e;
+      if (filter.state && current.state !== filter.state) continue;
+      if (q && !current.command.toLowerCase().includes(q)) continue;
+      const { base: _b, logBytes: _l, live: _v, ...summary } = current;
+      out.push(summary);
+      if (out.length >= (filter.limit ?? 50)) break;
+    }
+    return out;
+  }
+
+  private liveSummary(e: IndexEntry): IndexEntry {
+    const live = this.live.get(e.id);
+    if (!live) return e;
+    const s = live.execution.snapshot();
+    return {
+      ...e,
+      state: s.state,
+      exitCode: s.exitCode,
+      signal: s.signal,
+      terminationReason: s.terminationReason,
+      durationMs: s.durationMs,
+    };
+  }
+
+  /** Find a past execution by id or unique prefix (at least 4 characters). */
+  find(idOrPrefix: string): { summary: RecordSummary; base: string } {
+    const exact = this.index.get(idOrPrefix);
+    const matches = exact ? [exact] : idOrPrefix.length >= 4 ? [...this.index.values()].filter((e) => e.id.startsWith(idOrPrefix)) : [];
+    if (matches.length > 1) {
+      throw new ServerError('AMBIGUOUS_ID', `id prefix ${idOrPrefix} matches ${matches.length} executions; give more characters`, {
+        matches: matches.map((m) => m.id),
+      });
+    }
+    const m = matches[0];
+    if (!m) throw new ServerError('NOT_FOUND', `no execution with id ${idOrPrefix}`);
+    return { summary: m, base: m.base };
+  }
+
+  /** The record as saved on disk. */
+  read(idOrPrefix: string): ExecutionRecord {
+    const { base } = this.find(idOrPrefix);
+    try {
+      return JSON.parse(readFileSync(`${base}${RECORD_SUFFIX}`, 'utf8')) as ExecutionRecord;
+    } catch (e) {
+      throw new ServerError('NOT_FOUND', `the record of ${idOrPrefix} cannot be read: ${(e as Error).message}`);
+    }
+  }
+
+  /** Saving problems of a live execution (for status). */
+  saveErrors(id: string): string[] {
+    return [...(this.live.get(id)?.saveErrors ?? [])];
+  }
+
+  /**
+   * Output after `sinceSeq`, from memory when it is still there and from the log files otherwise,
+   * so a client following an execution never sees a gap.
+   */
+  async readOutput(id: string, sinceSeq: number, maxBytes: number, execution?: Execution): Promise<OutputRead> {
+    if (execution) {
+      const mem = execution.log.read(sinceSeq, maxBytes);
+      const entry = this.index.get(id);
+      if (!mem.evicted || !entry) return mem;
+      // The start of what was asked for left memory: serve it from disk up to where memory begins.
+      const disk = await readOutputFiles(outputPaths(entry.base), sinceSeq, maxBytes, mem.firstSeq);
+      if (disk.chunks.length === 0) return mem;
+      return { ...disk, firstSeq: 1, evicted: false, more: disk.nextSeq < execution.log.seq };
+    }
+    const { base } = this.find(id);
+    return readOutputFiles(outputPaths(base), sinceSeq, maxBytes);
+  }
+}

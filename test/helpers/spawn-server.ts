@@ -1,5 +1,8 @@
 // Runs the real built server binary as a child process and finds its URL in the log on stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN_JS = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
@@ -13,8 +16,10 @@ export interface ServerProcess {
   kill(): void;
 }
 
+/** Runs the binary; without --data-dir in `args`, records go to a fresh temp directory. */
 export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [MAIN_JS, '--port', '0', ...args], {
+  const dataDir = args.includes('--data-dir') ? [] : ['--data-dir', mkdtempSync(join(tmpdir(), 'cc-executor-srv-'))];
+  const child = spawn(process.execPath, [MAIN_JS, '--port', '0', ...dataDir, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

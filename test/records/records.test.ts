@@ -1,0 +1,186 @@
+// Execution records: written at start and end, byte-exact output from the logs, retention, recovery after SIGKILL.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listGroupMembers } from '../../src/processes/proc.js';
+import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
+
+let server: TestServer | undefined;
+let proc: ServerProcess | undefined;
+const clients: Client[] = [];
+const groups = new GroupTracker();
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+  await server?.close();
+  server = undefined;
+  proc?.kill();
+  proc = undefined;
+  await groups.expectGroupsGone();
+});
+
+async function connect(url: string): Promise<Client> {
+  const c = await connectWs(url);
+  clients.push(c);
+  return c;
+}
+
+function recordFiles(dataDir: string): string[] {
+  const dir = join(dataDir, 'responses');
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => join(dir, f))
+    : [];
+}
+
+function readRecord(file: string): any {
+  const text = readFileSync(file, 'utf8');
+  expect(text.startsWith('{\n  "')).toBe(true); // prettified with 2 spaces
+  return JSON.parse(text);
+}
+
+describe('execution records', () => {
+  it('writes a record when an execution starts and again when it ends, with the documented fields', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cc-rec-'));
+    server = await startTestServer({ dataDir });
+    const c = await connect(server.url);
+    const started = structured(
+      await callTool(c, 'execute', {
+        command: 'echo out; echo err >&2; sleep 0.5; exit 3',
+        env: { API_TOKEN: 'hunter2', PLAIN: 'visible' },
+        background: true,
+      }),
+    );
+    groups.add(started.pgid);
+    await waitFor(() => recordFiles(dataDir).length === 1, 5_000, 'first record');
+    const file = recordFiles(dataDir)[0]!;
+    expect(file).toMatch(/responses\/\d{8}T\d{6}\.\d{3}Z_[0-9a-f-]{36}\.json$/);
+    expect(readRecord(file)).toMatchObject({ id: started.id, state: 'running', pid: started.pid, pgid: started.pgid });
+    await waitFor(() => readRecord(file).state === 'exited', 5_000, 'final record');
+    const r = readRecord(file);
+    expect(r).toMatchObject({
+      version: 1,
+      id: started.id,
+      transport: 'websocket',
+      command: 'echo out; echo err >&2; sleep 0.5; exit 3',
+      exitCode: 3,
+      signal: null,
+      terminationReason: null,
+      stdout: 'out\n',
+      stderr: 'err\n',
+      stdoutBytes: 4,
+      stderrBytes: 4,
+      env: { API_TOKEN: '[redacted]', PLAIN: 'visible' },
+      saveErrors: [],
+    });
+    expect(r.timeout).toMatchObject({ requestedMs: 600_000, multiplier: 1 });
+    expect(r.loadAtStart).toHaveProperty('multiplier');
+    expect(r.durationMs).toBeGreaterThanOrEqual(450);
+    expect(readFileSync(r.logs.stdout, 'utf8')).toBe('out\n');
+    expect(readFileSync(r.logs.stderr, 'utf8')).toBe('err\n');
+    expect(JSON.stringify(r)).not.toContain('hunter2');
+  });
+
+  it('serves 50 MB back byte-exact through status cursors, most of it from the log files', async () => {
+    server = await startTestServer();
+    const c = await connect(server.url);
+    const command = 'f=$(mktemp); head -c 37500000 /dev/urandom | base64 -w 120 > $f; sha256sum < $f >&2; cat $f; rm -f $f';
+    const res = structured(await callTool(c, 'execute', { command, timeoutMs: 120_000 }));
+    groups.add(res.pgid);
+    expect(res.exitCode).toBe(0);
+    expect(res.stdoutBytes).toBeGreaterThan(50_000_000);
+    const hash = createHash('sha256');
+    let since = 0;
+    let bytes = 0;
+    for (;;) {
+      const s = structured(await callTool(c, 'status', { id: res.id, sinceSeq: since, maxBytes: 8 * 1024 * 1024 }));
+      expect(s.output.evicted).toBe(false);
+      for (const ch of s.output.chunks) {
+        if (ch.stream !== 'stdout') continue;
+        hash.update(ch.data);
+        bytes += Buffer.byteLength(ch.data);
+      }
+      since = s.output.nextSeq;
+      if (!s.output.more) break;
+    }
+    expect(bytes).toBe(res.stdoutBytes);
+    expect(hash.digest('hex')).toBe(res.stderr.split(' ')[0]);
+    // and any byte range of one stream
+    const range = structured(await callTool(c, 'status', { id: res.id, stream: 'stdout', byteOffset: 121 * 1000, maxBytes: 121 }));
+    expect(range.range.data).toMatch(/^[A-Za-z0-9+/=]{120}\n$/);
+  }, 120_000);
+
+  it('prunes the oldest records first and never a running execution', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cc-rec-'));
+    server = await startTestServer({ dataDir, maxRecords: 3 });
+    const c = await connect(server.url);
+    const long = structured(await callTool(c, 'execute', { argv: ['sleep', '30'], background: true }));
+    groups.add(long.pgid);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = structured(await callTool(c, 'execute', { argv: ['echo', String(i)] }));
+      ids.push(r.id);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await server.engine.records.flush();
+    const kept = recordFiles(dataDir).map((f) => readRecord(f).id);
+    expect(kept).toHaveLength(3);
+    expect(kept).toContain(long.id); // the oldest, but running
+    expect(kept).toEqual(expect.arrayContaining([ids[3], ids[4]]));
+    const history = structured(await callTool(c, 'status', { scope: 'history' })).executions.map((e: { id: string }) => e.id);
+    expect(history).toEqual([ids[4], ids[3], long.id]);
+  });
+
+  it('keeps running and streaming when the data directory is unusable, and says what was not saved', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-rec-'));
+    writeFileSync(join(dir, 'not-a-dir'), 'x');
+    server = await startTestServer({ dataDir: join(dir, 'not-a-dir') });
+    const c = await connect(server.url);
+    const r = structured(await callTool(c, 'execute', { command: 'echo still works', waitMs: 5_000 }));
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'still works\n' });
+    const s = structured(await callTool(c, 'status', { id: r.id }));
+    expect(s.output.chunks[0].data).toBe('still works\n');
+    expect(s.saveErrors.join(' ')).toMatch(/not-a-dir/);
+  });
+
+  it('marks a record lost after the server is SIGKILLed mid-run, terminates the orphaned group, and serves history after restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cc-rec-'));
+    proc = await spawnServer(['--data-dir', dataDir]);
+    let c = await connectWs(proc.url);
+    const done = structured(await callTool(c, 'execute', { command: 'echo finished-before' }));
+    const orphan = structured(await callTool(c, 'execute', { command: 'echo partial; sleep 60', background: true }));
+    groups.add(orphan.pgid);
+    await waitFor(() => recordFiles(dataDir).some((f) => readRecord(f).id === orphan.id), 5_000, 'record of the running execution');
+    await new Promise((r) => setTimeout(r, 200));
+    await c.close();
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+    expect(listGroupMembers(orphan.pgid).length).toBeGreaterThan(0); // survived its server
+
+    proc = await spawnServer(['--data-dir', dataDir]);
+    await waitFor(() => listGroupMembers(orphan.pgid).length === 0, 10_000, 'orphaned group to be terminated');
+    expect(proc.stderr()).toMatch(/marked 1 lost, terminated 1 orphaned/);
+    const file = recordFiles(dataDir).find((f) => readRecord(f).id === orphan.id)!;
+    const record = readRecord(file);
+    expect(record.state).toBe('lost');
+    expect(record.lostReason).toMatch(/terminated/);
+
+    c = await connect(proc.url);
+    const history = structured(await callTool(c, 'status', { scope: 'history', query: 'echo' })).executions;
+    expect(history.map((e: { id: string; state: string }) => [e.id, e.state])).toEqual([
+      [orphan.id, 'lost'],
+      [done.id, 'exited'],
+    ]);
+    expect(structured(await callTool(c, 'status', { scope: 'history', state: 'lost' })).executions).toHaveLength(1);
+    const past = structured(await callTool(c, 'status', { id: done.id.slice(0, 6) }));
+    expect(past).toMatchObject({ id: done.id, state: 'exited', exitCode: 0 });
+    expect(past.output.chunks.map((ch: { data: string }) => ch.data).join('')).toBe('finished-before\n');
+    const lost = structured(await callTool(c, 'status', { id: orphan.id }));
+    expect(lost.output.chunks.map((ch: { data: string }) => ch.data).join('')).toBe('partial\n');
+  }, 40_000);
+});

@@ -48,6 +48,7 @@ interface IndexEntry extends RecordSummary {
   base: string;
   logBytes: number;
   live: boolean;
+  saveErrors?: string[];
 }
 
 interface LiveRecord {
@@ -293,6 +294,7 @@ export class RecordStore {
       base: live.base,
       logBytes: live.files.bytes.stdout + live.files.bytes.stderr + final.lastSeq * 16,
       live: false,
+      saveErrors: final.saveErrors,
     });
     this.live.delete(execution.id);
     await this.prune();
@@ -376,7 +378,7 @@ export class RecordStore {
 
   /** Saving problems of a live execution (for status). */
   saveErrors(id: string): string[] {
-    return [...(this.live.get(id)?.saveErrors ?? [])];
+    return [...(this.live.get(id)?.saveErrors ?? this.index.get(id)?.saveErrors ?? [])];
   }
 
   /**

@@ -104,7 +104,7 @@ export class RecordStore {
   readonly dir: string;
   private readonly index = new Map<string, IndexEntry>();
   private readonly live = new Map<string, LiveRecord>();
-  private readonly finishing = new Set<Promise<void>>();
+  private readonly finishing = new Map<string, Promise<void>>();
   private dirError: string | null = null;
 
   constructor(
@@ -278,8 +278,8 @@ export class RecordStore {
   /** The execution ended (and its post hooks ran): flush logs, write the final record, prune. */
   finish(execution: Execution): Promise<void> {
     const done = this.finishNow(execution);
-    this.finishing.add(done);
-    void done.finally(() => this.finishing.delete(done));
+    this.finishing.set(execution.id, done);
+    void done.finally(() => this.finishing.delete(execution.id));
     return done;
   }
 
@@ -302,7 +302,12 @@ export class RecordStore {
 
   /** Wait for every pending record write and finish (shutdown). */
   async flush(): Promise<void> {
-    await Promise.all([...[...this.live.values()].map((l) => l.writes), ...this.finishing]);
+    await Promise.all([...[...this.live.values()].map((l) => l.writes), ...this.finishing.values()]);
+  }
+
+  /** Resolves once the execution's final record is written (at once if it is not being finished). */
+  async settled(id: string): Promise<void> {
+    await this.finishing.get(id);
   }
 
   /** Oldest first, never a live execution's files. */
@@ -316,9 +321,7 @@ export class RecordStore {
       this.index.delete(e.id);
       count--;
       bytes -= e.logBytes;
-      await Promise.all(
-        [`${e.base}${RECORD_SUFFIX}`, ...outputFileList(e.base)].map((p) => rm(p, { force: true }).catch(() => undefined)),
-      );
+      await Promise.all([`${e.base}${RECORD_SUFFIX}`, ...outputFileList(e.base)].map((p) => rm(p, { force: true }).catch(() => undefined)));
     }
   }
 

@@ -1,0 +1,157 @@
+// Executions as MCP resources: the record and the output, listed, readable and subscribable for live updates.
+import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { ErrorCode, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ServerError } from '../src/errors.js';
+import type { Execution } from '../src/processes/execution.js';
+import type { OutputChunk, OutputSubscriber } from '../src/processes/output-log.js';
+import type { ToolDeps } from './deps.js';
+import { executionResult } from './results.js';
+
+export const RECORD_URI = 'cc-executor://executions/{id}';
+export const OUTPUT_URI = 'cc-executor://executions/{id}/output';
+const URI_PATTERN = /^cc-executor:\/\/executions\/([^/,]+)(\/output)?$/;
+/** Updates for one subscription are coalesced to at most this often. */
+const UPDATE_INTERVAL_MS = 250;
+const OUTPUT_RESOURCE_MAX_BYTES = 4 * 1024 * 1024;
+const LISTED_RECENT = 50;
+
+function recordUri(id: string): string {
+  return `cc-executor://executions/${id}`;
+}
+
+function liveExecution(deps: ToolDeps, id: string): Execution | undefined {
+  try {
+    return deps.executions.find(id);
+  } catch (e) {
+    if (e instanceof ServerError && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
+function asMcpError(e: unknown): McpError {
+  return e instanceof ServerError ? new McpError(ErrorCode.InvalidParams, `${e.code}: ${e.message}`) : (e as McpError);
+}
+
+/** Registers the two templates and the subscribe/unsubscribe handlers; returns a cleanup for session end. */
+export function registerExecutionResources(server: McpServer, deps: ToolDeps): () => void {
+  const readRecord = (id: string): unknown => {
+    const live = liveExecution(deps, id);
+    if (live) return { ...executionResult(live), transport: live.meta.transport, saveErrors: deps.records.saveErrors(live.id) };
+    return deps.records.read(id);
+  };
+
+  // The output template first: `{id}` cannot contain '/', but keep the more specific one ahead anyway.
+  server.registerResource(
+    'execution-output',
+    new ResourceTemplate(OUTPUT_URI, { list: undefined }),
+    {
+      title: 'Execution output',
+      description: 'stdout and stderr of an execution, interleaved in order (first 4 MiB).',
+      mimeType: 'text/plain',
+    },
+    async (uri, { id }) => {
+      try {
+        const key = String(id);
+        const live = liveExecution(deps, key);
+        const fullId = live?.id ?? deps.records.find(key).summary.id;
+        const out = await deps.records.readOutput(fullId, 0, OUTPUT_RESOURCE_MAX_BYTES, live);
+        let text = out.chunks.map((c: OutputChunk) => c.data).join('');
+        if (out.more) text += `\n[output continues; use the status tool with sinceSeq ${out.nextSeq}]\n`;
+        return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
+      } catch (e) {
+        throw asMcpError(e);
+      }
+    },
+  );
+
+  server.registerResource(
+    'execution',
+    new ResourceTemplate(RECORD_URI, {
+      list: () => ({
+        resources: deps.records.list({ limit: LISTED_RECENT }).map((r) => ({
+          uri: recordUri(r.id),
+          name: `${r.state} ${r.command}`.slice(0, 120),
+          mimeType: 'application/json',
+          description: `started ${r.startedAt}, exit ${r.exitCode ?? '-'}`,
+        })),
+      }),
+    }),
+    {
+      title: 'Execution record',
+      description: 'The JSON record of one execution (state, exit, timeout facts, head/tail of output).',
+      mimeType: 'application/json',
+    },
+    (uri, { id }) => {
+      try {
+        return {
+          contents: [{ uri: uri.href, mimeType: 'application/json', text: `${JSON.stringify(readRecord(String(id)), null, 2)}\n` }],
+        };
+      } catch (e) {
+        throw asMcpError(e);
+      }
+    },
+  );
+
+  const subscriptions = new Map<string, () => void>();
+
+  server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
+    const uri = request.params.uri;
+    const m = URI_PATTERN.exec(uri);
+    if (!m) throw new McpError(ErrorCode.InvalidParams, `not a cc-executor execution resource: ${uri}`);
+    if (subscriptions.has(uri)) return {};
+    const live = liveExecution(deps, m[1]!);
+    if (!live) {
+      deps.records.find(m[1]!); // past execution: nothing will change, but the subscription is valid
+      subscriptions.set(uri, () => undefined);
+      return {};
+    }
+    subscriptions.set(
+      uri,
+      watch(server, live, uri, () => deps.records.settled(live.id)),
+    );
+    return {};
+  });
+
+  server.server.setRequestHandler(UnsubscribeRequestSchema, (request) => {
+    subscriptions.get(request.params.uri)?.();
+    subscriptions.delete(request.params.uri);
+    return {};
+  });
+
+  return () => {
+    for (const stop of subscriptions.values()) stop();
+    subscriptions.clear();
+  };
+}
+
+/** Notify on new output (coalesced) and once more when the execution ends. */
+function watch(server: McpServer, execution: Execution, uri: string, recordWritten: () => Promise<void>): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const notify = () => {
+    timer = undefined;
+    if (!stopped) server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+  };
+  const subscriber: OutputSubscriber = {
+    full: false,
+    drained: () => Promise.resolve(),
+    write: () => {
+      timer ??= setTimeout(notify, UPDATE_INTERVAL_MS);
+    },
+  };
+  const unsubscribe = execution.log.subscribe(subscriber);
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+    unsubscribe();
+  };
+  void execution.done.then(async () => {
+    if (stopped) return;
+    clearTimeout(timer);
+    unsubscribe();
+    // The final record is written first, so a read right after the update sees the end.
+    await recordWritten();
+    if (!stopped) server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+  });
+  return stop;
+}

@@ -4,8 +4,9 @@ import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import { afterEach, describe, expect, it } from 'vitest';
 import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
-function textOf(result: { contents: Array<{ text?: unknown }> }): string {
-  return String(result.contents[0]?.text);
+function textOf(result: { contents: Array<object> }): string {
+  const first = result.contents[0];
+  return first && 'text' in first ? String(first.text) : '';
 }
 
 let server: TestServer | undefined;

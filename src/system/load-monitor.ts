@@ -39,6 +39,8 @@ export class LoadMonitor extends EventEmitter<{ sample: [LoadReading] }> {
     private readonly logger?: Logger,
   ) {
     super();
+    // One listener per running execution's deadline clock: hundreds are normal, not a leak.
+    this.setMaxListeners(0);
   }
 
   current(): LoadReading {

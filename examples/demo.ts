@@ -119,7 +119,7 @@ async function main(): Promise<void> {
 
     // 7. History from the saved records.
     verify('history', await call('status', { scope: 'history', limit: 10 }), (s) =>
-      s.executions.length >= 5 ? null : 'expected the runs above in history',
+      s.executions.length >= 4 ? null : 'expected the four runs above in history',
     );
   } finally {
     await client.close();

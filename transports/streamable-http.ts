@@ -103,8 +103,9 @@ export class StreamableHttpEndpoint {
       const entry = this.sessions.get(sessionId);
       // 404 tells a client its session is gone (ended, expired, server restarted) and it must initialize again.
       if (!entry) return writeRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
-      entry.session.lastActivity = Date.now();
-      res.once('close', () => (entry.session.lastActivity = Date.now()));
+      // Activity for the idle sweep: when a request starts and when its response ends (a long call counts).
+      this.engine.sessions.touch(sessionId);
+      res.once('close', () => this.engine.sessions.touch(sessionId));
       return entry.transport.handleRequest(req, res);
     }
     if (req.method !== 'POST') return writeRpcError(res, 400, SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');

@@ -206,6 +206,24 @@ describe('Streamable HTTP transport', () => {
   });
 });
 
+describe('Streamable HTTP idle expiry', () => {
+  it('closes an idle HTTP session through Session.close(), and keeps one whose requests keep coming', async () => {
+    server = await startTestServer({ sessionIdleMs: 1_000 });
+    const idle = await open(server.net.httpUrl);
+    const busy = await open(server.net.httpUrl);
+    const idleId = idle.transport.sessionId!;
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      await busy.client.listTools();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(server.engine.sessions.get(idleId)).toBeUndefined();
+    expect(server.engine.sessions.get(busy.transport.sessionId!)).toBeDefined();
+    const after = await post(server.net.httpUrl, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { 'mcp-session-id': idleId });
+    expect(after.status).toBe(404);
+  });
+});
+
 describe('Streamable HTTP back-pressure', () => {
   it('pauses a flooding command while the client does not read its SSE stream, and loses nothing once it does', async () => {
     server = await startTestServer({ highWaterBytes: 64 * 1024, lowWaterBytes: 16 * 1024, progressChunkBytes: 16 * 1024 });

@@ -37,6 +37,7 @@ export async function startTestServer(overrides: Partial<z.input<typeof ConfigSc
       engine.load.stop();
       engine.sessions.stop();
       await engine.records.flush();
+      engine.metrics.close();
       if (ownDir) rmSync(ownDir, { recursive: true, force: true });
     },
   };

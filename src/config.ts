@@ -11,6 +11,11 @@ export const ConfigSchema = z
     host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP/WebSocket server binds'),
     port: z.number().int().min(0).max(65535).default(8003).describe('TCP port (0 = any free port)'),
     wsPath: z.string().startsWith('/').default('/ws/mcp').describe('WebSocket endpoint path'),
+    mcpPath: z.string().startsWith('/').default('/mcp').describe('Streamable HTTP endpoint path'),
+    publicHealth: z
+      .boolean()
+      .default(false)
+      .describe('Serve /health and /healthz without the auth token (once auth is configured); /mcp and /metrics always need it'),
     stdio: z.boolean().default(false).describe('Serve one MCP session on stdin/stdout instead of the network'),
     shell: z.string().min(1).default('/bin/bash').describe('Shell for `command` mode (falls back to /bin/sh if missing)'),
     dataDir: z.string().min(1).default('tmp').describe('Directory for runtime data'),
@@ -150,7 +155,8 @@ export function renderHelp(): string {
   const lines = [
     'Usage: cc-executor [options]',
     '',
-    'MCP server that runs shell commands: WebSocket on ws://HOST:PORT/ws/mcp, or stdio with --stdio.',
+    'MCP server that runs shell commands: WebSocket on ws://HOST:PORT/ws/mcp and Streamable HTTP on',
+    'http://HOST:PORT/mcp (health: /health, /healthz; Prometheus: /metrics), or stdio with --stdio.',
     'Precedence: defaults < --config FILE (JSON) < CC_EXECUTOR_* environment < flags.',
     '',
     'Options:',

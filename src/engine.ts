@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import { join } from 'node:path';
 import { DurationHistory } from './processes/duration-history.js';
 import { RecordStore } from './records/record-store.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { ExecutionRegistry } from './processes/execution-registry.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { LoadMonitor } from './system/load-monitor.js';
@@ -16,6 +17,7 @@ export interface EngineParts {
   sessions: SessionRegistry;
   history: DurationHistory;
   records: RecordStore;
+  metrics: Metrics;
   serverStartedAt: number;
 }
 
@@ -57,5 +59,6 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     },
     logger,
   );
-  return { config, logger, load, executions, sessions, history, records, serverStartedAt: Date.now() };
+  const metrics = createMetrics({ executions, sessions, load });
+  return { config, logger, load, executions, sessions, history, records, metrics, serverStartedAt: Date.now() };
 }

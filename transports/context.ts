@@ -2,6 +2,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Config } from '../src/config.js';
 import type { Logger } from '../src/logger.js';
+import type { Metrics } from '../src/metrics.js';
 import type { ExecutionRegistry } from '../src/processes/execution-registry.js';
 import type { RecordStore } from '../src/records/record-store.js';
 import { createServer } from '../src/server.js';
@@ -15,6 +16,7 @@ export interface Engine {
   sessions: SessionRegistry;
   load: LoadMonitor;
   records: RecordStore;
+  metrics: Metrics;
   serverStartedAt: number;
 }
 

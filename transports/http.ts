@@ -1,21 +1,28 @@
-// The network front: one HTTP server that upgrades GET <wsPath> to MCP-over-WebSocket and answers health probes.
+// The network front: one HTTP server for MCP over WebSocket (<wsPath>) and Streamable HTTP (<mcpPath>), health and metrics.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ServerError } from '../src/errors.js';
-import { SERVICE_NAME, VERSION } from '../src/version.js';
+import { checkAccess, type Endpoint } from './access.js';
 import { createSessionServer, type Engine } from './context.js';
+import { checkHealth } from './health.js';
+import { StreamableHttpEndpoint } from './streamable-http.js';
 import { CLOSE_CODES, WebSocketServerTransport } from './websocket.js';
 
 export const MCP_SUBPROTOCOL = 'mcp';
 
 export interface NetworkServer {
   readonly port: number;
+  /** The WebSocket endpoint. */
   readonly url: string;
+  /** The Streamable HTTP endpoint. */
+  readonly httpUrl: string;
+  /** http://host:port, for /health, /healthz, /metrics. */
+  readonly baseUrl: string;
   /** Stop accepting connections (existing ones stay until closed). */
   stopAccepting(): void;
-  /** Close every connection with 1001 and the listener. */
+  /** Close every connection (WebSocket with 1001, Streamable HTTP sessions) and the listener. */
   close(): Promise<void>;
 }
 
@@ -25,26 +32,21 @@ function writeJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The request's path, or undefined when its target is not a URL (`GET //` would otherwise throw). */
+function pathOf(req: IncomingMessage): string | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Refuse an upgrade with a plain HTTP response, before any WebSocket handshake. */
 function refuseUpgrade(socket: Duplex, status: number, reason: string, body: unknown): void {
   const text = JSON.stringify(body);
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
-}
-
-export function healthBody(engine: Engine) {
-  const counts = engine.executions.counts();
-  const load = engine.load.current();
-  return {
-    status: 'ok',
-    service: SERVICE_NAME,
-    version: VERSION,
-    uptimeSeconds: Math.round((Date.now() - engine.serverStartedAt) / 1000),
-    sessions: engine.sessions.size,
-    executions: { running: counts.running, paused: counts.paused, detached: counts.background },
-    load: { cpu: load.cpu, gpu: load.gpu, multiplier: load.multiplier },
-  };
 }
 
 export async function startNetworkServer(engine: Engine): Promise<NetworkServer> {
@@ -58,20 +60,74 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
   });
   let accepting = true;
 
-  const http: Server = createHttpServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (req.method === 'GET' && path === '/healthz') return writeJson(res, 200, { status: 'ok' });
-    if (req.method === 'GET' && path === '/health') return writeJson(res, 200, healthBody(engine));
-    if (path === config.wsPath)
-      return writeJson(res, 426, { error: 'upgrade required', detail: `connect with a WebSocket to ${config.wsPath}` });
-    writeJson(res, 404, { error: 'not found' });
+  const mcp = new StreamableHttpEndpoint(engine);
+
+  interface Route {
+    endpoint: Endpoint;
+    methods: string[];
+    handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
+  }
+  const routes = new Map<string, Route>([
+    [config.mcpPath, { endpoint: 'mcp', methods: ['GET', 'POST', 'DELETE'], handle: (req, res) => mcp.handle(req, res) }],
+    ['/healthz', { endpoint: 'health', methods: ['GET', 'HEAD'], handle: (_req, res) => writeJson(res, 200, { status: 'ok' }) }],
+    [
+      '/health',
+      {
+        endpoint: 'health',
+        methods: ['GET', 'HEAD'],
+        handle: async (_req, res) => writeJson(res, 200, await checkHealth(engine, { shuttingDown: !accepting })),
+      },
+    ],
+    [
+      '/metrics',
+      {
+        endpoint: 'metrics',
+        methods: ['GET', 'HEAD'],
+        handle: async (_req, res) => {
+          const text = await engine.metrics.render();
+          res.writeHead(200, { 'content-type': engine.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        },
+      },
+    ],
+  ]);
+
+  const http: Server = createHttpServer(async (req, res) => {
+    const path = pathOf(req);
+    if (path === undefined) return writeJson(res, 400, { error: 'bad request target' });
+    const route = routes.get(path);
+    if (!route) {
+      if (path === config.wsPath)
+        return writeJson(res, 426, { error: 'upgrade required', detail: `connect with a WebSocket to ${config.wsPath}` });
+      return writeJson(res, 404, { error: 'not found' });
+    }
+    // Every endpoint passes here: the one place an auth check decides.
+    const denial = checkAccess(config, req, route.endpoint);
+    if (denial) {
+      for (const [name, value] of Object.entries(denial.headers ?? {})) res.setHeader(name, value);
+      return writeJson(res, denial.status, denial.body);
+    }
+    if (!route.methods.includes(req.method ?? '')) {
+      res.setHeader('allow', route.methods.join(', '));
+      return writeJson(res, 405, { error: `method ${req.method} not allowed on ${path}` });
+    }
+    try {
+      await route.handle(req, res);
+    } catch (err) {
+      logger.error({ err, path }, 'HTTP handler failed');
+      if (!res.headersSent) writeJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    }
   });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = pathOf(req);
+    if (path === undefined) return refuseUpgrade(socket, 400, 'Bad Request', { error: 'bad request target' });
     if (path !== config.wsPath)
       return refuseUpgrade(socket, 404, 'Not Found', { error: `no WebSocket endpoint at ${path}; use ${config.wsPath}` });
+    const denial = checkAccess(config, req, 'mcp');
+    if (denial) return refuseUpgrade(socket, denial.status, 'Forbidden', denial.body);
     if (!accepting) return refuseUpgrade(socket, 503, 'Service Unavailable', { error: 'server is shutting down' });
     if (engine.sessions.atLimit) {
       return refuseUpgrade(socket, 503, 'Service Unavailable', {
@@ -115,12 +171,16 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
   return {
     port,
     url: `ws://${host}:${port}${config.wsPath}`,
+    httpUrl: `http://${host}:${port}${config.mcpPath}`,
+    baseUrl: `http://${host}:${port}`,
     stopAccepting() {
       accepting = false;
+      mcp.stopAccepting();
       http.close();
     },
     async close() {
       accepting = false;
+      await mcp.closeAll();
       for (const ws of wss.clients) ws.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -34,6 +34,8 @@ export interface SessionOptions {
 export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
   private readonly sweeper: NodeJS.Timeout | undefined;
+  /** Back-pressure pauses of sessions that have ended (live ones are summed on read). */
+  private endedPauses = 0;
 
   constructor(
     private readonly executions: ExecutionRegistry,
@@ -82,6 +84,13 @@ export class SessionRegistry {
     return counts;
   }
 
+  /** Times any session, open or ended, crossed its high-water mark (a monotonic total for metrics). */
+  get backPressurePauses(): number {
+    let total = this.endedPauses;
+    for (const s of this.sessions.values()) total += s.flow.pauses;
+    return total;
+  }
+
   /** Create and register a session; throws LIMIT_REACHED at maxSessions. */
   open(transport: TransportKind, close: Session['close']): Session {
     if (this.atLimit) {
@@ -114,6 +123,7 @@ export class SessionRegistry {
     const session = this.sessions.get(sessionId);
     if (!session) return Promise.resolve();
     this.sessions.delete(sessionId);
+    this.endedPauses += session.flow.pauses;
     session.flow.close();
     this.logger.info({ session: shortId(sessionId), sessions: this.sessions.size }, 'session closed');
     const released = this.executions.releaseSession(sessionId, 'disconnect');

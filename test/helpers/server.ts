@@ -1,5 +1,6 @@
 // Real servers on port 0 and real SDK clients for tests; every process group a test sees is checked gone at the end.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,6 +37,7 @@ export async function startTestServer(overrides: Partial<z.input<typeof ConfigSc
       engine.load.stop();
       engine.sessions.stop();
       await engine.records.flush();
+      engine.metrics.close();
       if (ownDir) rmSync(ownDir, { recursive: true, force: true });
     },
   };
@@ -45,6 +47,14 @@ export async function connectWs(url: string): Promise<Client> {
   const client = new Client({ name: 'cc-executor-test', version: '0.0.0' });
   await client.connect(new WebSocketClientTransport(new URL(url)));
   return client;
+}
+
+/** SDK Client over Streamable HTTP; `transport.terminateSession()` sends the DELETE. */
+export async function connectHttp(url: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const client = new Client({ name: 'cc-executor-test', version: '0.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  await client.connect(transport);
+  return { client, transport };
 }
 
 export interface Collected {

@@ -1,0 +1,289 @@
+// Streamable HTTP at /mcp with the SDK's own client and with raw HTTP: tools, progress over SSE, sessions, limits, DELETE.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { request, type IncomingMessage } from 'node:http';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listGroupMembers } from '../../src/processes/proc.js';
+import {
+  callTool,
+  callWithProgress,
+  connectHttp,
+  connectWs,
+  GroupTracker,
+  startTestServer,
+  structured,
+  waitFor,
+  type TestServer,
+} from '../helpers/server.js';
+
+let server: TestServer | undefined;
+const clients: Client[] = [];
+const groups = new GroupTracker();
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+  await server?.close();
+  server = undefined;
+  await groups.expectGroupsGone();
+});
+
+async function open(url: string) {
+  const conn = await connectHttp(url);
+  clients.push(conn.client);
+  return conn;
+}
+
+const INIT = {
+  jsonrpc: '2.0',
+  id: 0,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+};
+const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    headers: res.headers,
+    text,
+    json: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined,
+  };
+}
+
+describe('Streamable HTTP transport', () => {
+  it('runs execute with progress streamed over SSE, and the streamed stdout equals the output', async () => {
+    server = await startTestServer({ progressCoalesceMs: 5 });
+    const { client } = await open(server.net.httpUrl);
+    const tools = await client.listTools();
+    expect(tools.tools.map((t) => t.name).sort()).toEqual(['control', 'execute', 'status']);
+    const { result, streamed } = await callWithProgress(client, 'execute', {
+      command: 'for i in $(seq 1 30); do echo "line $i"; sleep 0.01; done; echo oops >&2; exit 4',
+    });
+    groups.addResult(result);
+    const s = structured(result);
+    expect(s).toMatchObject({ state: 'exited', exitCode: 4, stderr: 'oops\n' });
+    expect(s.stdout).toBe(Array.from({ length: 30 }, (_, i) => `line ${i + 1}\n`).join(''));
+    expect(streamed.stdout).toBe(s.stdout);
+    expect(streamed.stderr).toBe('oops\n');
+    // Arrived as several notifications, i.e. streamed while running rather than in one piece at the end.
+    expect(streamed.notifications.filter((n) => n._meta?.['cc-executor/stream'] === 'stdout').length).toBeGreaterThan(1);
+  });
+
+  it('follows a background job with status and pauses, resumes and cancels its whole group', async () => {
+    server = await startTestServer({ graceMs: 2_000 });
+    const { client } = await open(server.net.httpUrl);
+    const started = structured(
+      await callTool(client, 'execute', {
+        command: 'sh -c "while :; do echo tick; sleep 0.05; done" & while :; do echo tock; sleep 0.05; done',
+        background: true,
+      }),
+    );
+    groups.add(started.pgid);
+    const output = async () =>
+      (structured(await callTool(client, 'status', { id: started.id, sinceSeq: 0 })).output.chunks as Array<{ data: string }>)
+        .map((c) => c.data)
+        .join('');
+    await waitFor(async () => (await output()).includes('tick'), 10_000, 'output');
+    await waitFor(() => listGroupMembers(started.pgid).length >= 3, 10_000, 'three members');
+
+    expect(structured(await callTool(client, 'control', { id: started.id, action: 'pause' })).state).toBe('paused');
+    await waitFor(() => listGroupMembers(started.pgid).every((m) => m.state === 'T'), 5_000, 'all members stopped');
+    expect(structured(await callTool(client, 'status', { id: started.id })).state).toBe('paused');
+    expect(structured(await callTool(client, 'control', { id: started.id, action: 'resume' })).state).toBe('running');
+    const before = (await output()).length;
+    await waitFor(async () => (await output()).length > before, 5_000, 'output to continue');
+
+    const cancelled = structured(await callTool(client, 'control', { id: started.id, action: 'cancel' }));
+    expect(cancelled).toMatchObject({ state: 'exited', terminationReason: 'cancel' });
+    expect(listGroupMembers(started.pgid)).toEqual([]);
+  });
+
+  it('rejects requests without a session id, with an unknown one, and bodies that are not JSON, as the SDK does', async () => {
+    server = await startTestServer();
+    const url = server.net.httpUrl;
+
+    const noSession = await post(url, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    expect(noSession.status).toBe(400);
+    expect(noSession.json).toMatchObject({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: expect.stringMatching(/Mcp-Session-Id/) },
+    });
+
+    const unknown = await post(url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { 'mcp-session-id': 'no-such-session' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json).toMatchObject({ error: { code: -32001, message: 'Session not found' } });
+
+    const get = await fetch(url, { headers: { accept: 'text/event-stream' } });
+    expect(get.status).toBe(400);
+    await get.body?.cancel();
+    const del = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': 'no-such-session' } });
+    expect(del.status).toBe(404);
+    await del.body?.cancel();
+
+    const garbage = await post(url, '{not json');
+    expect(garbage.status).toBe(400);
+    expect(garbage.json).toMatchObject({ error: { code: -32700 } });
+
+    // An initialize the SDK refuses (no SSE in Accept) leaves no session behind.
+    const refused = await post(url, INIT, { accept: 'application/json' });
+    expect(refused.status).toBe(406);
+    expect(server.engine.sessions.size).toBe(0);
+
+    // A raw initialize gets a session id that then works for plain POSTs.
+    const init = await post(url, INIT);
+    expect(init.status).toBe(200);
+    const sessionId = init.headers.get('mcp-session-id')!;
+    expect(server.engine.sessions.get(sessionId)?.transport).toBe('http');
+    expect(init.text).toContain('"serverInfo"');
+    const list = await post(
+      url,
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
+    );
+    expect(list.status).toBe(200);
+    expect(list.text).toContain('"execute"');
+  });
+
+  it('DELETE ends the session and kills its non-background executions; background ones live on', async () => {
+    server = await startTestServer({ graceMs: 1_000 });
+    const { client, transport } = await open(server.net.httpUrl);
+    const sessionId = transport.sessionId!;
+    expect(server.engine.sessions.countByTransport().http).toBe(1);
+    const fg = structured(await callTool(client, 'execute', { command: 'sleep 60 & sleep 60', waitMs: 200 }));
+    const bg = structured(await callTool(client, 'execute', { command: 'sleep 60', background: true }));
+    groups.add(fg.pgid);
+    groups.add(bg.pgid);
+    expect(fg.state).toBe('running');
+    await waitFor(() => listGroupMembers(fg.pgid).length >= 2, 5_000, 'foreground members');
+
+    await transport.terminateSession();
+    expect(server.engine.sessions.size).toBe(0);
+    await waitFor(() => listGroupMembers(fg.pgid).length === 0, 10_000, 'foreground group to die');
+    expect(server.engine.executions.find(fg.id).terminationReason).toBe('disconnect');
+    expect(listGroupMembers(bg.pgid).length).toBe(1);
+    expect(server.engine.executions.find(bg.id).state).toBe('running');
+
+    const after = await post(server.net.httpUrl, { jsonrpc: '2.0', id: 9, method: 'tools/list' }, { 'mcp-session-id': sessionId });
+    expect(after.status).toBe(404);
+  });
+
+  it('counts Streamable HTTP sessions toward maxSessions, shared with WebSocket', async () => {
+    server = await startTestServer({ maxSessions: 1 });
+    const first = await open(server.net.httpUrl);
+    const refused = await connectHttp(server.net.httpUrl).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(StreamableHTTPError);
+    expect((refused as StreamableHTTPError).code).toBe(503);
+    expect((refused as Error).message).toMatch(/session limit reached/);
+    await expect(connectWs(server.url)).rejects.toThrow();
+    expect(server.engine.sessions.size).toBe(1);
+
+    await first.transport.terminateSession();
+    const second = await open(server.net.httpUrl);
+    expect(second.transport.sessionId).toBeDefined();
+    expect(server.engine.sessions.countByTransport()).toMatchObject({ http: 1, websocket: 0 });
+  });
+
+  it('Session.close() from the server side closes the HTTP transport and frees the slot', async () => {
+    server = await startTestServer();
+    const { transport } = await open(server.net.httpUrl);
+    const sessionId = transport.sessionId!;
+    const session = server.engine.sessions.get(sessionId)!;
+    session.close(1001, 'idle');
+    await waitFor(() => server!.engine.sessions.size === 0, 5_000, 'session to end');
+    const after = await post(server.net.httpUrl, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { 'mcp-session-id': sessionId });
+    expect(after.status).toBe(404);
+  });
+});
+
+describe('Streamable HTTP idle expiry', () => {
+  it('closes an idle HTTP session through Session.close(), and keeps one whose requests keep coming', async () => {
+    server = await startTestServer({ sessionIdleMs: 1_000 });
+    const idle = await open(server.net.httpUrl);
+    const busy = await open(server.net.httpUrl);
+    const idleId = idle.transport.sessionId!;
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      await busy.client.listTools();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(server.engine.sessions.get(idleId)).toBeUndefined();
+    expect(server.engine.sessions.get(busy.transport.sessionId!)).toBeDefined();
+    const after = await post(server.net.httpUrl, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { 'mcp-session-id': idleId });
+    expect(after.status).toBe(404);
+  });
+});
+
+describe('Streamable HTTP back-pressure', () => {
+  it('pauses a flooding command while the client does not read its SSE stream, and loses nothing once it does', async () => {
+    server = await startTestServer({ highWaterBytes: 64 * 1024, lowWaterBytes: 16 * 1024, progressChunkBytes: 16 * 1024 });
+    const url = new URL(server.net.httpUrl);
+    const init = await post(url.href, INIT);
+    const sessionId = init.headers.get('mcp-session-id')!;
+    const totalBytes = 24 * 1024 * 1024;
+    const call = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: {
+        name: 'execute',
+        arguments: { command: `head -c ${totalBytes} /dev/zero | tr '\\0' x` },
+        _meta: { progressToken: 'flood' },
+      },
+    };
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(
+        url,
+        { method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' } },
+        resolve,
+      );
+      req.once('error', reject);
+      req.end(JSON.stringify(call));
+    });
+    expect(res.statusCode).toBe(200);
+    res.pause();
+    // Not reading: socket buffers fill, the session's flow meter crosses high water, the child's pipes stop.
+    const session = server.engine.sessions.get(sessionId)!;
+    await waitFor(() => session.flow.pauses > 0, 20_000, 'back-pressure');
+    const execution = server.engine.executions.list({ sessionId })[0]!;
+    groups.add(execution.group.pgid);
+    await new Promise((r) => setTimeout(r, 500));
+    const stalled = execution.log.bytes.stdout;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(execution.state).toBe('running');
+    expect(execution.log.bytes.stdout).toBe(stalled);
+    expect(stalled).toBeLessThan(totalBytes);
+
+    // Reading again: everything arrives, as progress, and the call ends.
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => (text += chunk));
+    res.resume();
+    await new Promise((resolve) => res.once('end', resolve));
+    let streamed = 0;
+    let result: any;
+    for (const event of text.split('\n\n')) {
+      const data = event.split('\n').find((l) => l.startsWith('data: '));
+      if (!data) continue;
+      const msg = JSON.parse(data.slice('data: '.length));
+      if (msg.method === 'notifications/progress' && msg.params._meta['cc-executor/stream'] === 'stdout')
+        streamed += msg.params.message.length;
+      if (msg.id === 1) result = msg.result;
+    }
+    expect(result.structuredContent).toMatchObject({ state: 'exited', exitCode: 0, stdoutBytes: totalBytes });
+    expect(streamed).toBe(totalBytes);
+    const metrics = parsePrometheusTextFormat(await (await fetch(`${server.net.baseUrl}/metrics`)).text());
+    const pauses = metrics.find((f) => f.name === 'cc_executor_backpressure_pauses_total');
+    expect(Number(pauses?.metrics[0]?.value)).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,67 @@
+// /health: what the service is doing and whether something is really wrong; /healthz: a bare liveness answer.
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { SERVICE_NAME, VERSION } from '../src/version.js';
+import type { Engine } from './context.js';
+
+export interface HealthReport {
+  status: 'ok' | 'degraded';
+  /** Present only when degraded: one sentence per problem. */
+  reasons?: string[];
+  service: string;
+  version: string;
+  uptimeSeconds: number;
+  sessions: number;
+  maxSessions: number;
+  executions: { running: number; paused: number; detached: number };
+  load: { cpu: number | null; gpu: number | null; multiplier: number };
+}
+
+/**
+ * Whether the data directory can be written: it exists and is writable, or it does not exist yet and
+ * its nearest existing ancestor is a writable directory (so it can be created). Two or three syscalls.
+ */
+export async function checkWritableDir(path: string): Promise<string | undefined> {
+  let dir = resolve(path);
+  for (;;) {
+    try {
+      const info = await stat(dir);
+      if (!info.isDirectory()) return `dataDir ${resolve(path)} is not a directory and cannot be created (${dir} is not a directory)`;
+      await access(dir, constants.W_OK);
+      return undefined;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(dir) !== dir) {
+        dir = dirname(dir);
+        continue;
+      }
+      return `dataDir ${resolve(path)} is not writable (${code ?? (e as Error).message})`;
+    }
+  }
+}
+
+export async function checkHealth(engine: Engine, opts: { shuttingDown?: boolean } = {}): Promise<HealthReport> {
+  const { config } = engine;
+  const counts = engine.executions.counts();
+  const load = engine.load.current();
+  const reasons: string[] = [];
+  if (opts.shuttingDown) reasons.push('the server is shutting down');
+  const dataDirProblem = await checkWritableDir(config.dataDir);
+  if (dataDirProblem) reasons.push(dataDirProblem);
+  if (engine.sessions.atLimit) reasons.push(`sessions at maxSessions (${config.maxSessions}): new connections are refused`);
+  if (counts.running + counts.paused >= config.maxExecutions) {
+    reasons.push(`executions at maxExecutions (${config.maxExecutions}): new executions are refused`);
+  }
+  return {
+    status: reasons.length === 0 ? 'ok' : 'degraded',
+    ...(reasons.length > 0 ? { reasons } : {}),
+    service: SERVICE_NAME,
+    version: VERSION,
+    uptimeSeconds: Math.round((Date.now() - engine.serverStartedAt) / 1000),
+    sessions: engine.sessions.size,
+    maxSessions: config.maxSessions,
+    executions: { running: counts.running, paused: counts.paused, detached: counts.background },
+    load: { cpu: load.cpu, gpu: load.gpu, multiplier: load.multiplier },
+  };
+}

@@ -1,0 +1,180 @@
+// MCP over Streamable HTTP at /mcp: the SDK's transport, stateful, one McpServer and one registry session per client.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { StreamableHTTPServerTransportOptions } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { shortId } from '../src/processes/execution-registry.js';
+import type { Session } from '../src/sessions/session-registry.js';
+import { createSessionServer, type Engine } from './context.js';
+
+/** JSON-RPC error codes the SDK's transport uses for HTTP-level refusals; ours match them. */
+const SERVER_ERROR = -32000;
+const SESSION_NOT_FOUND = -32001;
+const PARSE_ERROR = -32700;
+const SESSION_HEADER = 'mcp-session-id';
+
+/**
+ * The SDK transport, plus back-pressure: its send() returns once the event is queued in a web stream,
+ * which never fills. Ours also waits while any of the session's HTTP responses needs 'drain', so the
+ * FlowMeter (bytes handed over but not yet written) sees a slow reader and pauses the child's pipes.
+ */
+class FlowControlledHttpTransport extends StreamableHTTPServerTransport {
+  private readonly responses = new Set<ServerResponse>();
+
+  constructor(options: StreamableHTTPServerTransportOptions) {
+    super(options);
+  }
+
+  override async handleRequest(req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> {
+    this.responses.add(res);
+    res.once('close', () => this.responses.delete(res));
+    await super.handleRequest(req, res, parsedBody);
+  }
+
+  override async send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
+    await super.send(message, options);
+    // One macrotask lets the stream reader hand the event to the socket (or find it needs 'drain').
+    await nextMacrotask();
+    for (;;) {
+      const congested = [...this.responses].find((r) => r.writableNeedDrain && !r.destroyed);
+      if (!congested) return;
+      await Promise.race([once(congested, 'drain'), once(congested, 'close')]);
+    }
+  }
+}
+
+interface HttpSession {
+  session: Session;
+  transport: FlowControlledHttpTransport;
+  server: McpServer;
+}
+
+function writeRpcError(res: ServerResponse, status: number, code: number, message: string, data?: unknown): void {
+  const text = JSON.stringify({ jsonrpc: '2.0', error: { code, message, ...(data !== undefined ? { data } : {}) }, id: null });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Read a request body up to `limit` bytes; undefined when it is larger (the rest is not read). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) return undefined;
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+export class StreamableHttpEndpoint {
+  private readonly sessions = new Map<string, HttpSession>();
+  private accepting = true;
+
+  constructor(private readonly engine: Engine) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** New sessions are refused with 503 from now on; open ones keep working. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await this.route(req, res);
+    } catch (err) {
+      this.engine.logger.warn({ err }, 'streamable HTTP request failed');
+      if (!res.headersSent) writeRpcError(res, 500, SERVER_ERROR, 'Internal server error');
+      else res.destroy();
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const header = req.headers[SESSION_HEADER];
+    const sessionId = Array.isArray(header) ? header[0] : header;
+    if (sessionId !== undefined) {
+      const entry = this.sessions.get(sessionId);
+      // 404 tells a client its session is gone (ended, expired, server restarted) and it must initialize again.
+      if (!entry) return writeRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+      // Activity for the idle sweep: when a request starts and when its response ends (a long call counts).
+      this.engine.sessions.touch(sessionId);
+      res.once('close', () => this.engine.sessions.touch(sessionId));
+      return entry.transport.handleRequest(req, res);
+    }
+    if (req.method !== 'POST') return writeRpcError(res, 400, SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
+
+    // Only an initialize request may come without a session id: read the body to know.
+    const body = await readBody(req, this.engine.config.maxPayloadBytes);
+    if (body === undefined) {
+      res.setHeader('connection', 'close');
+      return writeRpcError(res, 413, SERVER_ERROR, `Payload Too Large: more than maxPayloadBytes (${this.engine.config.maxPayloadBytes})`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return writeRpcError(res, 400, PARSE_ERROR, 'Parse error: Invalid JSON');
+    }
+    const messages: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
+    if (!messages.some((m) => isInitializeRequest(m))) {
+      return writeRpcError(res, 400, SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
+    }
+    return this.initialize(req, res, parsed);
+  }
+
+  private async initialize(req: IncomingMessage, res: ServerResponse, parsed: unknown): Promise<void> {
+    const { engine } = this;
+    if (!this.accepting) return writeRpcError(res, 503, SERVER_ERROR, 'Service Unavailable: the server is shutting down');
+    let session: Session;
+    try {
+      session = engine.sessions.open('http', () => void entry.server.close());
+    } catch {
+      return writeRpcError(
+        res,
+        503,
+        SERVER_ERROR,
+        `Service Unavailable: session limit reached (maxSessions ${engine.config.maxSessions})`,
+        {
+          limit: 'maxSessions',
+          maxSessions: engine.config.maxSessions,
+        },
+      );
+    }
+    const transport = new FlowControlledHttpTransport({
+      // The registry's id is the MCP session id: one id in logs, status and the Mcp-Session-Id header.
+      sessionIdGenerator: () => session.id,
+      onsessioninitialized: (id) => void this.sessions.set(id, entry),
+      maxRequestBodySize: engine.config.maxPayloadBytes,
+    });
+    const entry: HttpSession = { session, transport, server: createSessionServer(engine, session) };
+    // Set before connect(): the SDK chains our onclose first, so 'disconnect' is recorded before handlers abort.
+    // Closing comes from DELETE, Session.close() (idle expiry, shutdown) or a refused initialize.
+    transport.onclose = () => {
+      this.sessions.delete(session.id);
+      engine.logger.debug({ session: shortId(session.id) }, 'streamable HTTP session closed');
+      void engine.sessions.end(session.id);
+    };
+    transport.onerror = (err) => engine.logger.debug({ err: err.message, session: shortId(session.id) }, 'streamable HTTP transport error');
+    try {
+      await entry.server.connect(transport);
+      await transport.handleRequest(req, res, parsed);
+    } finally {
+      // The SDK refused the initialize before giving it a session (wrong Accept or Content-Type...), or it threw:
+      // nothing to keep, and the registry slot is freed.
+      if (transport.sessionId === undefined) await entry.server.close();
+    }
+  }
+
+  /** Close every session (shutdown): their non-background executions end with reason 'disconnect'. */
+  async closeAll(): Promise<void> {
+    this.accepting = false;
+    await Promise.all([...this.sessions.values()].map((e) => e.server.close()));
+  }
+}

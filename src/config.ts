@@ -26,7 +26,10 @@ export const ConfigSchema = z
       .min(0)
       .default(1024 * MIB)
       .describe('Total size of kept output logs (oldest pruned first)'),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    logLevel: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default('info')
+      .describe('Log level (logs go to stderr as JSON lines)'),
 
     defaultTimeoutMs: z.number().int().positive().default(600_000).describe('Kill deadline when a request gives none'),
     maxTimeoutMs: z.number().int().positive().default(86_400_000).describe('Largest deadline a request may ask for (clamped)'),
@@ -167,7 +170,7 @@ export function renderHelp(): string {
     const field = ConfigSchema.shape[key];
     const flag = typeof DEFAULTS[key] === 'boolean' ? `--${toKebab(key)}` : `--${toKebab(key)} VALUE`;
     const desc = field.description ?? '';
-    lines.push(`  ${flag.padEnd(32)}${desc} [${toEnvName(key)}, default ${JSON.stringify(DEFAULTS[key])}]`);
+    lines.push(`  ${flag.padEnd(31)} ${desc} [${toEnvName(key)}, default ${JSON.stringify(DEFAULTS[key])}]`);
   }
   return lines.join('\n');
 }

@@ -56,6 +56,12 @@ describe('postExecute hooks', () => {
       groups.add(post[0].pid);
       // the result itself never changes: exit code and output are the command's
       expect(after).toMatchObject({ exitCode: 3, stdout: 'hi\n', hookWarnings: [] });
+      // the record on disk is final only after the post hooks: it holds their runs
+      await waitFor(() => server.engine.records.read(s.id).state === 'exited', 10_000, 'final record');
+      await server.engine.records.settled(s.id);
+      const record = server.engine.records.read(s.id);
+      expect(record.hooks.map((h) => h.stage)).toEqual(['postExecute']);
+      expect(record.hooks[0]).toMatchObject({ outcome: 'ok', stdoutHead: 'recorded\n' });
     });
   });
 

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { HooksConfigSchema } from './hooks/hook-config.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -92,6 +93,8 @@ export const ConfigSchema = z
     loadMultiplier: z.number().min(1).default(3).describe('Deadline stretch factor while loaded'),
     cpuSampleMs: z.number().int().min(100).default(2_000).describe('CPU sampling interval'),
     gpuSampleMs: z.number().int().min(100).default(10_000).describe('GPU sampling interval'),
+
+    hooks: HooksConfigSchema.describe('Pre/post execution hooks, JSON { preExecute: [...], postExecute: [...] } (README "Hooks")'),
   })
   .strict();
 
@@ -122,6 +125,13 @@ function toEnvName(key: string): string {
 function coerce(key: ConfigKey, raw: string | boolean, source: string): unknown {
   const sample = DEFAULTS[key];
   if (typeof raw === 'boolean') return raw;
+  if (typeof sample === 'object' && sample !== null) {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch (e) {
+      throw new ConfigError(`${source}: expected JSON, ${(e as Error).message}`);
+    }
+  }
   if (typeof sample === 'number') {
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${source}: expected a number, got "${raw}"`);

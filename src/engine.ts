@@ -1,11 +1,12 @@
 // Builds the shared engine (load monitor, executions, sessions) from a config; main.ts and tests use the same path.
 import type { Config } from './config.js';
+import { HookRunner } from './hooks/hook-runner.js';
 import type { Logger } from './logger.js';
 import { join } from 'node:path';
 import { DurationHistory } from './processes/duration-history.js';
 import { RecordStore } from './records/record-store.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { ExecutionRegistry } from './processes/execution-registry.js';
+import { baseChildEnv, ExecutionRegistry, resolveShell } from './processes/execution-registry.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { LoadMonitor } from './system/load-monitor.js';
 
@@ -14,6 +15,7 @@ export interface EngineParts {
   logger: Logger;
   load: LoadMonitor;
   executions: ExecutionRegistry;
+  hooks: HookRunner;
   sessions: SessionRegistry;
   history: DurationHistory;
   records: RecordStore;
@@ -34,12 +36,18 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
   );
   if (opts.sampleLoad ?? true) load.start();
   const history = new DurationHistory(join(config.dataDir, 'history.json'), logger);
+  const hooks = new HookRunner(
+    config.hooks,
+    { shell: resolveShell(config.shell), maxTimeoutMs: config.maxTimeoutMs, baseEnv: baseChildEnv },
+    logger,
+  );
   const executions = new ExecutionRegistry(
     config,
     load,
     logger,
     { maxExecutions: config.maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession },
     history,
+    hooks,
   );
   const records = new RecordStore(
     config.dataDir,
@@ -47,7 +55,8 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     logger,
   );
   executions.on('started', (e) => records.begin(e, e.meta));
-  executions.on('exited', (e) => void records.finish(e));
+  // The record is final once the postExecute hooks have run (their runs are part of it).
+  executions.on('exited', (e) => void (hooks.hasPost ? e.postHooksDone.then(() => records.finish(e)) : records.finish(e)));
   const sessions = new SessionRegistry(
     executions,
     {
@@ -60,5 +69,5 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     logger,
   );
   const metrics = createMetrics({ executions, sessions, load });
-  return { config, logger, load, executions, sessions, history, records, metrics, serverStartedAt: Date.now() };
+  return { config, logger, load, executions, hooks, sessions, history, records, metrics, serverStartedAt: Date.now() };
 }

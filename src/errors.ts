@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   INVALID_CWD: 'cwd does not exist or is not a directory',
   SPAWN_FAILED: 'The operating system could not start the command (executable missing, not executable...)',
   LIMIT_REACHED: 'A configured limit (executions, sessions) is reached',
+  BLOCKED_BY_HOOK: 'A preExecute hook refused the command (exit 2, its stderr is the reason) or failed with failClosed; it never ran',
   SHUTTING_DOWN: 'The server is stopping and accepts no new executions',
   INTERNAL: 'An unexpected server fault; the message says more',
 } as const;

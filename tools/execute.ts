@@ -62,6 +62,7 @@ export function registerExecuteTool(server: McpServer, deps: ToolDeps): void {
           sessionId: deps.session.id,
           transport: deps.session.transport,
           ...stripUndefined(input),
+          signal: extra.signal,
         });
       } catch (e) {
         return toToolError(e);
@@ -103,6 +104,8 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
   // but the session registry has already terminated it with reason 'disconnect', which wins.
   const onAbort = () => void execution.terminate('cancel');
   extra.signal.addEventListener('abort', onAbort, { once: true });
+  // Cancelled while it was starting (preExecute hooks take time): the listener above would never fire.
+  if (extra.signal.aborted) onAbort();
 
   let waitTimer: NodeJS.Timeout | undefined;
   const waited =

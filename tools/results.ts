@@ -28,6 +28,7 @@ export function toCallToolResult(result: ExecutionResult, extra: Record<string, 
   const parts = [describeOutcome(result)];
   if (result.stdout) parts.push(`--- stdout (${result.stdoutBytes} bytes) ---\n${result.stdout}`);
   if (result.stderr) parts.push(`--- stderr (${result.stderrBytes} bytes) ---\n${result.stderr}`);
+  for (const w of result.hookWarnings) parts.push(`hook warning: ${w}`);
   if (result.truncated) parts.push(`(output truncated inline; status with id ${result.id} and sinceSeq serves all of it)`);
   return { content: [{ type: 'text', text: parts.join('\n') }], structuredContent: { ...result, ...extra } };
 }

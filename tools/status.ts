@@ -5,6 +5,7 @@ import { ServerError, toToolError } from '../src/errors.js';
 import type { Execution } from '../src/processes/execution.js';
 import type { OutputRead } from '../src/processes/output-log.js';
 import { readByteRange } from '../src/records/output-files.js';
+import type { HookRunner } from '../src/hooks/hook-runner.js';
 import { VERSION } from '../src/version.js';
 import type { ToolDeps } from './deps.js';
 import { describeOutcome, executionResult } from './results.js';
@@ -133,6 +134,7 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
     executions: deps.executions.counts(),
     load: deps.load.current(),
     session: { id: deps.session.id, transport: deps.session.transport, backPressurePauses: deps.session.flow.pauses },
+    hooks: deps.executions.hookRunner?.describe() ?? null,
   };
   const list =
     scope === 'history'
@@ -162,6 +164,13 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
   const load = server.load;
   const text =
     `cc-executor ${VERSION}, ${server.sessions} session(s), ${server.executions.running} running, ` +
-    `load cpu ${load.cpu ?? '?'}% gpu ${load.gpu ?? 'n/a'} (x${load.multiplier})\n${lines.join('\n') || '(no executions)'}`;
+    `load cpu ${load.cpu ?? '?'}% gpu ${load.gpu ?? 'n/a'} (x${load.multiplier})${hooksLine(server.hooks)}\n${lines.join('\n') || '(no executions)'}`;
   return { content: [{ type: 'text' as const, text }], structuredContent: { executions: list, server } };
+}
+
+function hooksLine(hooks: ReturnType<HookRunner['describe']> | null): string {
+  if (!hooks || hooks.count === 0) return '';
+  const last = hooks.recentFailures.at(-1);
+  const tail = last ? `; last: ${last.stage} #${last.index} (${last.command}) ${last.reason}` : '';
+  return `\nhooks: ${hooks.preExecute.length} preExecute, ${hooks.postExecute.length} postExecute, ${hooks.totals.failures} failure(s)${tail}`;
 }

@@ -5,6 +5,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
+import type { HookRunner, PreHookRequest } from '../hooks/hook-runner.js';
 import type { Logger } from '../logger.js';
 import type { LoadMonitor } from '../system/load-monitor.js';
 import { normaliseCommand, type DurationHistory } from './duration-history.js';
@@ -22,6 +23,8 @@ export interface ExecuteRequest {
   timeoutMs?: number;
   idleTimeoutMs?: number;
   background?: boolean;
+  /** The caller gave up (request cancelled, session closed): preExecute hooks stop and nothing is spawned. */
+  signal?: AbortSignal;
 }
 
 /** Defaults that keep a child from ever waiting on a terminal. The request's env wins over them. */
@@ -40,9 +43,18 @@ export const NON_INTERACTIVE_ENV: Readonly<Record<string, string>> = {
 /** Server variables never passed to children. */
 const WITHHELD_ENV = ['CC_EXECUTOR_TOKEN', 'CC_EXECUTOR_AUTH_TOKEN'];
 
+/** The environment every child (and hook) starts from: the server's, secrets withheld, non-interactive defaults. */
+export function baseChildEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !WITHHELD_ENV.includes(k)) env[k] = v;
+  return Object.assign(env, NON_INTERACTIVE_ENV);
+}
+
 /** Exited executions kept in memory for `status` (records on disk keep the rest). */
 const MAX_EXITED_IN_MEMORY = 500;
 const MIN_PREFIX_CHARS = 4;
+/** At shutdown, how long running postExecute hooks may take before they are stopped (main.ts has a hard stop). */
+const SHUTDOWN_POST_HOOKS_MS = 2_000;
 
 export function resolveShell(preferred: string): string {
   for (const candidate of [preferred, '/bin/sh']) {
@@ -75,6 +87,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     private readonly logger: Logger,
     private readonly limits: RegistryLimits = { maxExecutions: 256, maxExecutionsPerSession: 32 },
     private readonly history?: DurationHistory,
+    private readonly hooks?: HookRunner,
   ) {
     super();
     this.shell = resolveShell(config.shell);
@@ -82,6 +95,11 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
 
   get shellPath(): string {
     return this.shell;
+  }
+
+  /** The hooks every execution passes through (for `status`). */
+  get hookRunner(): HookRunner | undefined {
+    return this.hooks;
   }
 
   async start(req: ExecuteRequest): Promise<Execution> {
@@ -97,27 +115,55 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     for (const s of [req.command, ...(req.argv ?? [])]) {
       if (s?.includes('\0')) throw new ServerError('INVALID_INPUT', 'command strings cannot contain NUL bytes');
     }
-    const cwd = this.checkCwd(req.cwd);
-    const env = this.buildEnv(req.env);
+    let cwd = this.checkCwd(req.cwd);
+    let env = this.buildEnv(req.env);
     this.checkLimits(req.sessionId);
 
-    const requested = req.timeoutMs ?? this.config.defaultTimeoutMs;
-    const timeoutMs = Math.min(requested, this.config.maxTimeoutMs);
+    let requested = req.timeoutMs ?? this.config.defaultTimeoutMs;
+    // The id exists before the preExecute hooks run: they receive it.
     const id = randomUUID();
+    // History learns the command as requested: hook rewrites (a venv prefix) would blur its key.
     const historyKey = normaliseCommand(req.command, req.argv);
+    let timeoutRequested = req.timeoutMs !== undefined;
+    let plan: PreHookRequest = {
+      executionId: id,
+      sessionId: req.sessionId,
+      ...(hasCommand ? { command: req.command! } : { argv: req.argv! }),
+      cwd,
+      env: { ...req.env },
+      timeoutMs: Math.min(requested, this.config.maxTimeoutMs),
+    };
+    const pre = this.hooks?.hasPre ? await this.hooks.runPre(plan, req.signal) : undefined;
+    if (pre) {
+      // Hooks take time: the world may have changed meanwhile.
+      if (this.closing) throw new ServerError('SHUTTING_DOWN', 'the server is shutting down');
+      if (req.signal?.aborted) throw new ServerError('INVALID_STATE', 'the request was cancelled before the command started');
+      if (pre.request.timeoutMs !== plan.timeoutMs) {
+        requested = pre.request.timeoutMs;
+        timeoutRequested = true;
+      }
+      plan = pre.request;
+      cwd = this.checkCwd(plan.cwd);
+      env = this.buildEnv(plan.env);
+      this.checkLimits(req.sessionId);
+    }
+    const timeoutMs = Math.min(requested, this.config.maxTimeoutMs);
+    const shellMode = plan.command !== undefined;
     const execution = await Execution.start({
       id,
       sessionId: req.sessionId,
-      ...(hasCommand ? { command: req.command! } : { argv: req.argv! }),
+      ...(shellMode ? { command: plan.command! } : { argv: plan.argv! }),
       spawn: {
-        file: hasCommand ? this.shell : req.argv![0]!,
-        args: hasCommand ? ['-c', req.command!] : req.argv!.slice(1),
+        file: shellMode ? this.shell : plan.argv![0]!,
+        args: shellMode ? ['-c', plan.command!] : plan.argv!.slice(1),
         cwd,
         env,
         ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
       },
       timeoutMs,
       timeoutClamped: requested > timeoutMs,
+      ...(pre ? { hooks: pre.runs, hookWarnings: pre.warnings } : {}),
+      ...(this.hooks?.hasPost ? { postHooks: (e: Execution) => this.runPostHooks(e, this.hooks!) } : {}),
       idleTimeoutMs: req.idleTimeoutMs ?? this.config.idleTimeoutMs,
       graceMs: this.config.graceMs,
       background: req.background ?? false,
@@ -126,7 +172,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       load: this.load,
       historyKey,
       expectedMs: this.history?.expectedMs(historyKey),
-      timeoutRequested: req.timeoutMs !== undefined,
+      timeoutRequested,
       meta: { transport: req.transport ?? 'internal', env: { ...(req.env ?? {}) }, loadAtStart: this.load.current() },
     });
     this.executions.set(id, execution);
@@ -146,6 +192,18 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     return execution;
   }
 
+  private runPostHooks(execution: Execution, hooks: HookRunner): Promise<void> {
+    const stdout = execution.log.inlineOutput('stdout');
+    const stderr = execution.log.inlineOutput('stderr');
+    const record = {
+      ...execution.snapshot(),
+      stdout: stdout.text,
+      stderr: stderr.text,
+      outputTruncated: stdout.truncated || stderr.truncated,
+    };
+    return hooks.runPost(record, (run, warning) => execution.addHookRun(run, warning));
+  }
+
   private checkCwd(cwd: string | undefined): string {
     const dir = cwd === undefined ? process.cwd() : isAbsolute(cwd) ? cwd : resolve(process.cwd(), cwd);
     let isDir = false;
@@ -158,15 +216,15 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     return dir;
   }
 
-  private buildEnv(extra: Record<string, string> | undefined): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !WITHHELD_ENV.includes(k)) env[k] = v;
-    Object.assign(env, NON_INTERACTIVE_ENV);
+  /** A null value (set by a preExecute hook) removes the variable. */
+  private buildEnv(extra: Record<string, string | null> | undefined): Record<string, string> {
+    const env = baseChildEnv();
     for (const [k, v] of Object.entries(extra ?? {})) {
-      if (k === '' || k.includes('=') || k.includes('\0') || v.includes('\0')) {
+      if (k === '' || k.includes('=') || k.includes('\0') || v?.includes('\0')) {
         throw new ServerError('INVALID_INPUT', `invalid environment variable name or value: ${JSON.stringify(k)}`);
       }
-      env[k] = v;
+      if (v === null) delete env[k];
+      else env[k] = v;
     }
     return env;
   }
@@ -258,12 +316,24 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   /** Terminate everything (TERM, grace, KILL) and refuse new work. */
   async shutdown(graceMs = this.config.graceMs): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.executions.values()].map((e) => e.terminate('shutdown', graceMs)));
+    const all = [...this.executions.values()];
+    await Promise.all(all.map((e) => e.terminate('shutdown', graceMs)));
+    if (this.hooks) {
+      // postExecute hooks get their chance (bounded), then whatever hook still runs is stopped.
+      await Promise.race([
+        Promise.all(all.map((e) => e.postHooksDone)),
+        new Promise((r) => setTimeout(r, Math.min(graceMs, SHUTDOWN_POST_HOOKS_MS)).unref()),
+      ]);
+      await this.hooks.shutdown();
+      // Every hook is stopped now, so this is quick; it lets records finish before the caller flushes them.
+      await Promise.all(all.map((e) => e.postHooksDone));
+    }
   }
 
   /** Synchronous SIGKILL to every group we ever started that may still have members. */
   killAllNow(): void {
     for (const e of this.executions.values()) e.killNow();
+    this.hooks?.killAllNow();
   }
 
   private prune(): void {

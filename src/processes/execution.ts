@@ -1,6 +1,7 @@
 // One command's life: state machine, pipes -> OutputLog (streaming UTF-8), deadline and idle timers, group signals.
 import type { Readable } from 'node:stream';
 import { ServerError } from '../errors.js';
+import type { HookRun } from '../hooks/hook-runner.js';
 import type { LoadMonitor } from '../system/load-monitor.js';
 import { DeadlineClock, type DeadlineSnapshot } from './deadline-clock.js';
 import { OutputLog, type StreamName } from './output-log.js';
@@ -34,6 +35,11 @@ export interface ExecutionOptions {
   timeoutRequested: boolean;
   /** Facts for the record that the engine does not use: transport, request env, load at start. */
   meta: ExecutionMeta;
+  /** preExecute hook runs (the id existed before they ran) and the warnings of those that failed open. */
+  hooks?: HookRun[];
+  hookWarnings?: string[];
+  /** Runs after `done` (postExecute hooks); `postHooksDone` resolves when it has. */
+  postHooks?: (execution: Execution) => Promise<void>;
 }
 
 export interface ExecutionMeta {
@@ -67,6 +73,10 @@ export interface ExecutionSnapshot {
   /** With history and no explicit timeoutMs: true once the run took over 3x the usual duration. */
   slowerThanUsual: boolean | null;
   timeout: DeadlineSnapshot & { clamped: boolean; idleTimeoutMs: number | null };
+  /** Every hook run for this execution: preExecute ones, then postExecute ones as they end. */
+  hooks: HookRun[];
+  /** One line per hook that failed without blocking. */
+  hookWarnings: string[];
 }
 
 const ORPHAN_PIPE_CHECK_MS = 100;
@@ -85,6 +95,8 @@ export class Execution {
   readonly startedAt = new Date();
   /** Resolves when the leader has exited and every byte of output is in the log. */
   readonly done: Promise<void>;
+  /** Resolves once the postExecute hooks have run after `done` (at once when there are none). Never rejects. */
+  readonly postHooksDone: Promise<void>;
 
   private phase: ExecutionPhase = 'starting';
   private exitCode: number | null = null;
@@ -97,6 +109,8 @@ export class Execution {
   private readingPaused = false;
   private lastDataAt = Date.now();
   private readonly pipes: Readable[] = [];
+  private readonly hookRuns: HookRun[];
+  private readonly hookWarnings: string[];
 
   private constructor(
     private readonly opts: ExecutionOptions,
@@ -127,6 +141,23 @@ export class Execution {
     const closed = [this.wire('stdout', group.subprocess.stdout), this.wire('stderr', group.subprocess.stderr)];
     this.phase = 'running';
     this.done = this.waitForEnd(closed);
+
+    this.hookRuns = [...(opts.hooks ?? [])];
+    this.hookWarnings = [...(opts.hookWarnings ?? [])];
+    const postHooks = opts.postHooks;
+    // A macrotask later, so whoever awaits `done` (the execute result) goes first.
+    this.postHooksDone = postHooks
+      ? this.done
+          .then(() => new Promise((r) => setImmediate(r)))
+          .then(() => postHooks(this))
+          .catch(() => undefined)
+      : this.done;
+  }
+
+  /** Append a hook run (postExecute) to this execution's record. */
+  addHookRun(run: HookRun, warning: string | null = null): void {
+    this.hookRuns.push(run);
+    if (warning !== null) this.hookWarnings.push(warning);
   }
 
   /** Spawn the group and start streaming. Throws ServerError SPAWN_FAILED when the OS refuses. */
@@ -320,6 +351,8 @@ export class Execution {
         clamped: this.opts.timeoutClamped,
         idleTimeoutMs: this.opts.idleTimeoutMs > 0 ? this.opts.idleTimeoutMs : null,
       },
+      hooks: [...this.hookRuns],
+      hookWarnings: [...this.hookWarnings],
     };
   }
 }

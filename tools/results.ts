@@ -13,7 +13,9 @@ export function describeOutcome(s: ExecutionSnapshot): string {
   if (s.state === 'running') return `${id} is running (pid ${s.pid}, pgid ${s.pgid}, ${s.durationMs} ms so far)`;
   if (s.state === 'paused') return `${id} is paused (pid ${s.pid}, pgid ${s.pgid})`;
   const how = s.signal ? `killed by ${s.signal}` : `exited with code ${s.exitCode}`;
-  const why = s.terminationReason ? ` (terminated: ${s.terminationReason})` : '';
+  const stretched =
+    s.terminationReason === 'timeout' && s.timeout.stretchedMs > 0 ? `, deadline stretched ${s.timeout.stretchedMs} ms by load` : '';
+  const why = s.terminationReason ? ` (terminated: ${s.terminationReason}${stretched})` : '';
   return `${id} ${how}${why} after ${s.durationMs} ms`;
 }
 

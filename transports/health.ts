@@ -15,7 +15,7 @@ export interface HealthReport {
   sessions: number;
   maxSessions: number;
   executions: { running: number; paused: number; detached: number };
-  load: { cpu: number | null; gpu: number | null; multiplier: number };
+  load: { cpu: number | null; gpu: number | null; sampledAt: string | null; multiplier: number };
 }
 
 /**
@@ -62,6 +62,6 @@ export async function checkHealth(engine: Engine, opts: { shuttingDown?: boolean
     sessions: engine.sessions.size,
     maxSessions: config.maxSessions,
     executions: { running: counts.running, paused: counts.paused, detached: counts.background },
-    load: { cpu: load.cpu, gpu: load.gpu, multiplier: load.multiplier },
+    load: { cpu: load.cpu, gpu: load.gpu, sampledAt: load.sampledAt, multiplier: load.multiplier },
   };
 }

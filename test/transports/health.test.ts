@@ -47,7 +47,7 @@ describe('health endpoints', () => {
       sessions: 1,
       maxSessions: 7,
       executions: { running: 1, paused: 1, detached: 1 },
-      load: { cpu: 90, gpu: null, multiplier: 3 },
+      load: { cpu: 90, gpu: null, sampledAt: expect.any(String), multiplier: 3 },
     });
   });
 

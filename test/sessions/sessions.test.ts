@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { listGroupMembers } from '../../src/processes/proc.js';
+import { initialize, open } from '../helpers/raw-ws.js';
 import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
@@ -106,17 +107,8 @@ describe('session lifetime', () => {
 
   it("treats a cut TCP socket as a disconnect and kills that session's processes", async () => {
     server = await startTestServer();
-    const ws = new WebSocket(server.url, ['mcp']);
-    await new Promise((r) => ws.once('open', r));
-    ws.send(
-      JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
-      }),
-    );
-    await new Promise((r) => ws.once('message', r));
+    const ws = await open(server.url);
+    await initialize(ws);
     ws.send(
       JSON.stringify({
         jsonrpc: '2.0',

@@ -1,7 +1,7 @@
 // The WebSocket transport with raw `ws` peers: subprotocol, protocol errors, limits, heartbeat, disconnect cleanup.
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { listGroupMembers } from '../../src/processes/proc.js';
+import { closed, initialize, nextMessage, open } from '../helpers/raw-ws.js';
 import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
@@ -9,36 +9,6 @@ afterEach(async () => {
   await server?.close();
   server = undefined;
 });
-
-function open(url: string, protocols: string[] = ['mcp'], headers: Record<string, string> = {}): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, { headers });
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-function nextMessage(ws: WebSocket): Promise<any> {
-  return new Promise((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)))));
-}
-
-function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
-}
-
-async function initialize(ws: WebSocket): Promise<void> {
-  ws.send(
-    JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
-    }),
-  );
-  const reply = await nextMessage(ws);
-  expect(reply.result.serverInfo.name).toBe('cc-executor');
-  ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
-}
 
 describe('WebSocket transport', () => {
   it('selects the mcp subprotocol and accepts an Authorization header', async () => {

@@ -1,0 +1,33 @@
+// Raw `ws` peers for protocol-level tests: open with chosen subprotocols/headers, read one frame, initialize by hand.
+import { expect } from 'vitest';
+import WebSocket from 'ws';
+
+export function open(url: string, protocols: string[] = ['mcp'], headers: Record<string, string> = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, { headers });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+export function nextMessage(ws: WebSocket): Promise<any> {
+  return new Promise((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)))));
+}
+
+export function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+}
+
+export async function initialize(ws: WebSocket): Promise<void> {
+  ws.send(
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+    }),
+  );
+  const reply = await nextMessage(ws);
+  expect(reply.result.serverInfo.name).toBe('cc-executor');
+  ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+}

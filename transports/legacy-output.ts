@@ -1,0 +1,158 @@
+// One execution's output as original-protocol `process.output` notifications: one per line, long lines chunked, flow-controlled.
+import type { OutputChunk, OutputLog, OutputSubscriber, StreamName } from '../src/processes/output-log.js';
+import type { FlowMeter } from '../src/sessions/flow-meter.js';
+
+/** Lines longer than this many characters (UTF-16 code units) are sent in chunks, as the original did. */
+export const LEGACY_CHUNK_CHARS = 65_536;
+
+/** Params of one `process.output` notification, field for field as the original sent them. */
+export interface ProcessOutputParams {
+  type: StreamName;
+  data: string;
+  /** True when more of the same line follows in a later notification. */
+  truncated: boolean;
+  /** Position of this chunk in its line; null when the line fits in one notification. */
+  chunk_index: number | null;
+  /** Number of chunks of this line; null when the line fits in one notification. */
+  total_chunks: number | null;
+}
+
+export interface LegacyOutputOptions {
+  /** Longest line held before it is sent in parts (bounds memory per stream). */
+  maxLineChars: number;
+  chunkChars?: number;
+  /** The connection's flow meter: while it is full, the execution stops reading the child's pipes. */
+  flow: FlowMeter;
+  emit(params: ProcessOutputParams): void;
+}
+
+/**
+ * Split `text` into pieces of at most `max` code units, never between the two halves of a
+ * surrogate pair (a client that counts code points, like Python, must get whole characters).
+ */
+export function splitChunks(text: string, max: number): string[] {
+  if (text.length <= max) return [text];
+  const out: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(start + max, text.length);
+    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
+    out.push(text.slice(start, end));
+    start = end;
+  }
+  return out;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/** Pieces of the line being assembled for one stream. */
+interface PendingLine {
+  pieces: string[];
+  length: number;
+}
+
+/**
+ * Subscribes to one execution's OutputLog. `total_chunks` must be known when the first chunk of a
+ * line goes out, so a line is held until its newline (or EOF). What is held is bounded by
+ * `maxLineChars` per stream: a longer line goes out in several chunked parts, each part's last
+ * chunk marked `truncated: true` so a client knows the line continues. Every character arrives, in order.
+ */
+export class LegacyOutputSubscriber implements OutputSubscriber {
+  private readonly pending: Record<StreamName, PendingLine> = {
+    stdout: { pieces: [], length: 0 },
+    stderr: { pieces: [], length: 0 },
+  };
+  private readonly chunkChars: number;
+  private unsubscribe: (() => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: LegacyOutputOptions) {
+    this.chunkChars = opts.chunkChars ?? LEGACY_CHUNK_CHARS;
+    if (opts.maxLineChars < this.chunkChars) throw new Error('maxLineChars must be at least the chunk size');
+  }
+
+  /** Replay what the log already holds, then follow it. */
+  attach(log: OutputLog): void {
+    for (const chunk of log.read(0, Number.MAX_SAFE_INTEGER).chunks) this.write(chunk);
+    this.unsubscribe = log.subscribe(this);
+  }
+
+  get full(): boolean {
+    return this.opts.flow.full;
+  }
+
+  drained(): Promise<void> {
+    return this.opts.flow.drained();
+  }
+
+  write(chunk: OutputChunk): void {
+    if (this.closed) return;
+    const text = chunk.data;
+    let start = 0;
+    while (start < text.length) {
+      const nl = text.indexOf('\n', start);
+      if (nl === -1) {
+        this.hold(chunk.stream, text.slice(start));
+        return;
+      }
+      this.hold(chunk.stream, text.slice(start, nl + 1));
+      this.emitLine(chunk.stream, false);
+      start = nl + 1;
+    }
+  }
+
+  /** Send the unterminated last line of each stream (EOF) and stop following the log. */
+  close(): void {
+    if (this.closed) return;
+    this.emitLine('stdout', false);
+    this.emitLine('stderr', false);
+    this.closed = true;
+    this.unsubscribe?.();
+  }
+
+  /** Stop at once without sending what is held (the connection is gone). */
+  abandon(): void {
+    this.closed = true;
+    for (const line of Object.values(this.pending)) {
+      line.pieces = [];
+      line.length = 0;
+    }
+    this.unsubscribe?.();
+  }
+
+  private hold(stream: StreamName, piece: string): void {
+    const line = this.pending[stream];
+    // Past the bound, send what is held as a part of the line and keep assembling the rest.
+    while (line.length + piece.length > this.opts.maxLineChars) {
+      let take = this.opts.maxLineChars - line.length;
+      if (take > 0 && isHighSurrogate(piece.charCodeAt(take - 1))) take--;
+      line.pieces.push(piece.slice(0, take));
+      line.length += take;
+      piece = piece.slice(take);
+      this.emitLine(stream, true);
+    }
+    if (piece.length === 0) return;
+    line.pieces.push(piece);
+    line.length += piece.length;
+  }
+
+  private emitLine(stream: StreamName, continues: boolean): void {
+    const line = this.pending[stream];
+    if (line.length === 0) return;
+    const text = line.pieces.length === 1 ? line.pieces[0]! : line.pieces.join('');
+    // Reset in place: hold() keeps a reference to this object across emits.
+    line.pieces = [];
+    line.length = 0;
+    if (text.length <= this.chunkChars && !continues) {
+      this.opts.emit({ type: stream, data: text, truncated: false, chunk_index: null, total_chunks: null });
+      return;
+    }
+    const chunks = splitChunks(text, this.chunkChars);
+    const last = chunks.length - 1;
+    chunks.forEach((data, i) =>
+      this.opts.emit({ type: stream, data, truncated: i < last || continues, chunk_index: i, total_chunks: chunks.length }),
+    );
+  }
+}

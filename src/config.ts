@@ -87,6 +87,18 @@ export const ConfigSchema = z
       .default(16 * MIB)
       .describe('Largest incoming WebSocket frame'),
     pingIntervalMs: z.number().int().min(50).default(30_000).describe('WebSocket ping interval; a peer missing a pong is dropped'),
+    legacyHeartbeatMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe('Original-protocol connections: interval of the `ping` notification (0 = off); never closes the connection'),
+    legacyMaxLineChars: z
+      .number()
+      .int()
+      .min(64 * KIB)
+      .default(16 * MIB)
+      .describe('Original-protocol connections: longest line held whole per stream; a longer one is sent in several chunked parts'),
 
     loadCpuThreshold: z.number().min(0).max(100).default(14).describe('CPU % above which the machine counts as loaded'),
     loadGpuThreshold: z.number().min(0).max(100).default(14).describe('GPU % above which the machine counts as loaded'),

@@ -1,4 +1,5 @@
-// The network front: one HTTP server for MCP over WebSocket (<wsPath>) and Streamable HTTP (<mcpPath>), health and metrics.
+// The network front: one HTTP server for MCP over WebSocket (<wsPath>; the original protocol when no subprotocol
+// is offered) and Streamable HTTP (<mcpPath>), health and metrics.
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -7,6 +8,7 @@ import { ServerError } from '../src/errors.js';
 import { checkAccess, type Endpoint } from './access.js';
 import { createSessionServer, type Engine } from './context.js';
 import { checkHealth } from './health.js';
+import { serveLegacyConnection } from './legacy.js';
 import { StreamableHttpEndpoint } from './streamable-http.js';
 import { CLOSE_CODES, WebSocketServerTransport } from './websocket.js';
 
@@ -129,14 +131,17 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
     const denial = checkAccess(config, req, 'mcp');
     if (denial) return refuseUpgrade(socket, denial.status, 'Forbidden', denial.body);
     if (!accepting) return refuseUpgrade(socket, 503, 'Service Unavailable', { error: 'server is shutting down' });
-    if (engine.sessions.atLimit) {
+    // No subprotocol offered: the original service's protocol (transports/legacy.ts). Its clients expect
+    // the session limit as error -32003 then close 1008 on an open socket, so they are upgraded first.
+    const legacy = req.headers['sec-websocket-protocol'] === undefined;
+    if (engine.sessions.atLimit && !legacy) {
       return refuseUpgrade(socket, 503, 'Service Unavailable', {
         error: 'session limit reached',
         limit: 'maxSessions',
         maxSessions: config.maxSessions,
       });
     }
-    wss.handleUpgrade(req, socket, head, (ws) => void accept(ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => (legacy ? serveLegacyConnection(engine, ws) : void accept(ws, req)));
   });
 
   async function accept(ws: WebSocket, req: IncomingMessage): Promise<void> {

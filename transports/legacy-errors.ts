@@ -1,0 +1,42 @@
+// ServerError codes mapped once to the original protocol's numeric JSON-RPC error codes.
+import { ServerError, type ErrorCode } from '../src/errors.js';
+
+/** Numeric error codes of the original protocol (the JSON-RPC standard ones plus its own three). */
+export const LEGACY_ERRORS = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  COMMAND_NOT_ALLOWED: -32001,
+  NO_PROCESS: -32002,
+  SESSION_LIMIT: -32003,
+} as const;
+
+/** Every ServerError code, mapped once (a new code fails typecheck here until it is mapped). */
+const CODE_FOR: Record<ErrorCode, number> = {
+  INVALID_INPUT: LEGACY_ERRORS.INVALID_PARAMS,
+  INVALID_CWD: LEGACY_ERRORS.INVALID_PARAMS,
+  AMBIGUOUS_ID: LEGACY_ERRORS.INVALID_PARAMS,
+  NOT_FOUND: LEGACY_ERRORS.NO_PROCESS,
+  INVALID_STATE: LEGACY_ERRORS.NO_PROCESS,
+  // The original answered -32602 "A process is already running" where we hit a per-connection limit.
+  LIMIT_REACHED: LEGACY_ERRORS.INVALID_PARAMS,
+  SPAWN_FAILED: LEGACY_ERRORS.INTERNAL_ERROR,
+  SHUTTING_DOWN: LEGACY_ERRORS.INTERNAL_ERROR,
+  INTERNAL: LEGACY_ERRORS.INTERNAL_ERROR,
+};
+
+export interface LegacyError {
+  code: number;
+  message: string;
+  /** Our string code (and details) ride along, so a new client can tell errors apart. */
+  data?: { code: ErrorCode } & Record<string, unknown>;
+}
+
+/** Map anything thrown by the engine to an original-protocol error. */
+export function toLegacyError(error: unknown): LegacyError {
+  const e = error instanceof ServerError ? error : new ServerError('INTERNAL', error instanceof Error ? error.message : String(error));
+  const code = e.code === 'LIMIT_REACHED' && e.details?.limit === 'maxSessions' ? LEGACY_ERRORS.SESSION_LIMIT : CODE_FOR[e.code];
+  return { code, message: e.message, data: { code: e.code, ...(e.details ?? {}) } };
+}

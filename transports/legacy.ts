@@ -1,0 +1,314 @@
+// The original service's JSON-RPC protocol on a WebSocket that offered no subprotocol: same engine, limits and sessions as MCP.
+import { constants as osConstants } from 'node:os';
+import WebSocket from 'ws';
+import { z } from 'zod';
+import { ServerError } from '../src/errors.js';
+import type { Execution, TerminationReason } from '../src/processes/execution.js';
+import { shortId } from '../src/processes/execution-registry.js';
+import type { Session } from '../src/sessions/session-registry.js';
+import { VERSION } from '../src/version.js';
+import type { Engine } from './context.js';
+import { LEGACY_ERRORS, toLegacyError, type LegacyError } from './legacy-errors.js';
+import { LegacyOutputSubscriber, type ProcessOutputParams } from './legacy-output.js';
+import { CLOSE_CODES } from './websocket.js';
+
+type RequestId = string | number | null;
+type Params = Record<string, unknown>;
+
+const ExecuteParamsSchema = z.object({
+  command: z.string({ error: '`command` must be a string' }),
+  timeout: z.number().min(0, '`timeout` is in seconds and cannot be negative').nullish(),
+  cwd: z.string().nullish(),
+  env: z.record(z.string(), z.string({ error: '`env` values must be strings' })).nullish(),
+});
+
+const CONTROL_TYPES = ['PAUSE', 'RESUME', 'CANCEL'] as const;
+const ControlParamsSchema = z.object({
+  type: z
+    .string({ error: '`type` must be one of PAUSE, RESUME, CANCEL' })
+    .transform((t) => t.toUpperCase())
+    .pipe(z.enum(CONTROL_TYPES, { error: '`type` must be one of PAUSE, RESUME, CANCEL' })),
+  // A string names one of this connection's processes. A number is the original's correlation id: ignored.
+  id: z.union([z.string(), z.number()]).nullish(),
+});
+
+const CONTROL_STATUS = { PAUSE: 'paused', RESUME: 'resumed', CANCEL: 'canceled' } as const;
+const MIN_PREFIX_CHARS = 4;
+
+function describeZodError(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}
+
+function describeReason(reason: TerminationReason, timeoutMs: number): string {
+  switch (reason) {
+    case 'timeout':
+      return `timed out after ${timeoutMs / 1000} s; the process group was terminated`;
+    case 'idle_timeout':
+      return 'no output for too long (idle timeout); the process group was terminated';
+    case 'cancel':
+      return 'canceled';
+    case 'shutdown':
+      return 'the server is shutting down; the process group was terminated';
+    default:
+      return `terminated (${reason})`;
+  }
+}
+
+/** The original reported a process killed by a signal as a negative exit code (Python's returncode). */
+function legacyExitCode(exitCode: number | null, signal: string | null): number | null {
+  if (exitCode !== null) return exitCode;
+  const number = signal ? osConstants.signals[signal as NodeJS.Signals] : undefined;
+  return number === undefined ? null : -number;
+}
+
+/** Serve one original-protocol connection until it closes. */
+export function serveLegacyConnection(engine: Engine, ws: WebSocket): void {
+  new LegacyConnection(engine, ws).start();
+}
+
+class LegacyConnection {
+  private session: Session | undefined;
+  private closed = false;
+  /** Messages are handled one after another, as the original did: `control` after `execute` sees its process. */
+  private queue: Promise<void> = Promise.resolve();
+  /** This connection's executions, oldest first, with their output subscribers. */
+  private readonly executions: Array<{ execution: Execution; output: LegacyOutputSubscriber }> = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private alive = true;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly ws: WebSocket,
+  ) {}
+
+  start(): void {
+    const { sessions, config, logger } = this.engine;
+    try {
+      this.session = sessions.open('websocket', (code, reason) => this.ws.close(code ?? CLOSE_CODES.GOING_AWAY, reason));
+    } catch (e) {
+      // As the original: an error, then close 1008.
+      const err = toLegacyError(e);
+      this.send({ jsonrpc: '2.0', id: null, error: { ...err, message: `Session limit exceeded: ${err.message}` } });
+      this.ws.close(CLOSE_CODES.POLICY_VIOLATION, 'Session limit exceeded');
+      return;
+    }
+    const sessionId = this.session.id;
+    logger.debug({ session: shortId(sessionId) }, 'original-protocol connection');
+    this.ws.on('message', (data, isBinary) => {
+      sessions.touch(sessionId);
+      this.alive = true;
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      this.queue = this.queue
+        .then(() => this.handle(text, isBinary))
+        .catch((err: unknown) => logger.error({ err }, 'legacy handler failed'));
+    });
+    this.ws.on('pong', () => (this.alive = true));
+    this.ws.on('error', (err) => logger.debug({ err: err.message }, 'legacy websocket error'));
+    this.ws.on('close', () => this.onClose());
+
+    // Dead peers are found with protocol-level pings (terminate: no close frame, so no code is sent at all).
+    this.every(config.pingIntervalMs, () => {
+      if (!this.alive) return this.ws.terminate();
+      this.alive = false;
+      this.ws.ping();
+    });
+    // The original's application heartbeat; a client that never answers it is not closed for that.
+    if (config.legacyHeartbeatMs > 0) this.every(config.legacyHeartbeatMs, () => this.notify('ping', { timestamp: Date.now() / 1000 }));
+
+    this.notify('connected', { session_id: sessionId, version: VERSION, capabilities: ['execute', 'control', 'stream'] });
+    if (this.ws.readyState !== WebSocket.OPEN) this.onClose();
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const timer = setInterval(fn, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const { output } of this.executions) output.abandon();
+    if (this.session) void this.engine.sessions.end(this.session.id);
+  }
+
+  // ---- frames ----
+
+  /** Send one JSON-RPC message; counted by the session's flow meter until `ws` has written it. */
+  private send(message: unknown): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    const text = JSON.stringify(message);
+    const written = new Promise<void>((resolve) => this.ws.send(text, () => resolve()));
+    this.session?.flow.track(Buffer.byteLength(text), written);
+  }
+
+  private notify(method: string, params: Params): void {
+    this.send({ jsonrpc: '2.0', method, params });
+  }
+
+  private respond(id: RequestId, result: unknown): void {
+    this.send({ jsonrpc: '2.0', id, result });
+  }
+
+  private fail(id: RequestId, error: LegacyError): void {
+    this.send({ jsonrpc: '2.0', id, error });
+  }
+
+  // ---- JSON-RPC ----
+
+  private async handle(text: string, isBinary: boolean): Promise<void> {
+    if (this.closed) return;
+    if (isBinary) return this.fail(null, { code: LEGACY_ERRORS.INVALID_REQUEST, message: 'Invalid Request: send JSON-RPC as text frames' });
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch (e) {
+      return this.fail(null, { code: LEGACY_ERRORS.PARSE_ERROR, message: `Parse error: ${(e as Error).message}` });
+    }
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      const what = Array.isArray(message) ? 'batches are not supported' : 'a message must be a JSON object';
+      return this.fail(null, { code: LEGACY_ERRORS.INVALID_REQUEST, message: `Invalid Request: ${what}` });
+    }
+    const m = message as Record<string, unknown>;
+    const hasId = 'id' in m && m.id !== undefined;
+    const id: RequestId = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isFinite(m.id)) ? m.id : null;
+    if (typeof m.method !== 'string') {
+      // A response from the client (we never ask it anything): nothing to answer.
+      if ('result' in m || 'error' in m) return;
+      return this.fail(id, { code: LEGACY_ERRORS.INVALID_REQUEST, message: 'Invalid Request: `method` must be a string' });
+    }
+    if (m.params !== undefined && m.params !== null && (typeof m.params !== 'object' || Array.isArray(m.params))) {
+      return this.fail(id, { code: LEGACY_ERRORS.INVALID_PARAMS, message: 'Invalid params: `params` must be an object' });
+    }
+    const params = (m.params ?? {}) as Params;
+    try {
+      await this.dispatch(m.method, params, id, hasId);
+    } catch (e) {
+      this.fail(id, toLegacyError(e));
+    }
+  }
+
+  private async dispatch(method: string, params: Params, id: RequestId, hasId: boolean): Promise<void> {
+    switch (method) {
+      case 'execute':
+        return this.execute(params, id);
+      case 'control':
+        return this.control(params, id);
+      case 'hook_status':
+        return this.respond(id, { enabled: false, message: 'Hook integration not initialized: no hooks are configured on this server' });
+      case 'ping':
+        // A request gets a result; a notification gets a `pong` notification, mirroring our heartbeat.
+        if (hasId) return this.respond(id, { status: 'pong', timestamp: Date.now() / 1000 });
+        return this.notify('pong', { timestamp: Date.now() / 1000 });
+      case 'pong':
+        // The answer to our `ping` heartbeat: liveness is already recorded. Only a request is answered.
+        if (hasId) this.respond(id, { status: 'ok' });
+        return;
+      default:
+        return this.fail(id, { code: LEGACY_ERRORS.METHOD_NOT_FOUND, message: `Unknown method: ${method}` });
+    }
+  }
+
+  // ---- methods ----
+
+  private async execute(raw: Params, id: RequestId): Promise<void> {
+    const parsed = ExecuteParamsSchema.safeParse(raw);
+    if (!parsed.success) {
+      return this.fail(id, { code: LEGACY_ERRORS.INVALID_PARAMS, message: `Invalid params: ${describeZodError(parsed.error)}` });
+    }
+    const p = parsed.data;
+    // The original rejected an empty command through its command validation, with -32001.
+    if (p.command.trim() === '') return this.fail(id, { code: LEGACY_ERRORS.COMMAND_NOT_ALLOWED, message: 'Command cannot be empty' });
+    const execution = await this.engine.executions.start({
+      sessionId: this.session!.id,
+      command: p.command,
+      ...(p.timeout ? { timeoutMs: Math.max(1, Math.round(p.timeout * 1000)) } : {}),
+      ...(p.cwd != null ? { cwd: p.cwd } : {}),
+      ...(p.env != null ? { env: p.env } : {}),
+    });
+    if (this.closed) {
+      // The client left while we were spawning: nobody owns this process any more.
+      void execution.terminate('disconnect');
+      return;
+    }
+    const { pid, pgid } = execution.group;
+    const output = new LegacyOutputSubscriber({
+      maxLineChars: this.engine.config.legacyMaxLineChars,
+      flow: this.session!.flow,
+      emit: (o: ProcessOutputParams) => this.notify('process.output', { ...o, id: execution.id }),
+    });
+    this.executions.push({ execution, output });
+    this.respond(id, { status: 'started', pid, pgid, id: execution.id });
+    this.notify('process.started', this.statusUpdate('started', execution));
+    // Attached after the two frames above, so output can never overtake them.
+    output.attach(execution.log);
+    void execution.done.then(() => this.completed(execution, output));
+  }
+
+  private completed(execution: Execution, output: LegacyOutputSubscriber): void {
+    const index = this.executions.findIndex((e) => e.execution === execution);
+    if (index >= 0) this.executions.splice(index, 1);
+    if (this.closed) return;
+    output.close();
+    const s = execution.snapshot();
+    const reason = s.terminationReason;
+    const error = reason ? describeReason(reason, s.timeout.requestedMs) : s.signal ? `killed by ${s.signal}` : null;
+    if (reason && reason !== 'cancel') this.notify('process.error', { error, id: s.id, pid: s.pid, pgid: s.pgid });
+    this.notify('process.completed', {
+      status: reason === null && s.exitCode === 0 ? 'completed' : 'failed',
+      pid: s.pid,
+      pgid: s.pgid,
+      exit_code: legacyExitCode(s.exitCode, s.signal),
+      error,
+      execution_time: s.durationMs / 1000,
+      id: s.id,
+      signal: s.signal,
+      reason,
+    });
+  }
+
+  private async control(raw: Params, id: RequestId): Promise<void> {
+    const parsed = ControlParamsSchema.safeParse(raw);
+    if (!parsed.success) {
+      return this.fail(id, { code: LEGACY_ERRORS.INVALID_PARAMS, message: `Invalid params: ${describeZodError(parsed.error)}` });
+    }
+    const { type, id: target } = parsed.data;
+    const execution = this.findTarget(typeof target === 'string' ? target : undefined);
+    if (type === 'PAUSE') {
+      if (execution.state !== 'paused') execution.pause();
+    } else if (type === 'RESUME') {
+      if (execution.state === 'paused') execution.resume();
+    } else if (execution.terminationReason === null) {
+      // TERM (and CONT, so a paused group can act on it), grace period, KILL; process.completed follows.
+      void execution.terminate('cancel');
+    }
+    const status = CONTROL_STATUS[type];
+    this.respond(id, { status, id: execution.id });
+    this.notify(`process.${status}`, this.statusUpdate(status, execution));
+  }
+
+  /** The named process of this connection, or without a name the most recently started one still running. */
+  private findTarget(target: string | undefined): Execution {
+    // A process being canceled still counts: a second CANCEL must not fall through to an older process.
+    const live = this.executions.map((e) => e.execution).filter((e) => e.state !== 'exited');
+    if (target === undefined) {
+      const latest = live[live.length - 1];
+      if (!latest) throw new ServerError('NOT_FOUND', 'No process is running');
+      return latest;
+    }
+    const mine = this.engine.executions.list({ sessionId: this.session!.id });
+    const exact = mine.find((e) => e.id === target);
+    const matches = exact ? [exact] : target.length >= MIN_PREFIX_CHARS ? mine.filter((e) => e.id.startsWith(target)) : [];
+    if (matches.length > 1)
+      throw new ServerError('AMBIGUOUS_ID', `id prefix ${target} matches ${matches.length} processes; give more characters`);
+    const found = matches[0];
+    if (!found) throw new ServerError('NOT_FOUND', `No process with id ${target} on this connection`);
+    if (!live.includes(found)) throw new ServerError('INVALID_STATE', `Process ${found.id} is not running`, { state: found.state });
+    return found;
+  }
+
+  private statusUpdate(status: string, e: Execution): Params {
+    return { status, pid: e.group.pid, pgid: e.group.pgid, exit_code: null, error: null, id: e.id };
+  }
+}

@@ -65,7 +65,12 @@ export const ConfigSchema = z
       .default(1 * MIB)
       .describe('Per-session unsent bytes below which pipes resume'),
 
-    maxSessions: z.number().int().min(1).default(100).describe('Open sessions (connections) at most; more get HTTP 503'),
+    maxSessions: z
+      .number()
+      .int()
+      .min(1)
+      .default(100)
+      .describe('Open sessions (connections) at most; more get HTTP 503 (original-protocol clients: error -32003, then close 1008)'),
     maxExecutions: z.number().int().min(1).default(256).describe('Running executions at most, server-wide'),
     maxExecutionsPerSession: z.number().int().min(1).default(32).describe('Running executions at most per session'),
     sessionIdleMs: z

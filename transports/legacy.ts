@@ -222,6 +222,8 @@ class LegacyConnection {
     if (p.command.trim() === '') return this.fail(id, { code: LEGACY_ERRORS.COMMAND_NOT_ALLOWED, message: 'Command cannot be empty' });
     const execution = await this.engine.executions.start({
       sessionId: this.session!.id,
+      // The session is a 'websocket' one (limits, cleanup); the record says which protocol it spoke.
+      transport: 'legacy',
       command: p.command,
       ...(p.timeout ? { timeoutMs: Math.max(1, Math.round(p.timeout * 1000)) } : {}),
       ...(p.cwd != null ? { cwd: p.cwd } : {}),

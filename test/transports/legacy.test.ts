@@ -136,6 +136,13 @@ describe('original protocol: execute and output', () => {
     expect(out.filter((p) => p.type === 'stderr').map((p) => p.data as string)).toEqual(['err1\n']);
     for (const p of out) expect(p).toMatchObject({ truncated: false, chunk_index: null, total_chunks: null });
 
+    await server!.engine.records.flush();
+    expect(server!.engine.records.read(id)).toMatchObject({
+      transport: 'legacy',
+      exitCode: 3,
+      command: 'echo out1; echo err1 >&2; echo out2; exit 3',
+    });
+
     const ok = await execute(client, { command: 'printf "no newline at the end"' });
     expect((await completed(client, ok.id)).params).toMatchObject({ status: 'completed', exit_code: 0, error: null });
     expect(client.lines(ok.id)).toEqual([{ type: 'stdout', text: 'no newline at the end', parts: 1, continues: false }]);

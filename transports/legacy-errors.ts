@@ -22,6 +22,8 @@ const CODE_FOR: Record<ErrorCode, number> = {
   INVALID_STATE: LEGACY_ERRORS.NO_PROCESS,
   // The original answered -32602 "A process is already running" where we hit a per-connection limit.
   LIMIT_REACHED: LEGACY_ERRORS.INVALID_PARAMS,
+  // What the original's -32001 meant: the command was refused before it ran.
+  BLOCKED_BY_HOOK: LEGACY_ERRORS.COMMAND_NOT_ALLOWED,
   SPAWN_FAILED: LEGACY_ERRORS.INTERNAL_ERROR,
   SHUTTING_DOWN: LEGACY_ERRORS.INTERNAL_ERROR,
   INTERNAL: LEGACY_ERRORS.INTERNAL_ERROR,

@@ -69,10 +69,14 @@ export function serveLegacyConnection(engine: Engine, ws: WebSocket): void {
 class LegacyConnection {
   private session: Session | undefined;
   private closed = false;
-  /** Messages are handled one after another, as the original did: `control` after `execute` sees its process. */
-  private queue: Promise<void> = Promise.resolve();
-  /** This connection's executions, oldest first, with their output subscribers. */
-  private readonly executions: Array<{ execution: Execution; output: LegacyOutputSubscriber }> = [];
+  /** Aborted when the connection goes: preExecute hooks still running stop, and nothing is spawned. */
+  private readonly ac = new AbortController();
+  /** Requests are numbered as they arrive: "the most recent process" is the one requested last. */
+  private requestSeq = 0;
+  /** `execute`s still starting (preExecute hooks can take seconds); other messages do not wait for them. */
+  private readonly pendingStarts = new Set<Promise<void>>();
+  /** This connection's executions with their output subscribers and request numbers. */
+  private readonly executions: Array<{ execution: Execution; output: LegacyOutputSubscriber; seq: number }> = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private alive = true;
 
@@ -98,9 +102,7 @@ class LegacyConnection {
       sessions.touch(sessionId);
       this.alive = true;
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      this.queue = this.queue
-        .then(() => this.handle(text, isBinary))
-        .catch((err: unknown) => logger.error({ err }, 'legacy handler failed'));
+      this.handle(text, isBinary).catch((err: unknown) => logger.error({ err }, 'legacy handler failed'));
     });
     this.ws.on('pong', () => (this.alive = true));
     this.ws.on('error', (err) => logger.debug({ err: err.message }, 'legacy websocket error'));
@@ -128,6 +130,7 @@ class LegacyConnection {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ac.abort();
     for (const t of this.timers) clearInterval(t);
     for (const { output } of this.executions) output.abandon();
     if (this.session) void this.engine.sessions.end(this.session.id);
@@ -191,12 +194,15 @@ class LegacyConnection {
 
   private async dispatch(method: string, params: Params, id: RequestId, hasId: boolean): Promise<void> {
     switch (method) {
-      case 'execute':
-        return this.execute(params, id);
+      case 'execute': {
+        const started = this.execute(params, id, ++this.requestSeq);
+        this.pendingStarts.add(started);
+        return started.finally(() => this.pendingStarts.delete(started));
+      }
       case 'control':
         return this.control(params, id);
       case 'hook_status':
-        return this.respond(id, { enabled: false, message: 'Hook integration not initialized: no hooks are configured on this server' });
+        return this.respond(id, this.hookStatus());
       case 'ping':
         // A request gets a result; a notification gets a `pong` notification, mirroring our heartbeat.
         if (hasId) return this.respond(id, { status: 'pong', timestamp: Date.now() / 1000 });
@@ -212,7 +218,14 @@ class LegacyConnection {
 
   // ---- methods ----
 
-  private async execute(raw: Params, id: RequestId): Promise<void> {
+  /** The original answered `{ enabled, ... }`; ours adds what `status` reports about hooks. */
+  private hookStatus(): Params {
+    const hooks = this.engine.executions.hookRunner?.describe();
+    if (!hooks || hooks.count === 0) return { enabled: false, message: 'no hooks are configured on this server', ...(hooks ?? {}) };
+    return { enabled: true, ...hooks };
+  }
+
+  private async execute(raw: Params, id: RequestId, seq: number): Promise<void> {
     const parsed = ExecuteParamsSchema.safeParse(raw);
     if (!parsed.success) {
       return this.fail(id, { code: LEGACY_ERRORS.INVALID_PARAMS, message: `Invalid params: ${describeZodError(parsed.error)}` });
@@ -228,6 +241,7 @@ class LegacyConnection {
       ...(p.timeout ? { timeoutMs: Math.max(1, Math.round(p.timeout * 1000)) } : {}),
       ...(p.cwd != null ? { cwd: p.cwd } : {}),
       ...(p.env != null ? { env: p.env } : {}),
+      signal: this.ac.signal,
     });
     if (this.closed) {
       // The client left while we were spawning: nobody owns this process any more.
@@ -240,7 +254,7 @@ class LegacyConnection {
       flow: this.session!.flow,
       emit: (o: ProcessOutputParams) => this.notify('process.output', { ...o, id: execution.id }),
     });
-    this.executions.push({ execution, output });
+    this.executions.push({ execution, output, seq });
     this.respond(id, { status: 'started', pid, pgid, id: execution.id });
     this.notify('process.started', this.statusUpdate('started', execution));
     // Attached after the two frames above, so output can never overtake them.
@@ -276,6 +290,8 @@ class LegacyConnection {
       return this.fail(id, { code: LEGACY_ERRORS.INVALID_PARAMS, message: `Invalid params: ${describeZodError(parsed.error)}` });
     }
     const { type, id: target } = parsed.data;
+    // Without an id, an `execute` sent earlier that is still starting is the one meant: wait for it.
+    if (typeof target !== 'string') await Promise.allSettled([...this.pendingStarts]);
     const execution = this.findTarget(typeof target === 'string' ? target : undefined);
     if (type === 'PAUSE') {
       if (execution.state !== 'paused') execution.pause();
@@ -290,10 +306,11 @@ class LegacyConnection {
     this.notify(`process.${status}`, this.statusUpdate(status, execution));
   }
 
-  /** The named process of this connection, or without a name the most recently started one still running. */
+  /** The named process of this connection, or without a name the most recently requested one still running. */
   private findTarget(target: string | undefined): Execution {
     // A process being canceled still counts: a second CANCEL must not fall through to an older process.
-    const live = this.executions.map((e) => e.execution).filter((e) => e.state !== 'exited');
+    const running = this.executions.filter((e) => e.execution.state !== 'exited').sort((a, b) => a.seq - b.seq);
+    const live = running.map((e) => e.execution);
     if (target === undefined) {
       const latest = live[live.length - 1];
       if (!latest) throw new ServerError('NOT_FOUND', 'No process is running');

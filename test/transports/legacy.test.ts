@@ -1,4 +1,5 @@
 // The original service's protocol on /ws/mcp (no subprotocol), driven by a client written from its description.
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listGroupMembers, readProcStat } from '../../src/processes/proc.js';
 import { LegacyClient, type RpcMessage } from '../helpers/legacy-client.js';
@@ -387,5 +388,43 @@ describe('original protocol: errors', () => {
     expect(refused.error).toMatchObject({ code: -32602, data: { code: 'LIMIT_REACHED' } });
     await client.request('control', { type: 'CANCEL', id });
     await completed(client, id);
+  });
+});
+
+describe('original protocol: hooks', () => {
+  const block = fileURLToPath(new URL('../fixtures/hooks/block.sh', import.meta.url));
+  const hooks = {
+    preExecute: [
+      { argv: [block], match: '^touch ' },
+      { command: 'sleep 3', match: '^echo slow' },
+    ],
+  };
+
+  it('reports the configured hooks in hook_status, and a command a hook refuses as -32001', async () => {
+    const client = await connect({ hooks });
+    const status = await client.request('hook_status');
+    expect(status.result).toMatchObject({ enabled: true, count: 2 });
+    expect(status.result.preExecute).toHaveLength(2);
+    const refused = await client.request('execute', { command: 'touch /tmp/never' });
+    expect(refused.error).toMatchObject({ code: -32001, data: { code: 'BLOCKED_BY_HOOK' } });
+    expect(refused.error!.message).toMatch(/not allowed/);
+  });
+
+  it('answers other messages while a preExecute hook runs; control without id waits for that execute', async () => {
+    const client = await connect({ hooks });
+    const first = await execute(client, { command: 'sleep 60' });
+    const from = client.messages.length;
+    client.sendRaw(JSON.stringify({ jsonrpc: '2.0', id: 'slow', method: 'execute', params: { command: 'echo slow; sleep 60' } }));
+    const paused = await client.request('control', { type: 'PAUSE', id: first.id });
+    expect(paused.result).toMatchObject({ status: 'paused', id: first.id });
+    // answered while the slow execute was still in its hook
+    expect(client.messages.slice(from).some((m) => m.id === 'slow')).toBe(false);
+    const canceled = await client.request('control', { type: 'CANCEL' });
+    const slow = await client.waitFor((m) => m.id === 'slow', 5_000, 'slow execute');
+    groups.add(slow.result.pgid);
+    expect(canceled.result).toMatchObject({ status: 'canceled', id: slow.result.id });
+    await completed(client, slow.result.id);
+    await client.request('control', { type: 'CANCEL', id: first.id });
+    await completed(client, first.id);
   });
 });

@@ -1,7 +1,7 @@
 // The `execute` tool: run one command, stream its output as progress, return its result or a running handle.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import { EmptyResultSchema, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { toToolError } from '../src/errors.js';
 import type { Execution } from '../src/processes/execution.js';
@@ -97,6 +97,7 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
           heartbeatMs: deps.config.progressHeartbeatMs,
           startedAt: execution.startedAt.getTime(),
           ...(execution.expectedMs !== undefined ? { expectedMs: execution.expectedMs } : {}),
+          confirm: () => extra.sendRequest({ method: 'ping' }, EmptyResultSchema, { timeout: 1_000 }),
         });
   sink?.attach(execution.log);
 

@@ -21,10 +21,14 @@ export interface ProgressSinkOptions {
   startedAt: number;
   /** Expected duration from history: progress bars get a real total. */
   expectedMs?: number;
+  /** A round trip to the client (an MCP ping): once it answers, it has handled every earlier notification. */
+  confirm?: () => Promise<unknown>;
 }
 
 /** Pause between the last output notification and the result (see close()). */
 const FINAL_SETTLE_MS = 15;
+/** Longest wait for the last write and the client's ping answer before the result goes out anyway. */
+const CONFIRM_TIMEOUT_MS = 1_000;
 
 export class ProgressSink implements OutputSubscriber {
   private buffered: string[] = [];
@@ -118,7 +122,8 @@ export class ProgressSink implements OutputSubscriber {
   /**
    * Send what is buffered and stop. The SDK client handles a notification a microtask later than a
    * response: if both arrive in one read, the response wins and the last output is dropped as an
-   * "unknown token". So when output went out just now, wait until it is written, then a little more.
+   * "unknown token". So when output went out just now, wait until it is written and the client has
+   * answered a ping sent after it (it answers in order), or a short while without `confirm`.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -128,8 +133,9 @@ export class ProgressSink implements OutputSubscriber {
     clearInterval(this.heartbeat);
     this.unsubscribe?.();
     if (hadTail) {
-      await Promise.race([this.lastSent, delay(1_000)]);
-      await delay(FINAL_SETTLE_MS);
+      await Promise.race([this.lastSent, delay(CONFIRM_TIMEOUT_MS)]);
+      if (this.opts.confirm) await Promise.race([this.opts.confirm().catch(() => undefined), delay(CONFIRM_TIMEOUT_MS)]);
+      else await delay(FINAL_SETTLE_MS);
     } else {
       await delay(0);
     }

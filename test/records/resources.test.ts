@@ -57,9 +57,12 @@ describe('execution resources', () => {
     await waitFor(() => updates.length >= 2, 5_000, 'updates during output');
     expect(updates.length).toBeLessThanOrEqual(8); // coalesced: a few per second, not one per line
     await waitFor(async () => JSON.parse(textOf(await client!.readResource({ uri }))).state === 'exited', 5_000, 'end');
+    // The last update follows the final record; once it has had time to arrive, nothing else comes.
+    await server.engine.records.settled(r.id);
+    await new Promise((r) => setTimeout(r, 500));
     const before = updates.length;
-    await new Promise((r) => setTimeout(r, 300));
-    expect(updates.length).toBe(before); // nothing after the end
+    await new Promise((r) => setTimeout(r, 500));
+    expect(updates.length).toBe(before);
     expect(new Set(updates)).toEqual(new Set([uri]));
     await expect(client.subscribeResource({ uri: 'cc-executor://elsewhere' })).rejects.toThrow();
   });

@@ -39,7 +39,7 @@ describe('stdio transport', () => {
     child.stdin.write(
       `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } } })}\n`,
     );
-    await waitFor(() => stdout.includes('\n'), 5_000, 'initialize reply');
+    await waitFor(() => stdout.includes('\n'), 20_000, 'initialize reply');
     child.stdin.end();
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).toBe(0);

@@ -12,6 +12,10 @@ const STATUS_OPTIONS = {
   ...COMMON_OPTIONS,
   follow: { type: 'boolean', short: 'f' },
   'reconnect-for': { type: 'string' },
+  history: { type: 'boolean' },
+  query: { type: 'string' },
+  state: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
 
 /** --follow polls this often while output flows, backing off to the max while the command is silent. */
@@ -25,7 +29,8 @@ const POLL_TIMEOUT_MS = 15_000;
 
 export const STATUS_HELP = `Usage: cc-executor status [options] [ID]
 
-Without ID: every execution the server holds (all sessions), as a table fitted to the terminal.
+Without ID: every execution the server holds (all sessions), as a table fitted to the terminal;
+with --history, the saved records instead (past server runs included).
 With ID (or a unique prefix of at least 4 characters): a state line on stderr, then the output
 so far, the command's stdout on our stdout and its stderr on our stderr.
 
@@ -34,6 +39,10 @@ Options:
                      exit with its exit status; reconnects after a dropped connection and resumes
                      from its cursor, so every byte is printed once
   --reconnect-for DUR  With --follow: keep trying to reconnect this long [default: 1m]
+  --history          Without ID: list saved records, newest 50 by default, across server restarts
+  --query TEXT       With --history: only commands containing TEXT
+  --state STATE      With --history: only running, paused, exited or lost records
+  --limit N          With --history: at most N records (1-1000)
 ${COMMON_HELP.join('\n')}
 
 With --json: the table is {"executions":[...],"server":{...}}; one execution is the status object with
@@ -50,10 +59,13 @@ export async function runStatus(args: string[], ctx: CliContext): Promise<number
   const target = resolveTarget({ url: values.url as string | undefined, token: values.token as string | undefined }, ctx.env);
   const json = values.json === true;
   const id = positionals[0];
+  const historyOnly = (['query', 'state', 'limit'] as const).find((k) => values[k] !== undefined);
+  if (historyOnly !== undefined && values.history !== true) throw new UsageError(`--${historyOnly} applies to --history only`);
   if (id === undefined) {
     if (values.follow === true) throw new UsageError('--follow needs an execution id');
-    return await listExecutions(target, json, ctx.term);
+    return await listExecutions(target, json, ctx.term, values.history === true ? historyFilter(values) : undefined);
   }
+  if (values.history === true) throw new UsageError('--history lists records; give no id (status ID finds past executions too)');
   checkIdArg(id, 'cc-executor status ID');
   const reconnectFor = values['reconnect-for'];
   if (reconnectFor !== undefined && values.follow !== true) throw new UsageError('--reconnect-for applies to --follow only');
@@ -73,9 +85,27 @@ async function withConnection<T>(target: Target, fn: (conn: Connection) => Promi
   }
 }
 
-async function listExecutions(target: Target, json: boolean, term: Terminal): Promise<number> {
+function historyFilter(values: Record<string, unknown>): Record<string, unknown> {
+  const filter: Record<string, unknown> = { scope: 'history' };
+  if (typeof values.query === 'string') filter.query = values.query;
+  if (typeof values.state === 'string') filter.state = values.state;
+  if (typeof values.limit === 'string') {
+    const limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new UsageError(`--limit: expected a whole number from 1 to 1000, got ${values.limit}`);
+    filter.limit = limit;
+  }
+  return filter;
+}
+
+async function listExecutions(
+  target: Target,
+  json: boolean,
+  term: Terminal,
+  history: Record<string, unknown> | undefined,
+): Promise<number> {
   // Each CLI call is a new session with no executions of its own: list everyone's.
-  const answer = await withConnection(target, (conn) => conn.call('status', { scope: 'all' }));
+  const answer = await withConnection(target, (conn) => conn.call('status', history ?? { scope: 'all' }));
   if (json) {
     term.printJson(answer);
     return EXIT.OK;

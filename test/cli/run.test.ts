@@ -254,8 +254,9 @@ describe('cc-executor run: decorations', () => {
       });
       expect(r.code, r.stdout.toString()).toBe(0);
       const screen = r.stdout.toString();
-      expect(screen).toMatch(/\x1b\[2m… running \d\.\ds, silent \d\.\ds \(Ctrl-C cancels\)\x1b\[0m/);
-      expect(screen).toMatch(/\r\x1b\[2Kdone\r\n$/);
+      const esc = '\u001b';
+      expect(screen).toMatch(new RegExp(`${esc}\\[2m… running \\d\\.\\ds, silent \\d\\.\\ds \\(Ctrl-C cancels\\)${esc}\\[0m`));
+      expect(screen.endsWith(`\r${esc}[2Kdone\r\n`)).toBe(true);
     },
   );
 });

@@ -58,6 +58,41 @@ describe('cc-executor status (list)', () => {
   });
 });
 
+describe('cc-executor status --history', () => {
+  it('lists saved records after a server restart, filtered, and status ID still shows a past execution', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cc-cli-history-'));
+    try {
+      const first = await startTestServer({ dataDir });
+      const ran = await runCli(['run', '--', 'echo remembered; exit 9'], { url: first.url });
+      expect(ran.code).toBe(9);
+      await runCli(['run', '--', 'echo other'], { url: first.url });
+      await first.close();
+
+      const second = await startTestServer({ dataDir });
+      try {
+        const r = await runCli(['status', '--history', '--query', 'remembered'], { url: second.url });
+        expect(r.code, r.stderr.toString()).toBe(0);
+        const lines = r.stdout.toString().trimEnd().split('\n');
+        expect(lines).toHaveLength(2);
+        expect(lines[1]).toMatch(/^([0-9a-f]{8})\s+exited\s+9\s+\S+\s+echo remembered; exit 9$/);
+        const prefix = lines[1]!.slice(0, 8);
+        const past = await runCli(['status', prefix], { url: second.url });
+        expect(past.code, past.stderr.toString()).toBe(0);
+        expect(past.stdout.toString()).toBe('remembered\n');
+        const json = await runCli(['status', '--history', '--json', '--limit', '1'], { url: second.url });
+        expect(JSON.parse(json.stdout.toString()).executions).toHaveLength(1);
+        const misuse = await runCli(['status', '--query', 'x'], { url: second.url });
+        expect(misuse.code).toBe(125);
+        expect(misuse.stderr.toString()).toContain('--query applies to --history only');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('cc-executor status ID', () => {
   it('resolves an id prefix and prints the state line on stderr and the output on stdout/stderr', async () => {
     const { id } = await startElsewhere({ command: 'printf "one\\n"; printf "two\\n" >&2; printf "three"; exit 2' });
@@ -71,7 +106,13 @@ describe('cc-executor status ID', () => {
     const json = await runCli(['status', '--json', id.slice(0, 8)], { url: server.url });
     const parsed = JSON.parse(json.stdout.toString());
     expect(parsed).toMatchObject({ id, state: 'exited', exitCode: 2 });
-    expect(parsed.output.chunks.map((c: { data: string }) => c.data).join('')).toBe('one\ntwo\nthree');
+    // Order across the two pipes is the reader's race; within each stream it is exact.
+    const joined = (stream: string) =>
+      (parsed.output.chunks as Array<{ stream: string; data: string }>)
+        .filter((c) => c.stream === stream)
+        .map((c) => c.data)
+        .join('');
+    expect([joined('stdout'), joined('stderr')]).toEqual(['one\nthree', 'two\n']);
   });
 
   it('an unknown id exits 125 with NOT_FOUND, a too short prefix is a usage error', async () => {

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // CLI entry: load config -> logger -> engine -> transports -> signal handling and orderly shutdown.
+// `run`, `status`, `control` and `help` are the client (src/cli/); `serve` or no subcommand is the server.
+import { COMMANDS_USAGE, isClientCommand } from './cli/commands.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createEngine, type EngineParts } from './engine.js';
 import { createLogger } from './logger.js';
@@ -11,11 +13,11 @@ import { CLOSE_CODES } from '../transports/websocket.js';
 /** Extra time, beyond the grace period, that shutdown may take before we exit anyway. */
 const SHUTDOWN_SLACK_MS = 1_000;
 
-function readConfig(): Config {
+function readConfig(argv: string[]): Config {
   try {
-    const result = loadConfig({ argv: process.argv.slice(2), env: process.env });
+    const result = loadConfig({ argv, env: process.env });
     if (result.kind === 'help') {
-      process.stdout.write(`${result.text}\n`);
+      process.stdout.write(`${COMMANDS_USAGE}\n${result.text}\n`);
       process.exit(0);
     }
     if (result.kind === 'version') {
@@ -32,8 +34,8 @@ function readConfig(): Config {
   }
 }
 
-async function main(): Promise<void> {
-  const config = readConfig();
+async function main(argv: string[]): Promise<void> {
+  const config = readConfig(argv);
   const logger = createLogger(config.logLevel);
   const engine: EngineParts = createEngine(config, logger);
   await engine.records.init();
@@ -104,7 +106,18 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => void shutdown('SIGHUP'));
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`cc-executor: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+const [subcommand, ...rest] = process.argv.slice(2);
+if (isClientCommand(subcommand)) {
+  // Loaded only for client commands: the server never loads the client code.
+  import('./cli/index.js')
+    .then((cli) => cli.main(subcommand, rest))
+    .catch((err: unknown) => {
+      process.stderr.write(`cc-executor: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(125);
+    });
+} else {
+  main(subcommand === 'serve' ? rest : process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`cc-executor: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -112,6 +112,52 @@ export const ConfigSchema = z
     gpuSampleMs: z.number().int().min(100).default(10_000).describe('GPU sampling interval'),
 
     hooks: HooksConfigSchema.describe('Pre/post execution hooks, JSON { preExecute: [...], postExecute: [...] } (README "Hooks")'),
+
+    // Security (SECURITY.md says what each of these does and does not stop).
+    authToken: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Token clients must send (Authorization: Bearer, or ?token=); also read from CC_EXECUTOR_TOKEN'),
+    insecureNoAuth: z
+      .boolean()
+      .default(false)
+      .describe('Allow binding a non-loopback host without authToken (anyone who can connect runs commands)'),
+    allowedOrigins: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Origin header values accepted (requests without Origin always pass); comma-separated in env/flags'),
+    allowedHosts: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Host header names accepted besides loopback names and the bind address ("*" = any)'),
+    allowedCommands: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('When set: only these executables run, argv mode only (shell strings are refused)'),
+    deniedCommands: z.array(z.string().min(1)).default([]).describe('Executables refused; when non-empty, shell strings are refused too'),
+    allowedCwdRoots: z.array(z.string().min(1)).optional().describe('When set: cwd (realpath) must lie inside one of these directories'),
+    envPolicy: z
+      .enum(['inherit', 'allowlist'])
+      .default('inherit')
+      .describe("Children inherit the server's environment, or only envAllowlist"),
+    envAllowlist: z
+      .array(z.string().min(1))
+      .default(['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_*', 'TERM', 'TZ', 'TMPDIR'])
+      .describe('Variables passed to children with envPolicy "allowlist" (NAME or PREFIX*)'),
+    maxOutputBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Output bytes per execution before it is terminated (output_limit; 0 = no limit)'),
+    maxCommandBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(128 * KIB)
+      .describe('Largest command string / total argv, in bytes'),
+    maxExecutionsPerMinute: z.number().int().min(0).default(0).describe('Executions a session may start per minute (0 = no limit)'),
   })
   .strict();
 
@@ -138,10 +184,31 @@ function toEnvName(key: string): string {
   return ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 }
 
-// Env and CLI values are strings; the default's type says how to read them.
+/** True for keys whose value is an array (optional or defaulted): env and flags give them comma-separated. */
+function isArrayKey(key: ConfigKey): boolean {
+  let def = ConfigSchema.shape[key].def as { type: string; innerType?: { def: unknown } };
+  while ((def.type === 'optional' || def.type === 'default') && def.innerType) def = def.innerType.def as typeof def;
+  return def.type === 'array';
+}
+
+// Env and CLI values are strings; the default's type (or the schema, for arrays) says how to read them.
 function coerce(key: ConfigKey, raw: string | boolean, source: string): unknown {
   const sample = DEFAULTS[key];
   if (typeof raw === 'boolean') return raw;
+  if (isArrayKey(key)) {
+    // A JSON array, or the friendlier comma-separated list.
+    if (raw.trim().startsWith('[')) {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch (e) {
+        throw new ConfigError(`${source}: expected a JSON array or a comma-separated list, ${(e as Error).message}`);
+      }
+    }
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  }
   if (typeof sample === 'object' && sample !== null) {
     try {
       return JSON.parse(raw) as unknown;
@@ -197,7 +264,7 @@ export function renderHelp(): string {
     const field = ConfigSchema.shape[key];
     const flag = typeof DEFAULTS[key] === 'boolean' ? `--${toKebab(key)}` : `--${toKebab(key)} VALUE`;
     const desc = field.description ?? '';
-    lines.push(`  ${flag.padEnd(31)} ${desc} [${toEnvName(key)}, default ${JSON.stringify(DEFAULTS[key])}]`);
+    lines.push(`  ${flag.padEnd(31)} ${desc} [${toEnvName(key)}, default ${JSON.stringify(DEFAULTS[key]) ?? 'none'}]`);
   }
   return lines.join('\n');
 }
@@ -231,6 +298,14 @@ export function loadConfig(opts: { argv: string[]; env: NodeJS.ProcessEnv }): Lo
     const envName = toEnvName(key);
     const raw = opts.env[envName];
     if (raw !== undefined) merged[key] = coerce(key, raw, envName);
+  }
+  // The documented short name for the token; the derived CC_EXECUTOR_AUTH_TOKEN works too.
+  const shortToken = opts.env[`${ENV_PREFIX}TOKEN`];
+  if (shortToken !== undefined) {
+    if (merged.authToken !== undefined && opts.env[toEnvName('authToken')] !== undefined && merged.authToken !== shortToken) {
+      throw new ConfigError(`${ENV_PREFIX}TOKEN and ${toEnvName('authToken')} are both set and differ; set one`);
+    }
+    merged.authToken = shortToken;
   }
   for (const key of KEYS) {
     const raw = values[toKebab(key)];

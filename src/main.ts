@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { createEngine, type EngineParts } from './engine.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
+import { checkBind } from '../transports/gate.js';
 import { startNetworkServer } from '../transports/http.js';
 import { startStdioServer } from '../transports/stdio.js';
 import { CLOSE_CODES } from '../transports/websocket.js';
@@ -36,6 +37,11 @@ function readConfig(argv: string[]): Config {
 
 async function main(argv: string[]): Promise<void> {
   const config = readConfig(argv);
+  const bindProblem = config.stdio ? undefined : checkBind(config);
+  if (bindProblem) {
+    process.stderr.write(`cc-executor: ${bindProblem}\n`);
+    process.exit(2);
+  }
   const logger = createLogger(config.logLevel);
   const engine: EngineParts = createEngine(config, logger);
   await engine.records.init();

@@ -1,12 +1,12 @@
 // The network front: one HTTP server for MCP over WebSocket (<wsPath>; the original protocol when no subprotocol
 // is offered) and Streamable HTTP (<mcpPath>), health and metrics.
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ServerError } from '../src/errors.js';
-import { checkAccess, type Endpoint } from './access.js';
 import { createSessionServer, type Engine } from './context.js';
+import { checkBind, checkGate, isLoopbackBind, redactHeaders, requestPath, type GateEndpoint, type GateVerdict } from './gate.js';
 import { checkHealth } from './health.js';
 import { serveLegacyConnection } from './legacy.js';
 import { StreamableHttpEndpoint } from './streamable-http.js';
@@ -28,31 +28,30 @@ export interface NetworkServer {
   close(): Promise<void>;
 }
 
-function writeJson(res: ServerResponse, status: number, body: unknown): void {
+function writeJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-/** The request's path, or undefined when its target is not a URL (`GET //` would otherwise throw). */
-function pathOf(req: IncomingMessage): string | undefined {
-  try {
-    return new URL(req.url ?? '/', 'http://localhost').pathname;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Refuse an upgrade with a plain HTTP response, before any WebSocket handshake. */
-function refuseUpgrade(socket: Duplex, status: number, reason: string, body: unknown): void {
+function refuseUpgrade(socket: Duplex, status: number, reason: string, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n${extra}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
 }
 
 export async function startNetworkServer(engine: Engine): Promise<NetworkServer> {
   const { config, logger } = engine;
+  const bindProblem = checkBind(config);
+  if (bindProblem) throw new Error(bindProblem);
+  // Logged without the URL: its query string may carry the token.
+  const logRefusal = (req: IncomingMessage, verdict: Extract<GateVerdict, { ok: false }>, path: string | undefined) =>
+    logger.info({ status: verdict.status, reason: verdict.body.error, path, remote: req.socket.remoteAddress }, 'request refused');
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxPayloadBytes,
@@ -65,7 +64,7 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
   const mcp = new StreamableHttpEndpoint(engine);
 
   interface Route {
-    endpoint: Endpoint;
+    endpoint: GateEndpoint;
     methods: string[];
     handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
   }
@@ -95,19 +94,20 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
   ]);
 
   const http: Server = createHttpServer(async (req, res) => {
-    const path = pathOf(req);
+    const path = requestPath(req);
+    const route = path === undefined ? undefined : routes.get(path);
+    // Every request passes the gate first (Host, Origin, token), unknown paths included: /health and
+    // /healthz may skip the token with publicHealth, anything else needs it.
+    const verdict = checkGate(req, config, route?.endpoint ?? 'mcp');
+    if (!verdict.ok) {
+      logRefusal(req, verdict, path);
+      return writeJson(res, verdict.status, verdict.body, verdict.headers);
+    }
     if (path === undefined) return writeJson(res, 400, { error: 'bad request target' });
-    const route = routes.get(path);
     if (!route) {
       if (path === config.wsPath)
         return writeJson(res, 426, { error: 'upgrade required', detail: `connect with a WebSocket to ${config.wsPath}` });
       return writeJson(res, 404, { error: 'not found' });
-    }
-    // Every endpoint passes here: the one place an auth check decides.
-    const denial = checkAccess(config, req, route.endpoint);
-    if (denial) {
-      for (const [name, value] of Object.entries(denial.headers ?? {})) res.setHeader(name, value);
-      return writeJson(res, denial.status, denial.body);
     }
     if (!route.methods.includes(req.method ?? '')) {
       res.setHeader('allow', route.methods.join(', '));
@@ -124,12 +124,15 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => undefined);
-    const path = pathOf(req);
+    const path = requestPath(req);
+    const verdict = checkGate(req, config);
+    if (!verdict.ok) {
+      logRefusal(req, verdict, path);
+      return refuseUpgrade(socket, verdict.status, STATUS_CODES[verdict.status]!, verdict.body, verdict.headers);
+    }
     if (path === undefined) return refuseUpgrade(socket, 400, 'Bad Request', { error: 'bad request target' });
     if (path !== config.wsPath)
       return refuseUpgrade(socket, 404, 'Not Found', { error: `no WebSocket endpoint at ${path}; use ${config.wsPath}` });
-    const denial = checkAccess(config, req, 'mcp');
-    if (denial) return refuseUpgrade(socket, denial.status, 'Forbidden', denial.body);
     if (!accepting) return refuseUpgrade(socket, 503, 'Service Unavailable', { error: 'server is shutting down' });
     // No subprotocol offered: the original service's protocol (transports/legacy.ts). Its clients expect
     // the session limit as error -32003 then close 1008 on an open socket, so they are upgraded first.
@@ -154,7 +157,11 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
       return;
     }
     const sessionId = session.id;
-    const transport = new WebSocketServerTransport(ws, { sessionId, pingIntervalMs: config.pingIntervalMs, headers: req.headers });
+    const transport = new WebSocketServerTransport(ws, {
+      sessionId,
+      pingIntervalMs: config.pingIntervalMs,
+      headers: redactHeaders(req.headers),
+    });
     // Set before connect(): the SDK chains our onclose first, so 'disconnect' is recorded before handlers abort.
     transport.onclose = () => void engine.sessions.end(sessionId);
     transport.onerror = (err) => logger.debug({ err: err.message }, 'websocket transport error');
@@ -171,6 +178,14 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
     });
   });
   const port = (http.address() as AddressInfo).port;
+  if (config.authToken === undefined) {
+    logger.warn(
+      { host: config.host },
+      isLoopbackBind(config.host)
+        ? 'no authToken configured: any local process can connect and run commands (set CC_EXECUTOR_TOKEN to require a token)'
+        : 'no authToken configured and --insecure-no-auth given: ANYONE who can reach this address can run commands',
+    );
+  }
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
 
   return {

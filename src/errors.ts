@@ -9,8 +9,9 @@ export const ERROR_CODES = {
   INVALID_STATE: "The action does not apply in the execution's current state (resume a running one, pause an exited one)",
   INVALID_CWD: 'cwd does not exist or is not a directory',
   SPAWN_FAILED: 'The operating system could not start the command (executable missing, not executable...)',
-  LIMIT_REACHED: 'A configured limit (executions, sessions) is reached',
+  LIMIT_REACHED: 'A configured limit (executions, sessions, executions per minute) is reached; details.limit names it',
   BLOCKED_BY_HOOK: 'A preExecute hook refused the command (exit 2, its stderr is the reason) or failed with failClosed; it never ran',
+  FORBIDDEN: 'The command policy refuses the request (allowedCommands, deniedCommands, allowedCwdRoots); details.policy names the rule',
   SHUTTING_DOWN: 'The server is stopping and accepts no new executions',
   INTERNAL: 'An unexpected server fault; the message says more',
 } as const;

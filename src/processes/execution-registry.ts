@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
 import type { HookRunner, PreHookRequest } from '../hooks/hook-runner.js';
 import type { Logger } from '../logger.js';
+import { CommandPolicy } from '../policy/command-policy.js';
 import type { LoadMonitor } from '../system/load-monitor.js';
 import { normaliseCommand, type DurationHistory } from './duration-history.js';
 import { Execution, type TerminationReason } from './execution.js';
@@ -43,10 +44,13 @@ export const NON_INTERACTIVE_ENV: Readonly<Record<string, string>> = {
 /** Server variables never passed to children. */
 const WITHHELD_ENV = ['CC_EXECUTOR_TOKEN', 'CC_EXECUTOR_AUTH_TOKEN'];
 
-/** The environment every child (and hook) starts from: the server's, secrets withheld, non-interactive defaults. */
-export function baseChildEnv(): Record<string, string> {
+/**
+ * The environment every child (and hook) starts from: the server's, secrets withheld, non-interactive defaults.
+ * `passes` filters the server's variables (the env policy).
+ */
+export function baseChildEnv(passes: (name: string) => boolean = () => true): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !WITHHELD_ENV.includes(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !WITHHELD_ENV.includes(k) && passes(k)) env[k] = v;
   return Object.assign(env, NON_INTERACTIVE_ENV);
 }
 
@@ -79,6 +83,7 @@ export type RegistryEvents = { started: [Execution]; exited: [Execution] };
 export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   private readonly executions = new Map<string, Execution>();
   private readonly shell: string;
+  private readonly policy: CommandPolicy;
   private closing = false;
 
   constructor(
@@ -91,6 +96,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   ) {
     super();
     this.shell = resolveShell(config.shell);
+    this.policy = new CommandPolicy(config);
+    for (const problem of this.policy.problems()) logger.warn(problem);
   }
 
   get shellPath(): string {
@@ -118,6 +125,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     let cwd = this.checkCwd(req.cwd);
     let env = this.buildEnv(req.env);
     this.checkLimits(req.sessionId);
+    // Refused before any hook runs; counts towards the per-minute rate.
+    let allowed = this.policy.check(req, cwd);
 
     let requested = req.timeoutMs ?? this.config.defaultTimeoutMs;
     // The id exists before the preExecute hooks run: they receive it.
@@ -146,6 +155,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       cwd = this.checkCwd(plan.cwd);
       env = this.buildEnv(plan.env);
       this.checkLimits(req.sessionId);
+      // Hooks are configuration, but what finally runs must still obey the policy.
+      allowed = this.policy.check({ ...plan, sessionId: req.sessionId }, cwd, { countRate: false });
     }
     const timeoutMs = Math.min(requested, this.config.maxTimeoutMs);
     const shellMode = plan.command !== undefined;
@@ -154,9 +165,9 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       sessionId: req.sessionId,
       ...(shellMode ? { command: plan.command! } : { argv: plan.argv! }),
       spawn: {
-        file: shellMode ? this.shell : plan.argv![0]!,
+        file: shellMode ? this.shell : allowed.file!,
         args: shellMode ? ['-c', plan.command!] : plan.argv!.slice(1),
-        cwd,
+        cwd: allowed.cwd,
         env,
         ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
       },
@@ -168,6 +179,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       graceMs: this.config.graceMs,
       background: req.background ?? false,
       outputBufferBytes: this.config.outputBufferBytes,
+      maxOutputBytes: this.config.maxOutputBytes,
       inlineOutputChars: this.config.inlineOutputChars,
       load: this.load,
       historyKey,
@@ -218,7 +230,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
 
   /** A null value (set by a preExecute hook) removes the variable. */
   private buildEnv(extra: Record<string, string | null> | undefined): Record<string, string> {
-    const env = baseChildEnv();
+    const env = baseChildEnv((name) => this.policy.passesEnv(name));
     for (const [k, v] of Object.entries(extra ?? {})) {
       if (k === '' || k.includes('=') || k.includes('\0') || v?.includes('\0')) {
         throw new ServerError('INVALID_INPUT', `invalid environment variable name or value: ${JSON.stringify(k)}`);

@@ -10,7 +10,8 @@ import { ProcessGroup, type SpawnSpec } from './process-group.js';
 /** Internal phases; `state` maps them to the public three. */
 export type ExecutionPhase = 'starting' | 'running' | 'paused' | 'exiting' | 'exited';
 export type ExecutionState = 'running' | 'paused' | 'exited';
-export type TerminationReason = 'cancel' | 'kill' | 'timeout' | 'idle_timeout' | 'disconnect' | 'shutdown' | 'detached_ttl';
+export type TerminationReason =
+  'cancel' | 'kill' | 'timeout' | 'idle_timeout' | 'disconnect' | 'shutdown' | 'detached_ttl' | 'output_limit';
 
 export interface ExecutionOptions {
   id: string;
@@ -26,6 +27,8 @@ export interface ExecutionOptions {
   graceMs: number;
   background: boolean;
   outputBufferBytes: number;
+  /** Output bytes (both streams) beyond which the group is terminated with 'output_limit'; 0 or absent = no limit. */
+  maxOutputBytes?: number;
   inlineOutputChars: number;
   load: LoadMonitor;
   /** Key for the duration history (program and subcommand) and its usual duration, when known. */
@@ -111,6 +114,9 @@ export class Execution {
   private readonly pipes: Readable[] = [];
   private readonly hookRuns: HookRun[];
   private readonly hookWarnings: string[];
+  /** Bytes taken from both pipes; with maxOutputBytes, nothing is taken beyond the limit. */
+  private outputTaken = 0;
+  private outputCapped = false;
 
   private constructor(
     private readonly opts: ExecutionOptions,
@@ -194,7 +200,10 @@ export class Execution {
     this.pipes.push(pipe);
     const decoder = new TextDecoder('utf-8', { fatal: false });
     let pendingBytes = 0;
-    pipe.on('data', (buf: Buffer) => {
+    pipe.on('data', (data: Buffer) => {
+      // Past maxOutputBytes the rest is drained and dropped while the group is being terminated.
+      if (this.outputCapped) return;
+      const buf = this.capOutput(data);
       this.lastDataAt = Date.now();
       this.idleTimer?.refresh();
       pendingBytes += buf.length;
@@ -212,6 +221,21 @@ export class Execution {
       });
       pipe.on('error', () => undefined); // 'close' follows; nothing to add
     });
+  }
+
+  /** The part of `data` within maxOutputBytes; past the limit, terminate with 'output_limit' (the first reason wins). */
+  private capOutput(data: Buffer): Buffer {
+    const max = this.opts.maxOutputBytes ?? 0;
+    if (max <= 0) return data;
+    const room = max - this.outputTaken;
+    if (data.length <= room) {
+      this.outputTaken += data.length;
+      return data;
+    }
+    this.outputCapped = true;
+    this.outputTaken = max;
+    void this.terminate('output_limit');
+    return data.subarray(0, room);
   }
 
   /** Stop reading the child's pipes while a subscriber is full; resume when all have drained. */

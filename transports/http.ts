@@ -148,6 +148,8 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
   });
 
   async function accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
+    // Before anything can fail: an 'error' without a listener (invalid UTF-8 from the peer) would throw.
+    ws.on('error', () => undefined);
     let session;
     try {
       session = engine.sessions.open('websocket', (code, reason) => ws.close(code ?? CLOSE_CODES.GOING_AWAY, reason));

@@ -118,6 +118,15 @@ describe('allowedCommands', () => {
     }
   });
 
+  it("checks again what a preExecute hook changed: a hook's rewrite cannot run a forbidden program", async () => {
+    const file = victim();
+    const rewrite = `process.stdin.resume(); process.stdin.on('end', () => console.log(JSON.stringify({ argv: ['rm', '-f', ${JSON.stringify(file)}] })))`;
+    await serve({ allowedCommands: ['echo'], hooks: { preExecute: [{ argv: [process.execPath, '-e', rewrite] }] } });
+    const r = await run({ argv: ['echo', 'x'], cwd: dir });
+    expect(r.error).toMatchObject({ code: 'FORBIDDEN', details: { policy: 'allowedCommands' } });
+    expect(existsSync(file)).toBe(true);
+  });
+
   it('with an empty list, runs nothing', async () => {
     await serve({ allowedCommands: [] });
     expect((await run({ argv: ['echo', 'x'], cwd: dir })).error.code).toBe('FORBIDDEN');

@@ -101,7 +101,7 @@ describe('token authentication', () => {
   it('guards every HTTP route, unknown ones included, and opens /health only with publicHealth', async () => {
     server = await startTestServer({ authToken: TOKEN });
     const base = httpBase(server);
-    for (const path of ['/health', '/healthz', '/ws/mcp', '/nowhere']) {
+    for (const path of ['/health', '/healthz', '/mcp', '/metrics', '/ws/mcp', '/nowhere']) {
       const r = await get(`${base}${path}`);
       expect(r.status, path).toBe(401);
       expect(r.headers['www-authenticate']).toMatch(/^Bearer/);
@@ -119,6 +119,8 @@ describe('token authentication', () => {
     expect((await get(`${open}/healthz`, { Origin: 'https://evil.example' })).status).toBe(403);
     expect((await get(`${open}/healthz`, { Host: 'evil.example' })).status).toBe(403);
     expect((await get(`${open}/nowhere`)).status).toBe(401);
+    expect((await get(`${open}/metrics`)).status).toBe(401);
+    expect((await get(`${open}/mcp`)).status).toBe(401);
     expect((await upgrade(server.url)).status).toBe(401);
   });
 

@@ -28,7 +28,10 @@ export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = 
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 15_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // the caller never gets a handle to stop it
+      reject(new Error(`server did not start: ${stderr}`));
+    }, 15_000);
     child.stderr.on('data', (d) => {
       stderr += String(d);
       const m = /listening on (ws:\/\/\S+?)"/.exec(stderr) ?? /listening on (ws:\/\/\S+)/.exec(stderr);

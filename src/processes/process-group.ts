@@ -26,14 +26,23 @@ export class ProcessGroup {
   /** Leader start time (clock ticks since boot): with the pgid it names this group even after a restart. */
   readonly startTicks: number | undefined;
   private gone = false;
+  private leaderExited = false;
+  /** Members seen in the group: pid -> start time. */
+  private readonly known = new Map<number, number>();
 
   private constructor(subprocess: ResultPromise, pid: number) {
     this.subprocess = subprocess;
     this.pid = pid;
     this.pgid = pid;
     this.startTicks = readProcStat(pid)?.startTicks;
+    if (this.startTicks !== undefined) this.known.set(pid, this.startTicks);
     this.leaderExit = new Promise((resolve) => {
-      subprocess.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+      subprocess.once('exit', (exitCode, signal) => {
+        // Refresh who is in the group before the leader's pid can be handed out again.
+        this.members();
+        this.leaderExited = true;
+        resolve({ exitCode, signal });
+      });
     });
   }
 
@@ -65,12 +74,24 @@ export class ProcessGroup {
     return new ProcessGroup(subprocess, subprocess.pid);
   }
 
-  /** Live members of the group (leader included while it runs). */
+  /**
+   * Live members of the group (leader included while it runs).
+   *
+   * Once the leader has exited its pid is free, and after the last member dies the pgid can name an
+   * unrelated new group. So members found under our pgid count as ours only while one of them is a
+   * process we saw in the group before (same pid and start time); the first scan that finds none of
+   * them marks the group gone for good.
+   */
   members(): number[] {
     if (this.gone) return [];
-    const members = listGroupMembers(this.pgid).map((m) => m.pid);
-    if (members.length === 0) this.gone = true;
-    return members;
+    const found = listGroupMembers(this.pgid);
+    const ours = !this.leaderExited || found.some((m) => this.known.get(m.pid) === m.startTicks);
+    if (found.length === 0 || !ours) {
+      this.gone = true;
+      return [];
+    }
+    for (const m of found) this.known.set(m.pid, m.startTicks);
+    return found.map((m) => m.pid);
   }
 
   isAlive(): boolean {
@@ -79,10 +100,13 @@ export class ProcessGroup {
 
   /**
    * Send a signal to every member of the group. Returns false when the group is gone.
-   * A pgid can only be reused once its group is empty; from the first ESRCH on we never signal it again.
+   * A pgid can only be reused once its group is empty; from the first ESRCH, or the first scan that
+   * finds no member we know, we never signal it again.
    */
   signal(sig: NodeJS.Signals | number): boolean {
     if (this.gone) return false;
+    // While the leader runs (unreaped) its pid cannot be reused, so the pgid is surely ours.
+    if (this.leaderExited && this.members().length === 0) return false;
     try {
       process.kill(-this.pgid, sig);
       return true;

@@ -1,6 +1,6 @@
 // Runs the real built server binary as a child process and finds its URL in the log on stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,14 +18,17 @@ export interface ServerProcess {
 
 /** Runs the binary; without --data-dir in `args`, records go to a fresh temp directory. */
 export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const dataDir = args.includes('--data-dir') ? [] : ['--data-dir', mkdtempSync(join(tmpdir(), 'cc-executor-srv-'))];
-  const child = spawn(process.execPath, [MAIN_JS, '--port', '0', ...dataDir, ...args], {
+  const ownDir = args.includes('--data-dir') ? undefined : mkdtempSync(join(tmpdir(), 'cc-executor-srv-'));
+  const child = spawn(process.execPath, [MAIN_JS, '--port', '0', ...(ownDir ? ['--data-dir', ownDir] : []), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+      resolve({ code, signal });
+    }),
   );
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {

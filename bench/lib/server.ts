@@ -1,0 +1,86 @@
+// Starts the real cc-executor server (dist/src/main.js) as a separate process and reads its URL from its log.
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { ChildSet } from './children.js';
+
+const START_TIMEOUT_MS = 20_000;
+
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** Last lines the server logged (for error messages). */
+  recentLog(): string;
+  stop(): Promise<void>;
+}
+
+function splitArgs(raw: string | undefined): string[] {
+  return (raw ?? '').split(/\s+/).filter((a) => a !== '');
+}
+
+/**
+ * `node dist/src/main.js --port 0` at the default log level (info), as users run it. The bench keeps
+ * reading its stderr, so the synchronous logger never blocks on a full pipe.
+ * BENCH_SERVER_ARGS adds server flags (e.g. `--high-water-bytes 1048576`), BENCH_SERVER_NODE_FLAGS adds Node flags.
+ */
+export async function startServer(children: ChildSet, extraArgs: string[] = []): Promise<ServerProcess> {
+  const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+  // A fresh data directory per server: no records or history from earlier runs, and nothing left behind.
+  mkdirSync('tmp/bench', { recursive: true });
+  const dataDir = mkdtempSync('tmp/bench/data-');
+  const args = [
+    ...splitArgs(process.env.BENCH_SERVER_NODE_FLAGS),
+    main,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    ...splitArgs(process.env.BENCH_SERVER_ARGS),
+    ...extraArgs,
+  ];
+  const child = children.spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: string[] = [];
+  const recentLog = () => lines.slice(-20).join('\n');
+
+  const listening = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start within ${START_TIMEOUT_MS} ms:\n${recentLog()}`)),
+      START_TIMEOUT_MS,
+    );
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (code ${code}, signal ${signal}) before listening:\n${recentLog()}`));
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      lines.push(line);
+      if (lines.length > 200) lines.splice(0, 100);
+      const m = /listening on (ws:\/\/\S+?)["\s]/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+  });
+  let url: string;
+  try {
+    url = await listening;
+  } catch (e) {
+    await children.stop(child);
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    url,
+    pid: child.pid!,
+    child,
+    recentLog,
+    async stop() {
+      await children.stop(child);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

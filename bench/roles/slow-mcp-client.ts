@@ -1,0 +1,96 @@
+// Role: an MCP client on a raw `ws` socket that reads at a limited rate (pausing the socket), to make the server hold back.
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
+
+interface Args {
+  url: string;
+  command: string;
+  /** Read rate the client allows itself, bytes per second of stdout text. */
+  bytesPerSecond: number;
+}
+
+interface JsonRpc {
+  id?: number;
+  method?: string;
+  params?: { message?: string; _meta?: Record<string, unknown> };
+  result?: { structuredContent?: { stdoutBytes?: number; exitCode?: number }; isError?: boolean };
+  error?: { message: string };
+}
+
+/** Bytes the client may run ahead of its rate before it pauses the socket. */
+const BURST_BYTES = 1024 * 1024;
+
+runRoleMain(async () => {
+  const { url, command, bytesPerSecond } = roleArgs<Args>();
+  const ws = new WebSocket(url, 'mcp', { perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+
+  const pendingCalls = new Map<number, (m: JsonRpc) => void>();
+  let onProgress: (m: JsonRpc) => void = () => undefined;
+  ws.on('message', (raw) => {
+    const m = JSON.parse(String(raw)) as JsonRpc;
+    if (m.method === 'notifications/progress') onProgress(m);
+    else if (m.id !== undefined) pendingCalls.get(m.id)?.(m);
+  });
+  ws.once('close', () => {
+    for (const resolve of pendingCalls.values()) resolve({ error: { message: 'connection closed' } });
+  });
+  let nextId = 1;
+  const request = (method: string, params: unknown): Promise<JsonRpc> => {
+    const id = nextId++;
+    const reply = new Promise<JsonRpc>((resolve) => pendingCalls.set(id, resolve));
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+    return reply.then((m) => {
+      pendingCalls.delete(id);
+      if (m.error) throw new Error(`${method}: ${m.error.message}`);
+      return m;
+    });
+  };
+
+  await request('initialize', {
+    protocolVersion: '2025-06-18',
+    capabilities: {},
+    clientInfo: { name: 'cc-executor-bench-slow', version: '0.0.0' },
+  });
+  ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+  // One small call first, so the server's idle figure is taken after its tool code has run once.
+  await request('tools/call', { name: 'execute', arguments: { command: 'echo warm' } });
+  await answer({ type: 'ready' });
+  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+
+  let bytes = 0;
+  let pauses = 0;
+  let paused = false;
+  const t0 = performance.now();
+  onProgress = (m) => {
+    if (m.params?._meta?.['cc-executor/stream'] !== 'stdout') return;
+    bytes += Buffer.byteLength(m.params.message ?? '');
+    if (paused) return;
+    const allowed = ((performance.now() - t0) / 1000) * bytesPerSecond;
+    const ahead = bytes - allowed;
+    if (ahead > BURST_BYTES) {
+      // Stop reading the socket until the rate catches up: TCP windows fill, then the server's send queue.
+      paused = true;
+      pauses++;
+      ws.pause();
+      setTimeout(
+        () => {
+          paused = false;
+          ws.resume();
+        },
+        (ahead / bytesPerSecond) * 1000,
+      );
+    }
+  };
+  const cpu0 = cpuMs();
+  const reply = await request('tools/call', { name: 'execute', arguments: { command }, _meta: { progressToken: 'slow' } });
+  const ms = performance.now() - t0;
+  const s = reply.result?.structuredContent;
+  const cpu = cpuMs() - cpu0;
+  ws.close();
+  await answer({ type: 'result', bytes, ms, cpuMs: cpu, pauses, reportedBytes: s?.stdoutBytes ?? null, exitCode: s?.exitCode ?? null });
+});

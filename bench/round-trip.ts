@@ -1,0 +1,96 @@
+// Figure 2: round trip of `execute` for `true` over WebSocket, against spawning `bash -c true` directly.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { installGlobalWebSocket } from './lib/global-websocket.js';
+import type { BenchContext, Row } from './lib/report.js';
+import { startServer } from './lib/server.js';
+import { percentile, round } from './lib/stats.js';
+
+export interface RoundTripOptions {
+  n: number;
+  warmup: number;
+}
+
+const P50_TARGET = 2;
+
+type Op = () => Promise<void>;
+
+function spawnTrue(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/bash', ['-c', 'true']);
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bash -c true exited ${code}`))));
+  });
+}
+
+export async function benchRoundTrip(ctx: BenchContext, opts: RoundTripOptions): Promise<Row[]> {
+  installGlobalWebSocket();
+  const server = await startServer(ctx.children);
+  const client = new Client({ name: 'cc-executor-bench', version: '0.0.0' });
+  try {
+    await client.connect(new WebSocketClientTransport(new URL(server.url)));
+    const execute =
+      (args: Record<string, unknown>, withProgress: boolean): Op =>
+      async () => {
+        const result = await client.callTool({ name: 'execute', arguments: args }, undefined, {
+          timeout: 30_000,
+          ...(withProgress ? { onprogress: () => undefined } : {}),
+        });
+        const s = result.structuredContent as { exitCode?: number } | undefined;
+        if (result.isError || s?.exitCode !== 0) throw new Error(`execute ${JSON.stringify(args)} failed: ${JSON.stringify(result)}`);
+      };
+    const ops: Record<string, Op> = {
+      baseline: spawnTrue,
+      argv: execute({ argv: ['true'] }, false),
+      command: execute({ command: 'true' }, false),
+      argvProgress: execute({ argv: ['true'] }, true),
+    };
+    const names = Object.keys(ops);
+    const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+
+    ctx.progress(`round trip: ${opts.warmup} warm-up + ${opts.n} timed calls of each of ${names.join(', ')}`);
+    for (let i = 0; i < opts.warmup + opts.n; i++) {
+      // Rotate the order so each kind runs in every position as often as the others.
+      for (let j = 0; j < names.length; j++) {
+        const name = names[(i + j) % names.length]!;
+        const t0 = performance.now();
+        await ops[name]!();
+        if (i >= opts.warmup) times[name]!.push(performance.now() - t0);
+      }
+    }
+
+    const p = (name: string, q: number) => percentile(times[name]!, q);
+    ctx.details.roundTrip = {
+      n: opts.n,
+      warmup: opts.warmup,
+      percentilesMs: Object.fromEntries(
+        names.map((k) => [k, { p50: round(p(k, 50), 3), p90: round(p(k, 90), 3), p99: round(p(k, 99), 3), max: round(p(k, 100), 3) }]),
+      ),
+    };
+    const row = (name: string, q: 50 | 99, figure: string, targeted: boolean): Row => {
+      const ratio = p(name, q) / p('baseline', q);
+      return {
+        id: `rt-${name}-p${q}`,
+        figure: `${figure} p${q} (n=${opts.n})`,
+        unit: 'ms',
+        ours: round(p(name, q), 3),
+        baseline: round(p('baseline', q), 3),
+        ratio: round(ratio, 3),
+        target: targeted ? `<= ${P50_TARGET}x` : '-',
+        pass: targeted ? ratio <= P50_TARGET : null,
+      };
+    };
+    return [
+      row('argv', 50, "execute argv ['true']", true),
+      row('argv', 99, "execute argv ['true']", false),
+      row('command', 50, "execute command 'true'", true),
+      row('command', 99, "execute command 'true'", false),
+      row('argvProgress', 50, "execute argv ['true'] + onprogress", false),
+    ];
+  } finally {
+    await client.close().catch(() => undefined);
+    await server.stop();
+  }
+}

@@ -26,9 +26,13 @@ export class ChildSet {
     return this.track(spawn(file, args, { ...options, detached: true }));
   }
 
-  /** Fork a compiled bench role (dist/bench/roles/*.js) with an IPC channel, in a new process group. */
+  /**
+   * Fork a compiled bench role (dist/bench/roles/*.js) with an IPC channel, in a new process group.
+   * BENCH_ROLE_NODE_FLAGS passes Node flags to roles (e.g. `--cpu-prof --cpu-prof-dir=tmp/prof`).
+   */
   fork(modulePath: string, args: string[]): ChildProcess {
-    return this.track(fork(modulePath, args, { detached: true, execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const execArgv = (process.env.BENCH_ROLE_NODE_FLAGS ?? '').split(/\s+/).filter((a) => a !== '');
+    return this.track(fork(modulePath, args, { detached: true, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   }
 
   private track(child: ChildProcess): ChildProcess {

@@ -15,6 +15,8 @@ export function answer(message: { type: string; [key: string]: unknown }): Promi
  */
 export function runRoleMain(body: () => Promise<void>): void {
   process.on('disconnect', () => process.exit(1));
+  // A normal exit on SIGTERM, so that exit hooks (--cpu-prof, --heap-prof) still write their files.
+  process.once('SIGTERM', () => process.exit(0));
   body().catch(async (e: unknown) => {
     await answer({ type: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     process.exit(1);

@@ -42,8 +42,10 @@ export const ConfigSchema = z
       .number()
       .int()
       .min(64 * KIB)
-      .default(8 * MIB)
-      .describe('Output kept in memory per execution'),
+      // Small on purpose: output older than this is served from the log files on disk, and a bigger window
+      // keeps every chunk alive long enough to reach V8's old space (README, Performance).
+      .default(1 * MIB)
+      .describe('Output kept in memory per execution (older output is read from disk)'),
     progressCoalesceMs: z.number().int().min(0).default(20).describe('Max delay before buffered output is sent as progress'),
     progressChunkBytes: z
       .number()
@@ -56,13 +58,13 @@ export const ConfigSchema = z
       .number()
       .int()
       .min(64 * KIB)
-      .default(4 * MIB)
+      .default(1 * MIB)
       .describe('Per-session unsent bytes that pause the child pipes'),
     lowWaterBytes: z
       .number()
       .int()
       .min(0)
-      .default(1 * MIB)
+      .default(256 * KIB)
       .describe('Per-session unsent bytes below which pipes resume'),
 
     maxSessions: z

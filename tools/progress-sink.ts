@@ -1,6 +1,6 @@
 // Turns one execution's output into MCP progress notifications for one request: coalesced, heartbeated, flow-controlled.
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
-import { setTimeout as delay } from 'node:timers/promises';
+import { setImmediate as nextMacrotask, setTimeout as delay } from 'node:timers/promises';
 import type { OutputChunk, OutputLog, OutputSubscriber, StreamName } from '../src/processes/output-log.js';
 import type { FlowMeter } from '../src/sessions/flow-meter.js';
 
@@ -37,6 +37,8 @@ export class ProgressSink implements OutputSubscriber {
   private lastSeq = 0;
   private lastProgress = 0;
   private lastSentAt = Date.now();
+  /** When output (not a heartbeat) last went out; 0 = never. Only output needs the settle in close(). */
+  private lastOutputAt = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: NodeJS.Timeout;
   private unsubscribe: (() => void) | undefined;
@@ -94,10 +96,8 @@ export class ProgressSink implements OutputSubscriber {
       },
     });
     // A closed transport rejects: the result and `status` still have everything, so nothing is lost.
-    this.opts.flow.track(
-      bytes + 200,
-      sent.catch(() => undefined),
-    );
+    this.lastSent = sent.catch(() => undefined);
+    this.opts.flow.track(bytes + 200, this.lastSent);
   }
 
   flush(): void {
@@ -110,6 +110,7 @@ export class ProgressSink implements OutputSubscriber {
     this.buffered = [];
     this.bufferedBytes = 0;
     this.bufferedStream = null;
+    this.lastOutputAt = Date.now();
     this.emit(text, { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq }, bytes);
   }
 
@@ -127,7 +128,8 @@ export class ProgressSink implements OutputSubscriber {
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    const hadTail = this.buffered.length > 0 || Date.now() - this.lastSentAt < FINAL_SETTLE_MS;
+    // A command that printed nothing (or long ago) has no output to lose: answer at once.
+    const hadTail = this.buffered.length > 0 || Date.now() - this.lastOutputAt < FINAL_SETTLE_MS;
     this.flush();
     this.closed = true;
     clearInterval(this.heartbeat);
@@ -137,7 +139,8 @@ export class ProgressSink implements OutputSubscriber {
       if (this.opts.confirm) await Promise.race([this.opts.confirm().catch(() => undefined), delay(CONFIRM_TIMEOUT_MS)]);
       else await delay(FINAL_SETTLE_MS);
     } else {
-      await delay(0);
+      // One macrotask (a heartbeat just sent goes first), without the 1 ms floor of a timer.
+      await nextMacrotask();
     }
   }
 }

@@ -52,7 +52,8 @@ class HeadTail {
       text = text.slice(room);
       if (text.length === 0) return;
     }
-    this.tail += text;
+    // A chunk as long as the budget replaces the tail outright: no copy of the old tail (output floods).
+    this.tail = text.length >= this.half ? text : this.tail + text;
     // Amortised trim: only when the tail is twice its budget.
     if (this.tail.length > 2 * this.half) this.tail = this.tail.slice(-this.half);
   }

@@ -84,6 +84,10 @@ export class ProcessGroup {
    */
   members(): number[] {
     if (this.gone) return [];
+    // kill(-pgid, 0) first (microseconds): ESRCH means an empty group, with no /proc scan (a millisecond or
+    // more per call, made at every leader exit and, for each exited execution, by prune, disconnect and
+    // shutdown). It counts zombies and possible strangers as members, so a group that answers is scanned.
+    if (!this.groupExists()) return [];
     const found = listGroupMembers(this.pgid);
     const ours = !this.leaderExited || found.some((m) => this.known.get(m.pid) === m.startTicks);
     if (found.length === 0 || !ours) {
@@ -92,6 +96,18 @@ export class ProcessGroup {
     }
     for (const m of found) this.known.set(m.pid, m.startTicks);
     return found.map((m) => m.pid);
+  }
+
+  /** False once kill(-pgid, 0) says ESRCH (no process, not even a zombie); EPERM still means someone is there. */
+  private groupExists(): boolean {
+    try {
+      process.kill(-this.pgid, 0);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') return true;
+      this.gone = true;
+      return false;
+    }
   }
 
   isAlive(): boolean {

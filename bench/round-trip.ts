@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { installGlobalWebSocket } from './lib/global-websocket.js';
 import type { BenchContext, Row } from './lib/report.js';
 import { startServer } from './lib/server.js';
-import { percentile, round } from './lib/stats.js';
+import { readMemory } from './lib/proc-stats.js';
+import { MIB, percentile, round } from './lib/stats.js';
 
 export interface RoundTripOptions {
   n: number;
@@ -65,6 +66,9 @@ export async function benchRoundTrip(ctx: BenchContext, opts: RoundTripOptions):
     ctx.details.roundTrip = {
       n: opts.n,
       warmup: opts.warmup,
+      // fork() copies page tables: a spawn costs more in a process with a larger RSS.
+      serverRssMiB: round((readMemory(server.pid)?.rss ?? NaN) / MIB),
+      benchRssMiB: round(process.memoryUsage().rss / MIB),
       percentilesMs: Object.fromEntries(
         names.map((k) => [k, { p50: round(p(k, 50), 3), p90: round(p(k, 90), 3), p99: round(p(k, 99), 3), max: round(p(k, 100), 3) }]),
       ),

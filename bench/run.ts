@@ -89,7 +89,7 @@ async function main(): Promise<number> {
           ratio: null,
           target: '-',
           pass: false,
-          note: `error: ${message.split('\n')[0]}`,
+          note: `error: ${message.split('\n').filter(Boolean).slice(0, 3).join(' | ')}`,
         });
       }
     }

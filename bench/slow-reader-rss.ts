@@ -27,7 +27,7 @@ const SAMPLE_MS = 20;
 export async function benchSlowReaderRss(ctx: BenchContext, opts: SlowReaderOptions): Promise<Row[]> {
   const bytes = Math.round(opts.mib * MIB);
   const server = await startServer(ctx.children);
-  const client = startRole(ctx.children, 'slow-mcp-client', {
+  const client = startRole(ctx.children, 'raw-mcp-client', {
     url: server.url,
     command: producerCommand(bytes),
     bytesPerSecond: opts.rateMiBps * MIB,

@@ -1,4 +1,4 @@
-// Role: an MCP client on a raw `ws` socket that reads at a limited rate (pausing the socket), to make the server hold back.
+// Role: an MCP client on a raw `ws` socket (JSON.parse only), optionally reading at a limited rate by pausing the socket.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
@@ -6,7 +6,7 @@ import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
 interface Args {
   url: string;
   command: string;
-  /** Read rate the client allows itself, bytes per second of stdout text. */
+  /** Read rate the client allows itself, bytes per second of stdout text; 0 = as fast as it can. */
   bytesPerSecond: number;
 }
 
@@ -63,13 +63,15 @@ runRoleMain(async () => {
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
 
   let bytes = 0;
+  let notifications = 0;
   let pauses = 0;
   let paused = false;
   const t0 = performance.now();
   onProgress = (m) => {
     if (m.params?._meta?.['cc-executor/stream'] !== 'stdout') return;
     bytes += Buffer.byteLength(m.params.message ?? '');
-    if (paused) return;
+    notifications++;
+    if (paused || bytesPerSecond <= 0) return;
     const allowed = ((performance.now() - t0) / 1000) * bytesPerSecond;
     const ahead = bytes - allowed;
     if (ahead > BURST_BYTES) {
@@ -92,5 +94,14 @@ runRoleMain(async () => {
   const s = reply.result?.structuredContent;
   const cpu = cpuMs() - cpu0;
   ws.close();
-  await answer({ type: 'result', bytes, ms, cpuMs: cpu, pauses, reportedBytes: s?.stdoutBytes ?? null, exitCode: s?.exitCode ?? null });
+  await answer({
+    type: 'result',
+    bytes,
+    notifications,
+    ms,
+    cpuMs: cpu,
+    pauses,
+    reportedBytes: s?.stdoutBytes ?? null,
+    exitCode: s?.exitCode ?? null,
+  });
 });

@@ -20,6 +20,8 @@ interface StreamResult extends RoleMessage {
   cpuMs: number;
   reportedBytes: number | null;
   exitCode: number | null;
+  /** How the call ended, from the tool result (MCP roles only). */
+  outcome?: unknown;
 }
 
 interface Run {
@@ -29,6 +31,8 @@ interface Run {
   clientCpuMs: number;
   serverCpuMs: number;
   ok: boolean;
+  /** Only when the run failed its byte check: what the client was told. */
+  failure?: unknown;
 }
 
 /**
@@ -80,6 +84,7 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
         clientCpuMs: r.cpuMs,
         serverCpuMs: readCpuMs(serverPid) - cpu0,
         ok,
+        ...(ok ? {} : { failure: { reportedBytes: r.reportedBytes, exitCode: r.exitCode, outcome: r.outcome ?? null } }),
       };
     };
 

@@ -14,7 +14,11 @@ interface JsonRpc {
   id?: number;
   method?: string;
   params?: { message?: string; _meta?: Record<string, unknown> };
-  result?: { structuredContent?: { stdoutBytes?: number; exitCode?: number }; isError?: boolean };
+  result?: {
+    structuredContent?: { stdoutBytes?: number; exitCode?: number; signal?: string | null; terminationReason?: string | null };
+    isError?: boolean;
+    content?: Array<{ text?: string }>;
+  };
   error?: { message: string };
 }
 
@@ -102,6 +106,12 @@ runRoleMain(async () => {
     cpuMs: cpu,
     pauses,
     reportedBytes: s?.stdoutBytes ?? null,
+    outcome: {
+      isError: reply.result?.isError ?? false,
+      signal: s?.signal ?? null,
+      terminationReason: s?.terminationReason ?? null,
+      text: reply.result?.content?.[0]?.text?.slice(0, 300) ?? null,
+    },
     exitCode: s?.exitCode ?? null,
   });
 });

@@ -30,7 +30,9 @@ runRoleMain(async () => {
   });
   const ms = performance.now() - t0;
   const cpu = cpuMs() - cpu0;
-  const s = result.structuredContent as { stdoutBytes?: number; exitCode?: number } | undefined;
+  const s = result.structuredContent as
+    { stdoutBytes?: number; exitCode?: number; signal?: string | null; terminationReason?: string | null } | undefined;
+  const content = result.content as Array<{ text?: string }> | undefined;
   await client.close();
   await answer({
     type: 'result',
@@ -39,6 +41,12 @@ runRoleMain(async () => {
     ms,
     cpuMs: cpu,
     reportedBytes: s?.stdoutBytes ?? null,
+    outcome: {
+      isError: result.isError ?? false,
+      signal: s?.signal ?? null,
+      terminationReason: s?.terminationReason ?? null,
+      text: content?.[0]?.text?.slice(0, 300) ?? null,
+    },
     exitCode: s?.exitCode ?? null,
   });
 });

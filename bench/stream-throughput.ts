@@ -44,6 +44,8 @@ type Variant = 'ours' | 'raw' | 'baseline';
 const VARIANTS: readonly Variant[] = ['ours', 'raw', 'baseline'];
 
 const WARMUP_BYTES = 16 * MIB;
+/** Long enough for ~150 idle probes, so the idle p99 is not just the slowest one. */
+const IDLE_PROBE_MS = 3_000;
 const THROUGHPUT_TARGET = 0.6;
 
 /** The raw MCP client role answers 'ready' after its handshake and a warm-up call, then streams on 'go'. */
@@ -92,7 +94,7 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
     for (const which of VARIANTS) await measure(which, producerCommand(WARMUP_BYTES), WARMUP_BYTES);
 
     const idleProbe = startHealthProbe(server.url);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await new Promise((r) => setTimeout(r, IDLE_PROBE_MS));
     const idleLatencies = await idleProbe.stop();
 
     const runs: Record<Variant, Run[]> = { ours: [], raw: [], baseline: [] };

@@ -1,4 +1,5 @@
-// Times GET /healthz against a server again and again: the server's event-loop responsiveness, seen from outside.
+// Times GET /healthz against a server again and again: its event-loop responsiveness, seen from outside.
+// Any HTTP answer counts (a bare ws server answers 426), so the relay baseline can be probed the same way.
 import { Agent, get } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';

@@ -78,7 +78,9 @@ export class LoadMonitor extends EventEmitter<{ sample: [LoadReading] }> {
   }
 
   async sampleCpu(): Promise<void> {
-    // currentLoad() diffs os.cpus() tick counters since its previous call: no blocking sample window.
+    // currentLoad() diffs os.cpus() tick counters since its previous call (no sample window), but on
+    // Linux it also runs a short execSync('cat /proc/stat') for steal/guest time: a few ms once per
+    // cpuSampleMs. `npm run bench` measures the event-loop delay this costs.
     const load = await si.currentLoad();
     this.record({ cpu: Number.isFinite(load.currentLoad) ? load.currentLoad : null });
   }

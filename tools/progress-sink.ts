@@ -52,8 +52,7 @@ export class ProgressSink implements OutputSubscriber {
 
   /** Subscribe to the log, first replaying whatever it already holds so nothing is missed. */
   attach(log: OutputLog): void {
-    for (const chunk of log.read(0, Number.MAX_SAFE_INTEGER).chunks) this.write(chunk);
-    this.unsubscribe = log.subscribe(this);
+    this.unsubscribe = log.follow(this);
   }
 
   get full(): boolean {

@@ -75,8 +75,7 @@ export class LegacyOutputSubscriber implements OutputSubscriber {
 
   /** Replay what the log already holds, then follow it. */
   attach(log: OutputLog): void {
-    for (const chunk of log.read(0, Number.MAX_SAFE_INTEGER).chunks) this.write(chunk);
-    this.unsubscribe = log.subscribe(this);
+    this.unsubscribe = log.follow(this);
   }
 
   get full(): boolean {

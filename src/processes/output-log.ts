@@ -122,6 +122,15 @@ export class OutputLog {
     }
   }
 
+  /**
+   * Hand `sub` every chunk still held, then every new one: a subscriber that joins late misses nothing
+   * the window holds. Returns the unsubscribe function.
+   */
+  follow(sub: OutputSubscriber): () => void {
+    for (let i = this.head; i < this.chunks.length; i++) sub.write(this.chunks[i]!);
+    return this.subscribe(sub);
+  }
+
   subscribe(sub: OutputSubscriber): () => void {
     this.subscribers.add(sub);
     return () => {

@@ -223,8 +223,7 @@ export class RecordStore {
       saveErrors.push(what);
     };
     const files = new OutputFiles(base, (m) => report(`output log: ${m}`));
-    for (const chunk of execution.log.read(0, Number.MAX_SAFE_INTEGER).chunks) files.write(chunk);
-    execution.log.subscribe(files);
+    execution.log.follow(files);
     const live: LiveRecord = { execution, base, files, saveErrors, writes: Promise.resolve(), meta };
     this.live.set(execution.id, live);
     const entry: IndexEntry = { ...summarise(this.build(live)), base, logBytes: 0, live: true };

@@ -127,8 +127,9 @@ export class ProgressSink implements OutputSubscriber {
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    // A command that printed nothing (or long ago) has no output to lose: answer at once.
-    const hadTail = this.buffered.length > 0 || Date.now() - this.lastOutputAt < FINAL_SETTLE_MS;
+    // A command that printed nothing has no output to lose: answer at once. Otherwise confirm with a
+    // ping (one round trip): a starved client can sit on a notification for longer than any fixed wait.
+    const hadTail = this.buffered.length > 0 || this.lastOutputAt > 0;
     this.flush();
     this.closed = true;
     clearInterval(this.heartbeat);

@@ -38,6 +38,7 @@ export async function startTestServer(overrides: Partial<z.input<typeof ConfigSc
       engine.sessions.stop();
       await engine.records.flush();
       engine.metrics.close();
+      engine.history.flush(); // no debounced write may recreate the directory after it is removed
       if (ownDir) rmSync(ownDir, { recursive: true, force: true });
     },
   };

@@ -1,8 +1,9 @@
 // Turns one execution's output into MCP progress notifications for one request: coalesced, heartbeated, flow-controlled.
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { setImmediate as nextMacrotask, setTimeout as delay } from 'node:timers/promises';
-import type { OutputChunk, OutputLog, OutputSubscriber, StreamName } from '../src/processes/output-log.js';
+import type { OutputChunk, StreamName } from '../src/processes/output-log.js';
 import type { FlowMeter } from '../src/sessions/flow-meter.js';
+import { FlowSubscriber } from '../src/sessions/flow-subscriber.js';
 
 /** `_meta` keys of our progress notifications (the SDK client's onprogress receives `_meta` intact). */
 export const META_KIND = 'cc-executor/kind';
@@ -30,7 +31,7 @@ const FINAL_SETTLE_MS = 15;
 /** Longest wait for the last write and the client's ping answer before the result goes out anyway. */
 const CONFIRM_TIMEOUT_MS = 1_000;
 
-export class ProgressSink implements OutputSubscriber {
+export class ProgressSink extends FlowSubscriber {
   private buffered: string[] = [];
   private bufferedStream: StreamName | null = null;
   private bufferedBytes = 0;
@@ -41,26 +42,13 @@ export class ProgressSink implements OutputSubscriber {
   private lastOutputAt = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: NodeJS.Timeout;
-  private unsubscribe: (() => void) | undefined;
   private closed = false;
   private lastSent: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: ProgressSinkOptions) {
+    super(opts.flow);
     this.heartbeat = setInterval(() => this.beat(), Math.max(100, Math.floor(opts.heartbeatMs / 2)));
     this.heartbeat.unref();
-  }
-
-  /** Subscribe to the log, first replaying whatever it already holds so nothing is missed. */
-  attach(log: OutputLog): void {
-    this.unsubscribe = log.follow(this);
-  }
-
-  get full(): boolean {
-    return this.opts.flow.full;
-  }
-
-  drained(): Promise<void> {
-    return this.opts.flow.drained();
   }
 
   write(chunk: OutputChunk): void {

@@ -1,6 +1,7 @@
 // One execution's output as original-protocol `process.output` notifications: one per line, long lines chunked, flow-controlled.
-import type { OutputChunk, OutputLog, OutputSubscriber, StreamName } from '../src/processes/output-log.js';
+import type { OutputChunk, StreamName } from '../src/processes/output-log.js';
 import type { FlowMeter } from '../src/sessions/flow-meter.js';
+import { FlowSubscriber } from '../src/sessions/flow-subscriber.js';
 
 /** Lines longer than this many characters (UTF-16 code units) are sent in chunks, as the original did. */
 export const LEGACY_CHUNK_CHARS = 65_536;
@@ -59,31 +60,18 @@ interface PendingLine {
  * `maxLineChars` per stream: a longer line goes out in several chunked parts, each part's last
  * chunk marked `truncated: true` so a client knows the line continues. Every character arrives, in order.
  */
-export class LegacyOutputSubscriber implements OutputSubscriber {
+export class LegacyOutputSubscriber extends FlowSubscriber {
   private readonly pending: Record<StreamName, PendingLine> = {
     stdout: { pieces: [], length: 0 },
     stderr: { pieces: [], length: 0 },
   };
   private readonly chunkChars: number;
-  private unsubscribe: (() => void) | undefined;
   private closed = false;
 
   constructor(private readonly opts: LegacyOutputOptions) {
+    super(opts.flow);
     this.chunkChars = opts.chunkChars ?? LEGACY_CHUNK_CHARS;
     if (opts.maxLineChars < this.chunkChars) throw new Error('maxLineChars must be at least the chunk size');
-  }
-
-  /** Replay what the log already holds, then follow it. */
-  attach(log: OutputLog): void {
-    this.unsubscribe = log.follow(this);
-  }
-
-  get full(): boolean {
-    return this.opts.flow.full;
-  }
-
-  drained(): Promise<void> {
-    return this.opts.flow.drained();
   }
 
   write(chunk: OutputChunk): void {

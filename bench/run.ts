@@ -3,6 +3,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { VERSION } from '../src/version.js';
+import { benchCliStartup } from './cli-startup.js';
 import { ChildSet } from './lib/children.js';
 import { renderTable, writeJson, type BenchContext, type Row } from './lib/report.js';
 import { benchLoadMonitorLoop } from './load-monitor-loop.js';
@@ -27,7 +28,8 @@ const settings = {
   rtWarmup: Math.round(envNumber('BENCH_RT_WARMUP', 20)),
   slowMiB: envNumber('BENCH_SLOW_MIB', 1024),
   slowRateMiBps: envNumber('BENCH_SLOW_RATE_MIBPS', 64),
-  only: (process.env.BENCH_ONLY ?? 'stream,rt,rss,loop').split(',').map((s) => s.trim()),
+  cliN: Math.round(envNumber('BENCH_CLI_N', 20)),
+  only: (process.env.BENCH_ONLY ?? 'stream,rt,rss,loop,cli').split(',').map((s) => s.trim()),
 };
 
 const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = [
@@ -43,6 +45,7 @@ const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Pr
     run: (ctx) => benchSlowReaderRss(ctx, { mib: settings.slowMiB, rateMiBps: settings.slowRateMiBps }),
   },
   { key: 'loop', name: 'load-monitor event loop', run: benchLoadMonitorLoop },
+  { key: 'cli', name: 'CLI startup', run: (ctx) => benchCliStartup(ctx, { n: settings.cliN, warmup: 2 }) },
 ];
 
 async function main(): Promise<number> {

@@ -2,6 +2,7 @@
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ServerError } from '../src/errors.js';
+import { MCP_ERRORS } from '../src/wire.js';
 import type { Execution } from '../src/processes/execution.js';
 import type { OutputChunk, OutputSubscriber } from '../src/processes/output-log.js';
 import type { ToolDeps } from './deps.js';
@@ -14,6 +15,11 @@ const URI_PATTERN = /^cc-executor:\/\/executions\/([^/,]+)(\/output)?$/;
 const UPDATE_INTERVAL_MS = 250;
 const OUTPUT_RESOURCE_MAX_BYTES = 4 * 1024 * 1024;
 const LISTED_RECENT = 50;
+
+/** Whether a URI names one of our execution resources (anything else is "resource not found"). */
+export function isExecutionResourceUri(uri: string): boolean {
+  return URI_PATTERN.test(uri);
+}
 
 function recordUri(id: string): string {
   return `cc-executor://executions/${id}`;
@@ -28,8 +34,11 @@ function liveExecution(deps: ToolDeps, id: string): Execution | undefined {
   }
 }
 
+/** A missing execution is the spec's "resource not found" (-32002); other refusals are invalid params. */
 function asMcpError(e: unknown): McpError {
-  return e instanceof ServerError ? new McpError(ErrorCode.InvalidParams, `${e.code}: ${e.message}`) : (e as McpError);
+  if (!(e instanceof ServerError)) return e as McpError;
+  const code = e.code === 'NOT_FOUND' ? MCP_ERRORS.RESOURCE_NOT_FOUND : ErrorCode.InvalidParams;
+  return new McpError(code, `${e.code}: ${e.message}`);
 }
 
 /** Registers the two templates and the subscribe/unsubscribe handlers; returns a cleanup for session end. */
@@ -101,7 +110,11 @@ export function registerExecutionResources(server: McpServer, deps: ToolDeps): (
     if (subscriptions.has(uri)) return {};
     const live = liveExecution(deps, m[1]!);
     if (!live) {
-      deps.records.find(m[1]!); // past execution: nothing will change, but the subscription is valid
+      try {
+        deps.records.find(m[1]!); // past execution: nothing will change, but the subscription is valid
+      } catch (e) {
+        throw asMcpError(e);
+      }
       subscriptions.set(uri, () => undefined);
       return {};
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import { listGroupMembers } from '../../src/processes/proc.js';
+import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { initialize, nextMessage, open } from '../helpers/raw-ws.js';
 import { GroupTracker, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -122,7 +122,7 @@ describe('cancellation over Streamable HTTP', () => {
     await waitFor(() => server!.engine.executions.list().every((e) => e.state === 'exited'), 10_000, 'the command to end');
     const [execution] = server.engine.executions.list();
     if (execution) {
-      groups.add(execution.group.pgid);
+      groups.add(execution.snapshot().pgid!);
       expect(execution.terminationReason).toBe('cancel');
     }
     await new Promise((r) => setTimeout(r, 2_500));
@@ -138,12 +138,12 @@ describe('cancellation over Streamable HTTP', () => {
     expect(res.status).toBe(200);
     await waitFor(() => server!.engine.executions.list().length === 1, 10_000, 'the command to start');
     const execution = server.engine.executions.list()[0]!;
-    groups.add(execution.group.pgid);
+    groups.add(execution.snapshot().pgid!);
     const body = res.text();
     const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5 } };
     await fetch(url, { method: 'POST', headers, body: JSON.stringify(cancel) });
     await body; // resolves only when the server ends the stream
-    await waitFor(() => listGroupMembers(execution.group.pgid).length === 0, 10_000, 'the command to die');
+    await waitFor(() => listGroupMembers(execution.snapshot().pgid!).length === 0, 10_000, 'the command to die');
     expect(execution.terminationReason).toBe('cancel');
   });
 });

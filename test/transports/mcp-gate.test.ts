@@ -122,7 +122,7 @@ describe('cancellation over Streamable HTTP', () => {
     await waitFor(() => server!.engine.executions.list().every((e) => e.state === 'exited'), 10_000, 'the command to end');
     const [execution] = server.engine.executions.list();
     if (execution) {
-      groups.add(execution.snapshot().pgid!);
+      groups.add(execution.snapshot().pgid);
       expect(execution.terminationReason).toBe('cancel');
     }
     await new Promise((r) => setTimeout(r, 2_500));
@@ -138,7 +138,7 @@ describe('cancellation over Streamable HTTP', () => {
     expect(res.status).toBe(200);
     await waitFor(() => server!.engine.executions.list().length === 1, 10_000, 'the command to start');
     const execution = server.engine.executions.list()[0]!;
-    groups.add(execution.snapshot().pgid!);
+    groups.add(execution.snapshot().pgid);
     const body = res.text();
     const cancel = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5 } };
     await fetch(url, { method: 'POST', headers, body: JSON.stringify(cancel) });

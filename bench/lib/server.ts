@@ -1,6 +1,6 @@
 // Starts the real cc-executor server (dist/src/main.js) as a separate process and reads its URL from its log.
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ChildSet } from './children.js';
@@ -20,6 +20,13 @@ function splitArgs(raw: string | undefined): string[] {
   return (raw ?? '').split(/\s+/).filter((a) => a !== '');
 }
 
+/** The Node flags the bin's shebang passes (`#!/usr/bin/env -S node --flag...`): the bench runs what users run. */
+export function shebangNodeFlags(mainJs: string): string[] {
+  const first = readFileSync(mainJs, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
+  return m ? splitArgs(m[1]) : [];
+}
+
 /**
  * `node dist/src/main.js --port 0` at the default log level (info), as users run it. The bench keeps
  * reading its stderr, so the synchronous logger never blocks on a full pipe.
@@ -30,7 +37,10 @@ export async function startServer(children: ChildSet, extraArgs: string[] = []):
   // A fresh data directory per server: no records or history from earlier runs, and nothing left behind.
   mkdirSync('tmp/bench', { recursive: true });
   const dataDir = mkdtempSync('tmp/bench/data-');
+  // BENCH_NO_SHEBANG_FLAGS=1 runs the server without the bin's Node flags (to measure what they buy).
+  const shebang = process.env.BENCH_NO_SHEBANG_FLAGS === '1' ? [] : shebangNodeFlags(main);
   const args = [
+    ...shebang,
     ...splitArgs(process.env.BENCH_SERVER_NODE_FLAGS),
     main,
     '--host',

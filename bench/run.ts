@@ -5,9 +5,12 @@ import { performance } from 'node:perf_hooks';
 import { VERSION } from '../src/version.js';
 import { ChildSet } from './lib/children.js';
 import { renderTable, writeJson, type BenchContext, type Row } from './lib/report.js';
+import { benchFinishedMemory } from './finished-memory.js';
+import { benchHistoryScale } from './history-scale.js';
 import { benchLineLatency } from './line-latency.js';
 import { benchLoadMonitorLoop } from './load-monitor-loop.js';
 import { benchRoundTrip } from './round-trip.js';
+import { benchShutdownScale } from './shutdown-scale.js';
 import { benchSlowReaderRss } from './slow-reader-rss.js';
 import { benchStreamThroughput } from './stream-throughput.js';
 
@@ -33,7 +36,10 @@ const settings = {
   slowMiB: envNumber('BENCH_SLOW_MIB', quick ? 128 : 512),
   latencyLines: Math.round(envNumber('BENCH_LATENCY_LINES', quick ? 40 : 150)),
   latencyFloods: Math.round(envNumber('BENCH_LATENCY_FLOODS', 10)),
-  only: (process.env.BENCH_ONLY ?? 'latency,stream,rt,rss,loop').split(',').map((s) => s.trim()),
+  historyRecords: Math.round(envNumber('BENCH_HISTORY_RECORDS', quick ? 10_000 : 100_000)),
+  finishedRuns: Math.round(envNumber('BENCH_FINISHED_RUNS', quick ? 50 : 150)),
+  shutdownExecutions: Math.round(envNumber('BENCH_SHUTDOWN_EXECUTIONS', quick ? 300 : 1000)),
+  only: (process.env.BENCH_ONLY ?? 'latency,stream,rt,rss,finished,shutdown,history,loop').split(',').map((s) => s.trim()),
 };
 
 const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = [
@@ -52,6 +58,21 @@ const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Pr
     key: 'rss',
     name: 'slow-reader memory',
     run: (ctx) => benchSlowReaderRss(ctx, { mib: settings.slowMiB, readMs: 40, pausedMs: 150 }),
+  },
+  {
+    key: 'finished',
+    name: 'finished-execution memory',
+    run: (ctx) => benchFinishedMemory(ctx, { runs: settings.finishedRuns, mibEach: 2 }),
+  },
+  {
+    key: 'shutdown',
+    name: 'shutdown at scale',
+    run: (ctx) => benchShutdownScale(ctx, { executions: settings.shutdownExecutions }),
+  },
+  {
+    key: 'history',
+    name: 'history scaling',
+    run: (ctx) => benchHistoryScale(ctx, { records: settings.historyRecords, calls: quick ? 20 : 50, starts: quick ? 2 : 3 }),
   },
   { key: 'loop', name: 'load-monitor event loop', run: benchLoadMonitorLoop },
 ];

@@ -1,5 +1,5 @@
 // Server memory while a slow client reads: back-pressure must hold the output back, not buffer it (lines and one long line).
-import { producerCommand, singleLineCommand } from './lib/producer.js';
+import { nulCommand, producerCommand, singleLineCommand } from './lib/producer.js';
 import { readMemory, RssSampler } from './lib/proc-stats.js';
 import type { BenchContext, Row } from './lib/report.js';
 import { startRole, type RoleMessage } from './lib/role.js';
@@ -26,12 +26,20 @@ const RSS_TARGET_MIB = 32;
 const IDLE_SAMPLES = 10;
 const SAMPLE_MS = 20;
 
-async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: 'lines' | 'single-line'): Promise<Row> {
-  const bytes = Math.round(opts.mib * MIB);
+type Shape = 'lines' | 'single-line' | 'NUL bytes';
+
+const COMMANDS: Record<Shape, (bytes: number) => string> = {
+  lines: producerCommand,
+  'single-line': singleLineCommand,
+  'NUL bytes': nulCommand,
+};
+
+async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: Shape, mib: number): Promise<Row> {
+  const bytes = Math.round(mib * MIB);
   const server = await startServer(ctx.children);
   const client = startRole(ctx.children, 'raw-mcp-client', {
     url: server.url,
-    command: shape === 'lines' ? producerCommand(bytes) : singleLineCommand(bytes),
+    command: COMMANDS[shape](bytes),
     bytesPerSecond: 0,
     cycle: { readMs: opts.readMs, pausedMs: opts.pausedMs },
   });
@@ -46,7 +54,7 @@ async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: '
     }
     const idle = median(idleSamples);
 
-    ctx.progress(`slow reader, ${shape}: ${opts.mib} MiB, reading ${opts.readMs} ms / paused ${opts.pausedMs} ms (idle RSS ${(idle / MIB).toFixed(1)} MiB)`);
+    ctx.progress(`slow reader, ${shape}: ${mib} MiB, reading ${opts.readMs} ms / paused ${opts.pausedMs} ms (idle RSS ${(idle / MIB).toFixed(1)} MiB)`);
     const sampler = new RssSampler(server.pid, SAMPLE_MS);
     client.send({ type: 'go' });
     let r: SlowResult;
@@ -71,8 +79,8 @@ async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: '
       sampledPeakRssMiB: round(sampler.peakRss / MIB),
     };
     return {
-      id: `slow-reader-rss-${shape}`,
-      figure: `server RSS over idle, ${opts.mib} MiB of ${shape} to a slow reader`,
+      id: `slow-reader-rss-${shape.replace(' ', '-').toLowerCase()}`,
+      figure: `server RSS over idle, ${mib} MiB of ${shape} to a slow reader`,
       unit: 'MiB',
       ours: round(overIdle),
       baseline: round(idle / MIB),
@@ -90,5 +98,10 @@ async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: '
 }
 
 export async function benchSlowReaderRss(ctx: BenchContext, opts: SlowReaderOptions): Promise<Row[]> {
-  return [await measureShape(ctx, opts, 'lines'), await measureShape(ctx, opts, 'single-line')];
+  return [
+    await measureShape(ctx, opts, 'lines', opts.mib),
+    await measureShape(ctx, opts, 'single-line', opts.mib),
+    // Each NUL is 6 bytes on the wire (\u0000): a sixth of the output moves about as many bytes.
+    await measureShape(ctx, opts, 'NUL bytes', opts.mib / 6),
+  ];
 }

@@ -12,3 +12,8 @@ export function producerCommand(bytes: number): string {
 export function singleLineCommand(bytes: number): string {
   return `head -c ${bytes} /dev/zero | tr '\\0' x`;
 }
+
+/** A bash command that writes exactly `bytes` NUL bytes (6 bytes each once JSON-escaped). */
+export function nulCommand(bytes: number): string {
+  return `head -c ${bytes} /dev/zero`;
+}

@@ -1,6 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // The bin: dispatches to the client (run/status/control/help) or the server, loading only what the subcommand needs.
 // Static imports here are kept to two tiny modules: the server graph and the MCP client load on demand.
+// The shebang passes --max-semi-space-size=8: V8 (Node 24 most of all) grows the young generation up to
+// 128 MiB while a slow client holds output strings, and v8.setFlagsFromString() cannot shrink it at run time.
 import { isClientCommand } from './cli/commands.js';
 import { VERSION } from './version.js';
 

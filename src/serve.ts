@@ -1,7 +1,7 @@
 // The server's entry (loaded by main.ts only for `serve`): config -> logger -> engine -> transports -> signals and orderly shutdown.
 import { COMMANDS_USAGE } from './cli/commands.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createEngine, type EngineParts } from './engine.js';
+import { createEngine, type Engine } from './engine.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 import { checkBind } from '../transports/gate.js';
@@ -41,7 +41,7 @@ export async function serve(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
-  const engine: EngineParts = createEngine(config, logger);
+  const engine: Engine = createEngine(config, logger);
   await engine.records.init();
 
   // Last resort: whatever ends this process, no group we started survives it.
@@ -84,15 +84,11 @@ export async function serve(argv: string[]): Promise<void> {
     );
     hardStop.unref();
     stopAccepting();
-    engine.load.stop();
-    engine.sessions.stop();
-    // Executions first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
-    await engine.executions.shutdown(config.graceMs);
-    await engine.records.flush();
+    // Executions end first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
+    await engine.close();
     await new Promise((r) => setTimeout(r, 50));
     engine.sessions.closeAll('shutdown');
     await stopTransport();
-    engine.history.flush();
     logger.info('stopped');
     process.exit(0);
   }

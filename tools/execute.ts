@@ -9,6 +9,9 @@ import type { ToolDeps } from './deps.js';
 import { ProgressSink } from './progress-sink.js';
 import { executionResult, toCallToolResult } from './results.js';
 
+/** setTimeout's largest delay: Node fires a longer one after 1 ms, so the schema refuses more (about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 export const ExecuteInputShape = {
   command: z.string().optional().describe('Shell command line, run by /bin/bash -c (or /bin/sh). Give this or `argv`, not both.'),
   argv: z
@@ -27,7 +30,13 @@ export const ExecuteInputShape = {
     .positive()
     .optional()
     .describe('Kill deadline in ms (default 600000). Stretched while the machine is loaded; paused time does not count.'),
-  idleTimeoutMs: z.number().int().positive().optional().describe('Terminate the command when it prints nothing for this long (ms).'),
+  idleTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_TIMER_MS)
+    .optional()
+    .describe('Terminate the command when it prints nothing for this long (ms, at most 2147483647).'),
   background: z
     .boolean()
     .optional()
@@ -37,8 +46,9 @@ export const ExecuteInputShape = {
     .number()
     .int()
     .min(0)
+    .max(MAX_TIMER_MS)
     .optional()
-    .describe('Return a running handle if the command has not finished after this many ms; it keeps running (follow with `status`).'),
+    .describe('Return a running handle if the command has not finished after this many ms (at most 2147483647); it keeps running (follow with `status`).'),
 };
 
 type ExecuteInput = z.infer<z.ZodObject<typeof ExecuteInputShape>>;

@@ -30,7 +30,7 @@ export function checkGate(req: IncomingMessage, config: GateConfig, endpoint: Ga
     );
   }
   const origin = req.headers.origin;
-  if (origin !== undefined && !isAllowedOrigin(origin, config.allowedOrigins)) {
+  if (origin !== undefined && !isAllowedOrigin(origin, config.allowedOrigins) && !isOwnLoopbackOrigin(origin, host!, config)) {
     return deny(403, 'forbidden origin', `Origin ${JSON.stringify(clip(origin))} is not in allowedOrigins`);
   }
   if (config.authToken === undefined || (endpoint === 'health' && config.publicHealth)) return { ok: true };
@@ -98,6 +98,26 @@ function normaliseOrigin(origin: string): string {
 function isAllowedOrigin(origin: string, allowed: readonly string[]): boolean {
   const o = normaliseOrigin(origin);
   return allowed.some((a) => normaliseOrigin(a) === o);
+}
+
+/**
+ * A page served by this server on loopback: Origin `http://127.0.0.1:<port>` (or localhost, [::1]) with the
+ * port the request came to. Accepted only when bound to loopback and when the Host is a loopback name: a
+ * DNS-rebinding page has the attacker's name in Host, which the Host check has already refused.
+ */
+function isOwnLoopbackOrigin(origin: string, hostHeader: string, config: GateConfig): boolean {
+  if (!isLoopbackBind(config.host)) return false;
+  const name = parseHostName(hostHeader);
+  if (name === undefined || !LOOPBACK_HOSTS.includes(name)) return false;
+  const port = /:(\d+)$/.exec(hostHeader.trim())?.[1] ?? '80';
+  let url: URL;
+  try {
+    url = new URL(origin.trim());
+  } catch {
+    return false;
+  }
+  const originPort = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_HOSTS.includes(url.hostname) && originPort === port;
 }
 
 /** Tokens the request offers: the Bearer credential and the `token` query parameter (the SDK's WebSocket client cannot send headers). */

@@ -1,0 +1,56 @@
+// Issue 15 items 9 and 12: the server's own loopback origin is accepted, others are not; timer values past setTimeout's range are refused.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { callTool, connectWs, startTestServer, structured, type TestServer } from '../helpers/server.js';
+
+let server: TestServer | undefined;
+const clients: Client[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+  await server?.close();
+  server = undefined;
+});
+
+async function initStatus(url: string, headers: Record<string, string>): Promise<number> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
+    }),
+  });
+  await res.text();
+  return res.status;
+}
+
+describe('Origin on a loopback bind', () => {
+  it("accepts the server's own loopback origins and still refuses other origins and other ports", async () => {
+    server = await startTestServer();
+    const port = server.net.port;
+    const url = server.net.httpUrl;
+    expect(await initStatus(url, { origin: `http://127.0.0.1:${port}` })).toBe(200);
+    expect(await initStatus(url, { origin: `http://localhost:${port}`, host: `localhost:${port}` })).toBe(200);
+    expect(await initStatus(url, { origin: 'http://evil.example' })).toBe(403);
+    expect(await initStatus(url, { origin: `http://127.0.0.1:${port + 1}` })).toBe(403);
+    expect(await initStatus(url, { origin: `http://evil.example:${port}` })).toBe(403);
+  });
+});
+
+describe('timer values', () => {
+  it('refuses idleTimeoutMs and waitMs beyond setTimeout range instead of firing them at once', async () => {
+    server = await startTestServer();
+    const client = await connectWs(server.url);
+    clients.push(client);
+    for (const args of [{ idleTimeoutMs: 3e9 }, { waitMs: 3e9 }]) {
+      const result = await callTool(client, 'execute', { command: 'sleep 1; echo done', ...args });
+      expect(result.isError, JSON.stringify(args)).toBe(true);
+      expect(JSON.stringify(result.content)).toMatch(/2147483647/);
+    }
+    const ok = await callTool(client, 'execute', { command: 'echo ok', idleTimeoutMs: 2_147_483_647, waitMs: 2_147_483_647 });
+    expect(structured(ok)).toMatchObject({ exitCode: 0, stdout: 'ok\n' });
+  });
+});

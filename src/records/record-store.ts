@@ -10,7 +10,7 @@ import { shortId } from '../processes/execution-registry.js';
 import type { OutputRead } from '../processes/output-log.js';
 import { listGroupMembers, readProcStat } from '../processes/proc.js';
 import { VERSION } from '../version.js';
-import { OutputFiles, outputFileList, outputPaths, readOutputFiles, type OutputPaths } from './output-files.js';
+import { OutputFiles, outputFileList, outputPaths, readOutputFiles, tailStartOnDisk, type OutputPaths } from './output-files.js';
 
 export type RecordState = ExecutionSnapshot['state'] | 'lost';
 
@@ -399,5 +399,35 @@ export class RecordStore {
     }
     const { base } = this.find(id);
     return readOutputFiles(outputPaths(base), sinceSeq, maxBytes);
+  }
+
+  /**
+   * Scrollback: the chunks just before `beforeSeq`, at most `maxBytes` of them (at least one), from memory
+   * or disk. `earlier` says older chunks exist. A read of a live execution may stop short of `beforeSeq`
+   * (memory/disk boundary, unflushed writes): continue forward from `nextSeq`.
+   */
+  async readOutputBefore(
+    id: string,
+    beforeSeq: number,
+    maxBytes: number,
+    execution?: Execution,
+  ): Promise<OutputRead & { earlier: boolean }> {
+    const base = execution ? this.index.get(id)?.base : this.find(id).base;
+    let since: number;
+    if (execution) {
+      const mem = execution.log.tailStart(beforeSeq, maxBytes);
+      since = mem.reachedWindowStart && base ? await tailStartOnDisk(outputPaths(base), mem.sinceSeq, mem.bytes, maxBytes) : mem.sinceSeq;
+    } else {
+      since = await tailStartOnDisk(outputPaths(base!), beforeSeq - 1, 0, maxBytes);
+    }
+    // The window's bytes fit maxBytes, but one read stops where memory takes over from disk: join the pieces.
+    let read = await this.readOutput(id, since, maxBytes, execution);
+    const chunks = read.chunks.filter((c) => c.seq < beforeSeq);
+    while (read.more && read.chunks.length > 0 && read.nextSeq < beforeSeq - 1) {
+      read = await this.readOutput(id, read.nextSeq, maxBytes, execution);
+      chunks.push(...read.chunks.filter((c) => c.seq < beforeSeq));
+    }
+    const nextSeq = chunks.length > 0 ? chunks[chunks.length - 1]!.seq : since;
+    return { ...read, chunks, nextSeq, more: read.more || read.nextSeq > nextSeq, earlier: since > 0 };
   }
 }

@@ -111,6 +111,11 @@ export class SessionRegistry {
     return session;
   }
 
+  /** Every open session (for `status` listings and the console). */
+  list(): Session[] {
+    return [...this.sessions.values()];
+  }
+
   get(id: string): Session | undefined {
     return this.sessions.get(id);
   }

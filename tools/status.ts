@@ -113,7 +113,7 @@ async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
     ? {
         ...executionResult(execution),
         transport: execution.meta.transport,
-        groupAlive: execution.group.isAlive(),
+        groupAlive: execution.hasLiveProcesses(),
         saveErrors: deps.records.saveErrors(execution.id),
       }
     : (() => {
@@ -185,6 +185,9 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
             lastSeq: s.lastSeq,
             stdoutBytes: s.stdoutBytes,
             stderrBytes: s.stderrBytes,
+            // Where the backend can tell (PTY/interactive, cgroup accounting); null otherwise.
+            waitingForInput: e.handle.waitingForInput?.() ?? null,
+            usage: e.handle.usage?.() ?? null,
             exitCode: s.exitCode,
             signal: s.signal,
             terminationReason: s.terminationReason,

@@ -2,7 +2,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listGroupMembers } from '../../src/processes/proc.js';
+import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { browserMissing, openBrowser, type TestBrowser } from '../helpers/browser.js';
 import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 

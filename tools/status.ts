@@ -185,8 +185,10 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
             lastSeq: s.lastSeq,
             stdoutBytes: s.stdoutBytes,
             stderrBytes: s.stderrBytes,
-            // Where the backend can tell (PTY/interactive, cgroup accounting); null otherwise.
-            waitingForInput: e.handle.waitingForInput?.() ?? null,
+            // Interactive executions and what the backend can measure; null where it cannot tell.
+            interactive: (s as { interactive?: boolean }).interactive ?? false,
+            pty: (s as { pty?: unknown }).pty ?? null,
+            waitingForInput: (s as { waitingForInput?: boolean }).waitingForInput ?? e.handle.waitingForInput?.() ?? null,
             usage: e.handle.usage?.() ?? null,
             exitCode: s.exitCode,
             signal: s.signal,

@@ -5,6 +5,7 @@ import { mergeEntries, renderList } from './execution-list.js';
 import { formatDuration, outcome, shortId, stateLabel } from './format.js';
 import { renderMachine } from './machine-panel.js';
 import './style.css';
+import { TerminalInput } from './terminal-input.js';
 import { TerminalView } from './terminal-view.js';
 import type { ExecutionEntry, ExecutionStatus, StatusList } from './types.js';
 
@@ -41,6 +42,7 @@ const ui = {
   actionResult: byId('action-result'),
   earlier: byId<HTMLButtonElement>('earlier'),
   note: byId('terminal-note'),
+  inputNote: byId('input-note'),
   follow: byId<HTMLInputElement>('follow'),
   terminal: byId('terminal'),
   killDialog: byId<HTMLDialogElement>('kill-dialog'),
@@ -120,7 +122,52 @@ function showFacts(s: ExecutionStatus): void {
   }
 }
 
-const terminal = new TerminalView(ui.terminal, connection, { onStatus: showFacts });
+/** The size last asked of a PTY execution, so a refresh does not ask again. */
+let ptyAsked = '';
+let ptyTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** A PTY execution gets the view's size (debounced: a window drag is many resizes). */
+function followSize(s: ExecutionStatus): void {
+  if (!s.pty || !(s.state === 'running' || s.state === 'paused')) return;
+  const { cols, rows } = terminal.term;
+  const want = `${s.id}:${cols}x${rows}`;
+  if ((s.pty.cols === cols && s.pty.rows === rows) || want === ptyAsked) return;
+  clearTimeout(ptyTimer);
+  ptyTimer = setTimeout(() => {
+    ptyAsked = want;
+    void connection.call('control', { id: s.id, action: 'resize', cols, rows }).catch(() => undefined);
+  }, 300);
+}
+
+/** Typing goes to interactive executions while they run; the hint says how. */
+function followInput(s: ExecutionStatus): void {
+  const open = s.interactive === true && (s.state === 'running' || s.state === 'paused');
+  input.setTarget(open ? { id: s.id, pty: Boolean(s.pty) } : undefined);
+  terminal.acceptInput = open;
+  ui.inputNote.textContent = open
+    ? s.pty
+      ? 'Typing goes to the command (a terminal).'
+      : 'Typing goes to the command: Enter sends the line, Ctrl-D ends input, Ctrl-C interrupts.'
+    : '';
+}
+
+const terminal = new TerminalView(ui.terminal, connection, {
+  onStatus: (s) => {
+    showFacts(s);
+    followInput(s);
+    followSize(s);
+  },
+  onInput: (data) => input.handle(data),
+  onResize: () => {
+    if (current) followSize(current);
+  },
+});
+const input = new TerminalInput(
+  connection,
+  (text) => terminal.write(text),
+  () => terminal.refresh(),
+  (message) => (ui.actionResult.textContent = message),
+);
 terminal.onEarlierChange = (available) => (ui.earlier.hidden = !available);
 terminal.onNote = (text) => (ui.note.textContent = text);
 

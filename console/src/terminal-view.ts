@@ -102,6 +102,11 @@ export class TerminalView {
     this.pump();
   }
 
+  /** Local echo (typing into a pipe). */
+  write(text: string): void {
+    this.term.write(text);
+  }
+
   /** Stop following (another execution is shown, or none). */
   close(): void {
     this.generation++;

@@ -22,8 +22,10 @@ export interface ExecutionEntry {
   stderrBytes?: number;
   /** Interactive executions: a process is blocked reading stdin (where the server can tell). */
   waitingForInput?: boolean | null;
+  /** stdin is open for write_stdin (interactive or PTY executions). */
   interactive?: boolean;
-  pty?: unknown;
+  /** The terminal size of a PTY execution, else null. */
+  pty?: { cols: number; rows: number } | null;
   usage?: { cpuMs: number | null; memoryPeakBytes: number | null; memoryBytes?: number | null } | null;
   containment?: unknown;
   sandbox?: unknown;

@@ -201,6 +201,40 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
     expect(await earlier.isVisible()).toBe(true);
   }, 90_000);
 
+  it('typing in the terminal answers a read -p prompt of an interactive execution', async (ctx) => {
+    const tools = (await client.listTools()).tools.map((t) => t.name);
+    if (!tools.includes('write_stdin')) {
+      console.warn('write_stdin is not on this branch yet: typing test skipped');
+      return ctx.skip();
+    }
+    const { page } = browser;
+    const r = await callTool(client, 'execute', {
+      command: 'read -p "your name? " name; echo "hello, $name"; read -p "again? " x; echo "bye $x"',
+      interactive: true,
+      background: true,
+    });
+    groups.addResult(r);
+    started.push(structured(r).id);
+    await openExecution(page, 'your name?');
+    await waitFor(async () => (await terminalText(page)).includes('your name?'), UI_MS, 'the prompt');
+    await page.locator('#input-note', { hasText: 'Enter sends the line' }).waitFor({ timeout: UI_MS });
+    await page.locator('#terminal').click();
+    // A typo fixed with Backspace: the command sees the edited line.
+    await page.keyboard.type('wordl');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('ld');
+    await page.keyboard.press('Enter');
+    await waitFor(async () => (await terminalText(page)).includes('hello, world'), UI_MS, 'the answer');
+    await waitFor(async () => (await terminalText(page)).includes('again?'), UI_MS, 'the second prompt');
+    await page.keyboard.type('now');
+    await page.keyboard.press('Enter');
+    await waitFor(async () => structured(await callTool(client, 'status', { id: structured(r).id })).state === 'exited', UI_MS, 'the end');
+    const final = structured(await callTool(client, 'status', { id: structured(r).id }));
+    expect(final.exitCode).toBe(0);
+    expect(final.stdout).toContain('bye now');
+  }, 90_000);
+
   it('fits a phone-width screen without sideways scrolling, controls in reach', async () => {
     const phone = await openBrowser({ width: 390, height: 844 });
     try {

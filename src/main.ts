@@ -5,7 +5,7 @@
 // 128 MiB while a slow client holds output strings, and v8.setFlagsFromString() cannot shrink it at run time.
 import { COMMANDS_USAGE, isClientCommand } from './cli/commands.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createEngine, type EngineParts } from './engine.js';
+import { createEngine, type Engine } from './engine.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 import { checkBind } from '../transports/gate.js';
@@ -45,7 +45,7 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
-  const engine: EngineParts = createEngine(config, logger);
+  const engine: Engine = createEngine(config, logger);
   await engine.records.init();
 
   // Last resort: whatever ends this process, no group we started survives it.
@@ -90,15 +90,11 @@ async function main(argv: string[]): Promise<void> {
     );
     hardStop.unref();
     stopAccepting();
-    engine.load.stop();
-    engine.sessions.stop();
-    // Executions first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
-    await engine.executions.shutdown(config.graceMs);
-    await engine.records.flush();
+    // Executions end first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
+    await engine.close();
     await new Promise((r) => setTimeout(r, 50));
     engine.sessions.closeAll(CLOSE_CODES.GOING_AWAY, 'server shutting down');
     await stopTransport();
-    engine.history.flush();
     logger.info('stopped');
     process.exit(0);
   }

@@ -19,7 +19,7 @@ const LISTED_RECENT = 50;
 
 /** Whether a URI names one of our execution resources (anything else is "resource not found"). */
 export function isExecutionResourceUri(uri: string): boolean {
-  return URI_PATTERN.test(uri);
+  return uri === LIST_URI || URI_PATTERN.test(uri);
 }
 
 function recordUri(id: string): string {

@@ -31,6 +31,13 @@ export const ConfigSchema = z
       .min(0)
       .default(1024 * MIB)
       .describe('Total size of kept output logs (oldest pruned first)'),
+    retentionProtectMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(2_147_483_647)
+      .default(10 * 60_000)
+      .describe("Finished runs' records and logs are kept at least this long after their end"),
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info')

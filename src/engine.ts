@@ -65,6 +65,7 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     {
       maxRecords: config.maxRecords,
       maxLogBytes: config.maxLogBytes,
+      retentionProtectMs: config.retentionProtectMs,
       graceMs: config.graceMs,
       backend,
       identity: localServerIdentity(),

@@ -75,11 +75,9 @@ export class RecordIndex<E extends IndexedRecord> {
     for (let i = this.order.length - 1; i >= 0; i--) yield this.order[i]!;
   }
 
-  /** Every entry whose id starts with `prefix`. */
-  withIdPrefix(prefix: string): E[] {
-    const out: E[] = [];
-    for (const e of this.byId.values()) if (e.id.startsWith(prefix)) out.push(e);
-    return out;
+  /** Every entry, in no particular order (for id lookups). */
+  values(): IterableIterator<E> {
+    return this.byId.values();
   }
 
   private lowerBound(base: string): number {

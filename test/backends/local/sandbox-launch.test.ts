@@ -224,7 +224,7 @@ describe.skipIf(!probe.ok)('sandboxLaunch (real bubblewrap)', () => {
     const parent = spawn(process.execPath, ['-e', parentCode], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     started.push(parent);
     let out = '';
-    parent.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    parent.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(() => out.includes('\n'), 20_000, 'the bwrap pid');
     const bwrapPid = Number(out.trim());
     await waitFor(() => listSandboxMembers(bwrapPid).length >= 2, 20_000, 'the sandbox to start');

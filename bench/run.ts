@@ -7,6 +7,7 @@ import { ChildSet } from './lib/children.js';
 import { renderTable, writeJson, type BenchContext, type Row } from './lib/report.js';
 import { benchLoadMonitorLoop } from './load-monitor-loop.js';
 import { benchRoundTrip } from './round-trip.js';
+import { benchSandboxRoundTrip } from './sandbox-round-trip.js';
 import { benchSlowReaderRss } from './slow-reader-rss.js';
 import { benchStreamThroughput } from './stream-throughput.js';
 
@@ -25,9 +26,10 @@ const settings = {
   streamRuns: Math.round(envNumber('BENCH_STREAM_RUNS', 3)),
   rtN: Math.round(envNumber('BENCH_RT_N', 200)),
   rtWarmup: Math.round(envNumber('BENCH_RT_WARMUP', 20)),
+  sandboxN: Math.round(envNumber('BENCH_SANDBOX_N', 100)),
   slowMiB: envNumber('BENCH_SLOW_MIB', 1024),
   slowRateMiBps: envNumber('BENCH_SLOW_RATE_MIBPS', 64),
-  only: (process.env.BENCH_ONLY ?? 'stream,rt,rss,loop').split(',').map((s) => s.trim()),
+  only: (process.env.BENCH_ONLY ?? 'stream,rt,sandbox,rss,loop').split(',').map((s) => s.trim()),
 };
 
 const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = [
@@ -37,6 +39,11 @@ const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Pr
     run: (ctx) => benchStreamThroughput(ctx, { mib: settings.streamMiB, runs: settings.streamRuns }),
   },
   { key: 'rt', name: 'execute round trip', run: (ctx) => benchRoundTrip(ctx, { n: settings.rtN, warmup: settings.rtWarmup }) },
+  {
+    key: 'sandbox',
+    name: 'sandboxed execute round trip',
+    run: (ctx) => benchSandboxRoundTrip(ctx, { n: settings.sandboxN, warmup: settings.rtWarmup }),
+  },
   {
     key: 'rss',
     name: 'slow-reader memory',

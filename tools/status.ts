@@ -135,6 +135,7 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
     load: deps.load.current(),
     session: { id: deps.session.id, transport: deps.session.transport, backPressurePauses: deps.session.flow.pauses },
     hooks: deps.executions.hookRunner?.describe() ?? null,
+    sandbox: deps.executions.sandboxSummary(),
   };
   const list =
     scope === 'history'

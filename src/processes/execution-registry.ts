@@ -1,7 +1,8 @@
 // Creates executions, enforces limits, finds them by id or unique prefix, and shuts them all down.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { ExecutionBackend, Launch, LaunchPlan } from '../backends/backend.js';
+import type { ExecutionBackend, Launch, LaunchPlan, SandboxSpec } from '../backends/backend.js';
+import { resolveSandboxSpec, sandboxSettings, type SandboxRequest, type SandboxSettings } from '../policy/sandbox-policy.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
 import type { HookRunner, PreHookRequest } from '../hooks/hook-runner.js';
@@ -23,6 +24,8 @@ export interface ExecuteRequest {
   timeoutMs?: number;
   idleTimeoutMs?: number;
   background?: boolean;
+  /** Run inside the sandbox (`true`), outside it (`false`, refused when the server says "always"), or tighter. */
+  sandbox?: SandboxRequest;
   /** The caller gave up (request cancelled, session closed): preExecute hooks stop and nothing is spawned. */
   signal?: AbortSignal;
 }
@@ -55,6 +58,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     private readonly limits: RegistryLimits = { maxExecutions: 256, maxExecutionsPerSession: 32 },
     private readonly history?: DurationHistory,
     private readonly hooks?: HookRunner,
+    /** The server's sandbox settings; a request may only tighten them. */
+    private readonly sandbox: SandboxSettings = sandboxSettings(config),
   ) {
     super();
     this.policy = new CommandPolicy(config);
@@ -87,6 +92,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     this.checkLimits(req.sessionId);
     // Refused before any hook runs; counts towards the per-minute rate.
     let allowed = this.policy.check(req, cwd);
+    // Refused before any hook runs (and checked again below against the directory that finally runs).
+    let sandbox = this.sandboxFor(req, allowed.cwd);
 
     let requested = req.timeoutMs ?? this.config.defaultTimeoutMs;
     // History learns the command as requested: hook rewrites (a venv prefix) would blur its key.
@@ -114,11 +121,17 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       this.checkLimits(req.sessionId);
       // Hooks are configuration, but what finally runs must still obey the policy.
       allowed = this.policy.check({ ...plan, sessionId: req.sessionId }, launch.cwd, { countRate: false });
+      sandbox = this.sandboxFor(req, allowed.cwd);
     }
     const timeoutMs = Math.min(requested, this.config.maxTimeoutMs);
     const shellMode = plan.command !== undefined;
     // What the policy vouched for runs: the checked executable path and the checked (real) directory.
-    const final: Launch = { ...launch, cwd: allowed.cwd, ...(shellMode ? {} : { file: allowed.file! }) };
+    const final: Launch = {
+      ...launch,
+      plan: { ...launch.plan, sandbox },
+      cwd: allowed.cwd,
+      ...(shellMode ? {} : { file: allowed.file! }),
+    };
     const handle = await this.backend.spawn(final);
     const execution = new Execution(
       {
@@ -126,6 +139,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         sessionId: req.sessionId,
         ...(shellMode ? { command: plan.command! } : { argv: plan.argv! }),
         cwd: final.cwd,
+        sandbox: sandbox ? { network: sandbox.network, writableRoots: sandbox.writableRoots } : null,
         timeoutMs,
         timeoutClamped: requested > timeoutMs,
         ...(pre ? { hooks: pre.runs, hookWarnings: pre.warnings } : {}),
@@ -159,6 +173,20 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       this.prune();
     });
     return execution;
+  }
+
+  /** The server's sandbox mode and defaults, for `status` and /health. */
+  sandboxSummary(): { mode: SandboxSettings['mode']; network: SandboxSettings['network']; writableRoots: string[] } {
+    return { mode: this.sandbox.mode, network: this.sandbox.network, writableRoots: [...this.sandbox.writableRoots] };
+  }
+
+  /** The sandbox this request runs in (null: none). Throws INVALID_INPUT / FORBIDDEN (sandbox-policy.ts). */
+  private sandboxFor(req: ExecuteRequest, cwd: string): SandboxSpec | null {
+    const spec = resolveSandboxSpec(this.sandbox, req.sandbox, cwd);
+    if (spec && !this.backend.capabilities().sandbox) {
+      throw new ServerError('INVALID_INPUT', `the ${this.backend.name} backend cannot run a command in a sandbox`);
+    }
+    return spec;
   }
 
   private runPostHooks(execution: Execution, hooks: HookRunner): Promise<void> {

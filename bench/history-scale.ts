@@ -95,8 +95,20 @@ export async function benchHistoryScale(ctx: BenchContext, opts: HistoryScaleOpt
   });
   const n = opts.records.toLocaleString('en');
   return [
-    ratioRow('history-startup', `start listening, ${n} records (vs empty; median of ${opts.starts})`, median(full.startMs), median(empty.startMs), STARTUP_TARGET),
-    ratioRow('history-execute-p50', `execute true p50, ${n} records (vs empty)`, percentile(full.executeMs, 50), percentile(empty.executeMs, 50), EXECUTE_TARGET),
+    ratioRow(
+      'history-startup',
+      `start listening, ${n} records (vs empty; median of ${opts.starts})`,
+      median(full.startMs),
+      median(empty.startMs),
+      STARTUP_TARGET,
+    ),
+    ratioRow(
+      'history-execute-p50',
+      `execute true p50, ${n} records (vs empty)`,
+      percentile(full.executeMs, 50),
+      percentile(empty.executeMs, 50),
+      EXECUTE_TARGET,
+    ),
     {
       id: 'history-status-p50',
       figure: `status history p50, ${n} records (vs empty)`,

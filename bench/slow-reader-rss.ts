@@ -54,7 +54,9 @@ async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: S
     }
     const idle = median(idleSamples);
 
-    ctx.progress(`slow reader, ${shape}: ${mib} MiB, reading ${opts.readMs} ms / paused ${opts.pausedMs} ms (idle RSS ${(idle / MIB).toFixed(1)} MiB)`);
+    ctx.progress(
+      `slow reader, ${shape}: ${mib} MiB, reading ${opts.readMs} ms / paused ${opts.pausedMs} ms (idle RSS ${(idle / MIB).toFixed(1)} MiB)`,
+    );
     const sampler = new RssSampler(server.pid, SAMPLE_MS);
     client.send({ type: 'go' });
     let r: SlowResult;

@@ -1,5 +1,6 @@
 // One zod schema for every setting: defaults < JSON config file < CC_EXECUTOR_* env < CLI flags.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { HooksConfigSchema } from './hooks/hook-config.js';
@@ -35,6 +36,13 @@ export const ConfigSchema = z
       .min(0)
       .default(1024 * MIB)
       .describe('Total size of kept output logs (oldest pruned first)'),
+    retentionProtectMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(2_147_483_647)
+      .default(10 * 60_000)
+      .describe("Finished runs' records and logs are kept at least this long after their end"),
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info')
@@ -168,6 +176,24 @@ export const ConfigSchema = z
       .default(128 * KIB)
       .describe('Largest command string / total argv, in bytes'),
     maxExecutionsPerMinute: z.number().int().min(0).default(0).describe('Executions a session may start per minute (0 = no limit)'),
+
+    // Sandbox (docs/sandbox.md; SECURITY.md says what it stops and what it does not).
+    sandbox: z
+      .enum(['off', 'available', 'always'])
+      .default('off')
+      .describe('Run commands in a bubblewrap sandbox: "off", "available" (a request asks with `sandbox`), "always" (every command, no opting out)'),
+    sandboxNetwork: z
+      .enum(['none', 'host'])
+      .default('none')
+      .describe('Network inside the sandbox: "none" (own namespace, loopback only) or "host"; a request may only ask for "none"'),
+    sandboxWritableRoots: z
+      .array(z.string().min(1))
+      .default(['.'])
+      .describe("Directories writable inside the sandbox besides a private /tmp; relative entries resolve against the execution's cwd"),
+    sandboxHide: z
+      .array(z.string().min(1))
+      .default(['~/.ssh', '~/.aws', '~/.gnupg', '~/.config/gh', '~/.netrc', '~/.docker', '~/.kube', '/run/docker.sock', '/var/run/docker.sock'])
+      .describe("Paths unreadable inside the sandbox (~ = the server's HOME); the data dir and the config file are always hidden too"),
   })
   .strict();
 
@@ -180,8 +206,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Result of reading the command line: either a config, or a request for help/version. */
-export type LoadResult = { kind: 'config'; config: Config } | { kind: 'help'; text: string } | { kind: 'version' };
+/**
+ * Result of reading the command line: either a config (and the absolute path of the config file it was read from,
+ * which the sandbox hides), or a request for help/version.
+ */
+export type LoadResult =
+  | { kind: 'config'; config: Config; configFile: string | undefined }
+  | { kind: 'help'; text: string }
+  | { kind: 'version' };
 
 const DEFAULTS = ConfigSchema.parse({});
 const KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
@@ -327,7 +359,7 @@ export function loadConfig(opts: { argv: string[]; env: NodeJS.ProcessEnv }): Lo
   if (config.lowWaterBytes >= config.highWaterBytes) {
     throw new ConfigError('invalid configuration: lowWaterBytes must be below highWaterBytes');
   }
-  return { kind: 'config', config: Object.freeze(config) };
+  return { kind: 'config', config: Object.freeze(config), configFile: configPath ? resolve(configPath) : undefined };
 }
 
 /** Config for tests and embedding: defaults plus overrides, validated. */

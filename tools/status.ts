@@ -139,6 +139,7 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
       running: deps.executions.list({ sessionId: s.id }).length,
     })),
     hooks: deps.executions.hookRunner?.describe() ?? null,
+    sandbox: deps.executions.sandboxSummary(),
   };
   const list =
     scope === 'history'

@@ -28,7 +28,11 @@ runRoleMain(async () => {
   const send = (message: unknown) => ws.send(JSON.stringify({ jsonrpc: '2.0', ...(message as object) }));
   await new Promise<void>((resolve) => {
     initialized = resolve;
-    send({ id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'flood', version: '0' } } });
+    send({
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'flood', version: '0' } },
+    });
   });
   send({ method: 'notifications/initialized' });
   for (let i = 1; i <= floods; i++) {

@@ -23,6 +23,7 @@ import {
   type RecordMeta,
   type RecordSummary,
 } from './record-format.js';
+import { RecordIndex } from './record-index.js';
 
 export type { ExecutionRecord, RecordMeta, RecordState, RecordSummary } from './record-format.js';
 export { redactEnv } from './record-format.js';
@@ -31,6 +32,8 @@ interface IndexEntry extends RecordSummary {
   base: string;
   logBytes: number;
   live: boolean;
+  /** When it ended (ms since epoch), null while it runs or when unknown: retention protects recent ends. */
+  endedAtMs: number | null;
   saveErrors?: string[];
 }
 
@@ -51,11 +54,18 @@ export interface RecordStoreOptions {
   backend: ExecutionBackend;
   /** This server, and whether the one that wrote a record still runs. */
   identity: ServerIdentity;
+  /** Retention never removes a record and logs that ended less than this long ago (a follower may still read them). */
+  retentionProtectMs?: number;
+}
+
+function endedAtMsOf(r: { endedAt?: string | null }): number | null {
+  const t = r.endedAt ? Date.parse(r.endedAt) : NaN;
+  return Number.isFinite(t) ? t : null;
 }
 
 export class RecordStore {
   readonly dir: string;
-  private readonly index = new Map<string, IndexEntry>();
+  private readonly index = new RecordIndex<IndexEntry>();
   private readonly live = new Map<string, LiveRecord>();
   private readonly finishing = new Map<string, Promise<void>>();
   private dirError: string | null = null;
@@ -109,7 +119,7 @@ export class RecordStore {
             }),
         );
       }
-      this.index.set(record.id, { ...summarise(record), base, logBytes: this.logBytesOf(base), live: false });
+      this.index.set({ ...summarise(record), base, logBytes: this.logBytesOf(base), live: false, endedAtMs: endedAtMsOf(record) });
     }
     await Promise.all(recoveries);
     this.logger.info(
@@ -149,8 +159,8 @@ export class RecordStore {
     execution.log.follow(files);
     const live: LiveRecord = { execution, base, files, saveErrors, writes: Promise.resolve(), meta };
     this.live.set(execution.id, live);
-    const entry: IndexEntry = { ...summarise(this.build(live)), base, logBytes: 0, live: true };
-    this.index.set(execution.id, entry);
+    const entry: IndexEntry = { ...summarise(this.build(live)), base, logBytes: 0, live: true, endedAtMs: null };
+    this.index.set(entry);
     void this.queueWrite(live);
   }
 
@@ -211,11 +221,12 @@ export class RecordStore {
     await live.files.close();
     await this.queueWrite(live);
     const final = this.build(live);
-    this.index.set(execution.id, {
+    this.index.set({
       ...summarise(final),
       base: live.base,
       logBytes: live.files.bytes.stdout + live.files.bytes.stderr + final.lastSeq * 16,
       live: false,
+      endedAtMs: endedAtMsOf(final) ?? Date.now(),
       saveErrors: final.saveErrors,
     });
     this.live.delete(execution.id);
@@ -232,31 +243,43 @@ export class RecordStore {
     await this.finishing.get(id);
   }
 
-  /** Oldest first, never a live execution's files. */
+  /**
+   * Oldest first, while over maxRecords or maxLogBytes. Never a live execution's files, nor those of one
+   * that ended less than retentionProtectMs ago: a follower reading with status cursors may still need
+   * them. Entries are taken off the index at once (so concurrent prunes never count them twice), then
+   * their files are removed, and what went is logged.
+   */
   private async prune(): Promise<void> {
-    const entries = [...this.index.values()].sort((a, b) => a.base.localeCompare(b.base));
-    let count = entries.length;
-    let bytes = entries.reduce((n, e) => n + e.logBytes, 0);
-    for (const e of entries) {
-      if (count <= this.options.maxRecords && bytes <= this.options.maxLogBytes) break;
-      if (e.live) continue;
-      this.index.delete(e.id);
-      count--;
-      bytes -= e.logBytes;
-      await Promise.all([`${e.base}${RECORD_SUFFIX}`, ...outputFileList(e.base)].map((p) => rm(p, { force: true }).catch(() => undefined)));
-    }
+    const { maxRecords, maxLogBytes, retentionProtectMs = 0 } = this.options;
+    if (this.index.count <= maxRecords && this.index.logBytes <= maxLogBytes) return;
+    const now = Date.now();
+    const removed = this.index.removeWhere((e, totals) => {
+      if (totals.count <= maxRecords && totals.logBytes <= maxLogBytes) return 'stop';
+      if (e.live) return false;
+      return e.endedAtMs === null || now - e.endedAtMs >= retentionProtectMs;
+    });
+    if (removed.length === 0) return;
+    const bytes = removed.reduce((n, e) => n + e.logBytes, 0);
+    this.logger.info(
+      { removed: removed.length, logBytes: bytes, ids: removed.slice(0, 20).map((e) => shortId(e.id)), oldest: removed[0]!.startedAt },
+      `retention removed ${removed.length} record(s) and ${bytes} bytes of logs, oldest first`,
+    );
+    await Promise.all(
+      removed.flatMap((e) =>
+        [`${e.base}${RECORD_SUFFIX}`, ...outputFileList(e.base)].map((p) => rm(p, { force: true }).catch(() => undefined)),
+      ),
+    );
   }
 
-  /** History across restarts, newest first. */
+  /** History across restarts, newest first (the index is in start order: no sort, stops at the limit). */
   list(filter: { state?: string; query?: string; limit?: number } = {}): RecordSummary[] {
     const q = filter.query?.toLowerCase();
     const out: RecordSummary[] = [];
-    const entries = [...this.index.values()].sort((a, b) => b.base.localeCompare(a.base));
-    for (const e of entries) {
+    for (const e of this.index.newestFirst()) {
       const current = e.live ? this.liveSummary(e) : e;
       if (filter.state && current.state !== filter.state) continue;
       if (q && !current.command.toLowerCase().includes(q)) continue;
-      const { base: _b, logBytes: _l, live: _v, ...summary } = current;
+      const { base: _b, logBytes: _l, live: _v, endedAtMs: _e, saveErrors: _s, ...summary } = current;
       out.push(summary);
       if (out.length >= (filter.limit ?? 50)) break;
     }

@@ -117,7 +117,8 @@ describe('execution records', () => {
 
   it('prunes the oldest records first and never a running execution', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'cc-rec-'));
-    server = await startTestServer({ dataDir, maxRecords: 3 });
+    // No protected time: this test is about the order of removal (test/records/retention.test.ts covers the protection).
+    server = await startTestServer({ dataDir, maxRecords: 3, retentionProtectMs: 0 });
     const c = await connect(server.url);
     const long = structured(await callTool(c, 'execute', { argv: ['sleep', '30'], background: true }));
     groups.add(long.pgid);

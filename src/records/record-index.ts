@@ -1,0 +1,99 @@
+// The records the store knows, kept in start order with running totals: prune, history and lookups without sorting.
+
+/** What the index needs of an entry: a unique id, a base name that sorts by start time, and its log size. */
+export interface IndexedRecord {
+  id: string;
+  /** `<compact start time>_<id>`: plain string order is start order. */
+  base: string;
+  logBytes: number;
+}
+
+/**
+ * Entries by id and in start order. Executions start in time order, so an insert is almost always an
+ * append; the rare out-of-order one (clock step, records of an earlier run) is a binary-search insert.
+ * `count` and `logBytes` are kept as entries come and go, so retention never has to add them up.
+ */
+export class RecordIndex<E extends IndexedRecord> {
+  private readonly byId = new Map<string, E>();
+  private order: E[] = [];
+  private bytes = 0;
+
+  get count(): number {
+    return this.byId.size;
+  }
+
+  get logBytes(): number {
+    return this.bytes;
+  }
+
+  get(id: string): E | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Add an entry, or replace the one with the same id (its base must not change). */
+  set(entry: E): void {
+    const old = this.byId.get(entry.id);
+    if (old) {
+      this.bytes += entry.logBytes - old.logBytes;
+      this.byId.set(entry.id, entry);
+      this.order[this.positionOf(old)] = entry;
+      return;
+    }
+    this.byId.set(entry.id, entry);
+    this.bytes += entry.logBytes;
+    const last = this.order[this.order.length - 1];
+    if (!last || last.base <= entry.base) this.order.push(entry);
+    else this.order.splice(this.lowerBound(entry.base), 0, entry);
+  }
+
+  /** Remove the entries for which `remove` says true, oldest first, in one pass; returns them. */
+  removeWhere(remove: (e: E, totals: { count: number; logBytes: number }) => boolean | 'stop'): E[] {
+    const removed: E[] = [];
+    const kept: E[] = [];
+    let stopped = false;
+    for (const e of this.order) {
+      if (stopped) {
+        kept.push(e);
+        continue;
+      }
+      const verdict = remove(e, { count: this.byId.size, logBytes: this.bytes });
+      if (verdict === 'stop') {
+        stopped = true;
+        kept.push(e);
+      } else if (verdict) {
+        removed.push(e);
+        this.byId.delete(e.id);
+        this.bytes -= e.logBytes;
+      } else kept.push(e);
+    }
+    if (removed.length > 0) this.order = kept;
+    return removed;
+  }
+
+  /** Newest first. */
+  *newestFirst(): IterableIterator<E> {
+    for (let i = this.order.length - 1; i >= 0; i--) yield this.order[i]!;
+  }
+
+  /** Every entry, in no particular order (for id lookups). */
+  values(): IterableIterator<E> {
+    return this.byId.values();
+  }
+
+  private lowerBound(base: string): number {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.order[mid]!.base < base) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private positionOf(entry: E): number {
+    const at = this.lowerBound(entry.base);
+    for (let i = at; i < this.order.length; i++) if (this.order[i]!.id === entry.id) return i;
+    throw new Error(`record index out of order at ${entry.id}`);
+  }
+}

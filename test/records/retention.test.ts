@@ -1,0 +1,73 @@
+// Retention against a follower: logs larger than maxLogBytes stay readable by status cursors until the protected time has passed.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+
+const MIB = 1024 * 1024;
+let server: TestServer | undefined;
+let client: Client | undefined;
+afterEach(async () => {
+  await client?.close();
+  await server?.close();
+  client = undefined;
+  server = undefined;
+});
+
+/** 4 MiB of numbered 64-byte lines: every byte checkable. */
+const LINES = 65_536;
+const COMMAND = `seq -f '%063g' 1 ${LINES}`;
+const EXPECTED = Array.from({ length: LINES }, (_, i) => `${String(i + 1).padStart(63, '0')}\n`).join('');
+
+/** Read the execution's whole output with status cursors, one small page at a time, as a slow follower does. */
+async function follow(c: Client, id: string, onPage: (pages: number) => Promise<void>): Promise<string> {
+  let sinceSeq = 0;
+  let text = '';
+  let pages = 0;
+  for (;;) {
+    const s = structured(await callTool(c, 'status', { id, sinceSeq, maxBytes: 256 * 1024 }));
+    for (const chunk of s.output.chunks as Array<{ data: string; stream: string }>) if (chunk.stream === 'stdout') text += chunk.data;
+    sinceSeq = s.output.nextSeq;
+    await onPage(++pages);
+    if (!s.output.more && s.state === 'exited') return text;
+  }
+}
+
+async function finishAnother(c: Client): Promise<void> {
+  // A second execution that finishes: its end runs retention.
+  const r = structured(await callTool(c, 'execute', { command: `seq -f '%063g' 1 16384` }));
+  expect(r.exitCode).toBe(0);
+}
+
+describe('retention', () => {
+  it('lets a follower read every byte of a run larger than maxLogBytes, also after it ended and others finished', async () => {
+    server = await startTestServer({ maxLogBytes: 1 * MIB, outputBufferBytes: 64 * 1024 });
+    client = await connectWs(server.url);
+    const { id } = structured(await callTool(client, 'execute', { command: COMMAND, background: true }));
+    const c = client;
+    const text = await follow(c, id, async (pages) => {
+      // Halfway through, the run has surely ended (it is fast) and other runs finish and prune.
+      if (pages === 4) {
+        await waitFor(async () => structured(await callTool(c, 'status', { id })).state === 'exited', 30_000, 'the run to end');
+        await finishAnother(c);
+        await finishAnother(c);
+      }
+    });
+    expect(text.length).toBe(EXPECTED.length);
+    expect(text === EXPECTED).toBe(true);
+  });
+
+  it('removes a finished run over the limits once its protected time has passed', async () => {
+    server = await startTestServer({ maxLogBytes: 1 * MIB, retentionProtectMs: 0 });
+    client = await connectWs(server.url);
+    // Under the limit alone (768 KiB), over it once the next run's logs are added.
+    const first = structured(await callTool(client, 'execute', { command: `seq -f '%063g' 1 12288` }));
+    await server.engine.records.settled(first.id);
+    expect(first.exitCode).toBe(0);
+    const record = server.engine.records.read(first.id);
+    expect(existsSync(record.logs.stdout)).toBe(true);
+    await finishAnother(client);
+    await waitFor(() => !existsSync(record.logs.stdout), 10_000, 'the old log to be removed');
+    expect(() => server!.engine.records.read(first.id)).toThrow(/no execution/);
+  });
+});

@@ -50,7 +50,7 @@ function run(script: string): { holder: CgroupHolder; child: ChildProcess; pids:
   const child = spawn(file, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(child);
   let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stdout.on('data', (d) => (out += String(d)));
   const exit = new Promise((r) => child.once('exit', r));
   const holder = new CgroupHolder(cg, child.pid!, exit);
   holders.push(holder);

@@ -10,6 +10,7 @@ import { HookRunner } from './hooks/hook-runner.js';
 import type { Logger } from './logger.js';
 import { join } from 'node:path';
 import { DurationHistory } from './processes/duration-history.js';
+import { ExecutionJournal } from './records/execution-journal.js';
 import { RecordStore } from './records/record-store.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { ExecutionRegistry } from './processes/execution-registry.js';
@@ -45,6 +46,12 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
   if (opts.sampleLoad ?? true) load.start();
   const history = new DurationHistory(join(config.dataDir, 'history.json'), logger);
   const backend = createBackend(config);
+  const containment = backend.capabilities().containment;
+  // Once, at start: how commands are held, and (when auto fell back) why not by cgroups.
+  if (config.containment === 'auto' && containment.mode !== 'cgroup')
+    logger.warn({ containment }, `containment: ${containment.mode}: ${containment.reason}`);
+  else logger.info({ containment }, `containment: ${containment.mode}: ${containment.reason}`);
+  const journal = new ExecutionJournal(config.dataDir);
   // Hooks are the server's own configuration: they always run on the server's machine, whatever the backend.
   const hooks = new HookRunner(
     config.hooks,
@@ -59,6 +66,7 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     { maxExecutions: config.maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession },
     history,
     hooks,
+    journal,
   );
   const records = new RecordStore(
     config.dataDir,
@@ -68,6 +76,7 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
       graceMs: config.graceMs,
       backend,
       identity: localServerIdentity(),
+      journal,
     },
     logger,
   );

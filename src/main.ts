@@ -2,6 +2,7 @@
 // CLI entry: load config -> logger -> engine -> transports -> signal handling and orderly shutdown.
 // `run`, `status`, `control` and `help` are the client (src/cli/); `serve` or no subcommand is the server.
 import { COMMANDS_USAGE, isClientCommand } from './cli/commands.js';
+import { ContainmentUnavailableError } from './backends/local/containment.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createEngine, type EngineParts } from './engine.js';
 import { createLogger } from './logger.js';
@@ -43,7 +44,17 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
-  const engine: EngineParts = createEngine(config, logger);
+  let engine: EngineParts;
+  try {
+    engine = createEngine(config, logger);
+  } catch (e) {
+    // containment "cgroup" (or configured limits) that this machine cannot give: refuse to start, in one line.
+    if (e instanceof ContainmentUnavailableError) {
+      process.stderr.write(`cc-executor: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
   await engine.records.init();
 
   // Last resort: whatever ends this process, no group we started survives it.
@@ -90,6 +101,7 @@ async function main(argv: string[]): Promise<void> {
     engine.sessions.stop();
     // Executions first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
     await engine.executions.shutdown(config.graceMs);
+    await engine.backend.close();
     await engine.records.flush();
     await new Promise((r) => setTimeout(r, 50));
     engine.sessions.closeAll(CLOSE_CODES.GOING_AWAY, 'server shutting down');

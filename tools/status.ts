@@ -135,6 +135,7 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
     load: deps.load.current(),
     session: { id: deps.session.id, transport: deps.session.transport, backPressurePauses: deps.session.flow.pauses },
     hooks: deps.executions.hookRunner?.describe() ?? null,
+    containment: deps.executions.containment,
   };
   const list =
     scope === 'history'
@@ -156,6 +157,7 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
             background: s.background,
             durationMs: s.durationMs,
             startedAt: s.startedAt,
+            lingeringMembers: s.lingeringMembers,
           };
         });
   const lines = list.map(

@@ -1,7 +1,8 @@
 // Creates executions, enforces limits, finds them by id or unique prefix, and shuts them all down.
 import { randomUUID } from 'node:crypto';
+import type { ExecutionJournal } from '../records/execution-journal.js';
 import { EventEmitter } from 'node:events';
-import type { ExecutionBackend, Launch, LaunchPlan } from '../backends/backend.js';
+import type { ExecutionBackend, Launch, LaunchPlan, ProcessHandle, ResourceLimits } from '../backends/backend.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
 import type { HookRunner, PreHookRequest } from '../hooks/hook-runner.js';
@@ -23,6 +24,8 @@ export interface ExecuteRequest {
   timeoutMs?: number;
   idleTimeoutMs?: number;
   background?: boolean;
+  /** Resource limits for this run; they may only tighten the server's (cgroup containment only). */
+  limits?: ResourceLimits;
   /** The caller gave up (request cancelled, session closed): preExecute hooks stop and nothing is spawned. */
   signal?: AbortSignal;
 }
@@ -55,10 +58,17 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     private readonly limits: RegistryLimits = { maxExecutions: 256, maxExecutionsPerSession: 32 },
     private readonly history?: DurationHistory,
     private readonly hooks?: HookRunner,
+    /** Names each execution on disk before its spawn, so a crash at any moment leaves it findable. */
+    private readonly journal?: ExecutionJournal,
   ) {
     super();
     this.policy = new CommandPolicy(config);
     for (const problem of this.policy.problems()) logger.warn(problem);
+  }
+
+  /** How the backend holds everything a command starts, and why (for `status` and /health). */
+  get containment(): { mode: string; reason: string } {
+    return this.backend.capabilities().containment;
   }
 
   /** The hooks every execution passes through (for `status`). */
@@ -119,7 +129,19 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     const shellMode = plan.command !== undefined;
     // What the policy vouched for runs: the checked executable path and the checked (real) directory.
     const final: Launch = { ...launch, cwd: allowed.cwd, ...(shellMode ? {} : { file: allowed.file! }) };
-    const handle = await this.backend.spawn(final);
+    const entry = this.journal?.intend(id, plan.command ?? plan.argv!.join(' '), this.backend.name);
+    let handle: ProcessHandle;
+    try {
+      handle = await this.backend.spawn(final);
+    } catch (e) {
+      this.journal?.release(id);
+      throw e;
+    }
+    if (entry) {
+      this.journal!.spawned(entry, handle.describe());
+      // Forgotten only once nothing it started is alive (lingering members included).
+      void handle.exit.then(() => handle.waitGone()).then(() => this.journal!.release(id));
+    }
     const execution = new Execution(
       {
         id,
@@ -245,10 +267,12 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   orphanBackground(sessionId: string, ttlMs: number): void {
     if (ttlMs <= 0) return;
     for (const e of this.list({ sessionId })) {
-      if (!e.background || e.state === 'exited') continue;
+      // An exited one counts while members it left behind live: they are released with the TTL too.
+      if (!e.background || (e.state === 'exited' && !e.hasLiveProcesses())) continue;
+      // Not cleared when the leader exits: members it leaves behind are released by this timer too
+      // (terminate on an exited execution with nothing alive does nothing).
       const timer = setTimeout(() => void e.terminate('detached_ttl'), ttlMs);
       timer.unref();
-      e.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
     }
   }
 
@@ -277,6 +301,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   /** Synchronous SIGKILL to everything we ever started that may still be alive. */
   killAllNow(): void {
     for (const e of this.executions.values()) e.killNow();
+    this.backend.killAllNow?.();
     this.hooks?.killAllNow();
   }
 
@@ -310,5 +335,6 @@ function launchPlan(
     ...(what.cwd !== undefined ? { cwd: what.cwd } : {}),
     env: { ...what.env },
     ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
+    ...(req.limits ? { limits: req.limits } : {}),
   };
 }

@@ -2,8 +2,7 @@
 // cgroups, then by journal entries) and clean what their crashes left on disk (temp files, log sets with no record).
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CgroupTree } from '../backends/local/cgroup-tree.js';
-import { recoverOrphans } from '../backends/local/recover-orphans.js';
+import type { ExecutionBackend } from '../backends/backend.js';
 import type { ExecutionJournal } from './execution-journal.js';
 
 /** What recovery found, for the one log line and for marking records lost. */
@@ -38,38 +37,34 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Kill what dead servers' executions left (cgroup tree first: nothing can escape it and no pid can be a
- * stranger's; then journal entries: cgroup, else pgid with its start time, else the execution-id marker),
- * then clean `responsesDir`. Never touches what a live server (another one on this data dir) owns.
+ * Kill what dead servers' executions left (the backend's sweep first: a cgroup tree holds everything and
+ * names no stranger; then each journal entry through backend.recover: cgroup, else pgid with its start time,
+ * else the execution-id marker), then clean `responsesDir`. Never touches what a live server owns.
  */
 export async function recoverCrashLeftovers(opts: {
   journal: ExecutionJournal;
-  tree: CgroupTree | null;
+  backend: ExecutionBackend;
   responsesDir: string;
   graceMs: number;
 }): Promise<CrashRecovery> {
   const result: CrashRecovery = { killed: new Set(), leftovers: new Set(), tempFilesRemoved: 0, orphanLogSetsRemoved: 0 };
-  for (const l of (await opts.tree?.recoverLeftovers(opts.graceMs)) ?? []) {
-    result.leftovers.add(l.executionId);
-    if (l.hadMembers) result.killed.add(l.executionId);
-  }
+  const swept = (await opts.backend.sweep?.(opts.graceMs)) ?? { leftovers: [], killed: [] };
+  for (const id of swept.leftovers) result.leftovers.add(id);
+  for (const id of swept.killed) result.killed.add(id);
   const entries = opts.journal.leftovers();
   await Promise.all(
     entries.map(async (entry) => {
       result.leftovers.add(entry.id);
-      const d = entry.description ?? {};
-      const n = await recoverOrphans(
-        {
-          executionId: entry.id,
-          cgroup: typeof d.cgroup === 'string' ? d.cgroup : null,
-          pgid: typeof d.pgid === 'number' ? d.pgid : null,
-          pgidStartTicks: typeof d.pgidStartTicks === 'number' ? d.pgidStartTicks : null,
-          sinceTicks: entry.intendedAtTicks,
-        },
-        opts.graceMs,
-        opts.tree ?? undefined,
-      );
-      if (n > 0) result.killed.add(entry.id);
+      const description = {
+        backend: entry.backend ?? opts.backend.name,
+        pid: null,
+        pgid: null,
+        ...(entry.description ?? {}),
+        executionId: entry.id,
+        sinceTicks: entry.intendedAtTicks,
+      };
+      const { killed } = await opts.backend.recover(description, opts.graceMs).catch(() => ({ killed: false }));
+      if (killed) result.killed.add(entry.id);
       opts.journal.release(entry.id);
     }),
   );

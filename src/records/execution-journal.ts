@@ -13,6 +13,8 @@ export interface JournalEntry {
   createdAt: string;
   /** The command, for the log line and the record of a run that never got one. */
   command: string;
+  /** The backend that runs it (its `recover` gets the entry). */
+  backend?: string;
   /** Where it runs (the backend's HandleDescription: pid, pgid, start ticks, cgroup...); null until spawned. */
   description: Record<string, unknown> | null;
 }
@@ -60,9 +62,10 @@ export class ExecutionJournal {
   }
 
   /** Before the spawn: name the execution. Returns the entry (kept by the caller for `spawned`). */
-  intend(id: string, command: string): JournalEntry {
+  intend(id: string, command: string, backend?: string): JournalEntry {
     const entry: JournalEntry = {
       id,
+      ...(backend ? { backend } : {}),
       server: this.server,
       intendedAtTicks: ticksNow(),
       createdAt: new Date().toISOString(),

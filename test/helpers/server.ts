@@ -33,6 +33,7 @@ export async function startTestServer(overrides: Partial<z.input<typeof ConfigSc
     url: net.url,
     async close() {
       await engine.executions.shutdown(200);
+      await engine.backend.close(); // removes the server's cgroup level under cgroup containment
       await net.close();
       engine.load.stop();
       engine.sessions.stop();

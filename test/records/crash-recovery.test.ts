@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../src/backends/local/local-backend.js';
 import { EXECUTION_ID_VAR } from '../../src/backends/local/recover-orphans.js';
 import { recoverCrashLeftovers } from '../../src/records/crash-recovery.js';
 import { ExecutionJournal, ticksNow, type JournalEntry } from '../../src/records/execution-journal.js';
@@ -50,7 +51,8 @@ async function orphan(journal: ExecutionJournal, withPgid: boolean): Promise<{ i
     intendedAtTicks,
     createdAt: new Date().toISOString(),
     command: 'sleep',
-    description: withPgid ? { backend: 'local', pid: child.pid, pgid: child.pid, pgidStartTicks: startTicks(child.pid!) } : null,
+    backend: 'local',
+    description: withPgid ? { backend: 'local', pid: child.pid, pgid: child.pid, startTicks: startTicks(child.pid!) } : null,
   };
   writeFileSync(join(journal.dir, `${id}.json`), JSON.stringify(entry));
   return { id, pids: [child.pid!, escaped] };
@@ -64,7 +66,12 @@ describe('recoverCrashLeftovers', () => {
     const a = await orphan(journal, true);
     const b = await orphan(journal, false);
     const mine = journal.intend(randomUUID(), 'a live run of this server');
-    const r = await recoverCrashLeftovers({ journal, tree: null, responsesDir: join(d, 'responses'), graceMs: 300 });
+    const r = await recoverCrashLeftovers({
+      journal,
+      backend: new LocalBackend({ shell: '/bin/sh' }),
+      responsesDir: join(d, 'responses'),
+      graceMs: 300,
+    });
     expect([...r.killed].sort()).toEqual([a.id, b.id].sort());
     const until = Date.now() + 10_000;
     while ([...a.pids, ...b.pids].some(alive) && Date.now() < until) await delay(20);
@@ -91,7 +98,12 @@ describe('recoverCrashLeftovers', () => {
     };
     for (const f of Object.values(files)) writeFileSync(join(responses, f), 'x');
     utimesSync(join(responses, files.staleLog), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
-    const r = await recoverCrashLeftovers({ journal, tree: null, responsesDir: responses, graceMs: 300 });
+    const r = await recoverCrashLeftovers({
+      journal,
+      backend: new LocalBackend({ shell: '/bin/sh' }),
+      responsesDir: responses,
+      graceMs: 300,
+    });
     expect(r.tempFilesRemoved).toBe(1);
     expect(r.orphanLogSetsRemoved).toBe(2);
     expect(readdirSync(responses).sort()).toEqual([files.ownTmp, files.recorded, files.recordedLog, files.freshLog].sort());

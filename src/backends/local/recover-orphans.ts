@@ -69,7 +69,7 @@ export function findOrphanProcesses(d: OrphanDescription): Proc[] {
       found.push(p);
       continue;
     }
-    if (d.sinceTicks == null && d.pgidStartTicks == null) continue;
+    if (d.executionId === '' || (d.sinceTicks == null && d.pgidStartTicks == null)) continue;
     if (p.startTicks < (d.sinceTicks ?? d.pgidStartTicks ?? 0)) continue;
     let environ: Buffer;
     try {

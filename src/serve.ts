@@ -78,6 +78,8 @@ export async function serve(argv: string[]): Promise<void> {
     stopTransport = () => net.close();
     stopAccepting = () => net.stopAccepting();
     logger.info({ version: VERSION, url: net.url }, `listening on ${net.url}`);
+    // Never the token itself in the log: the user adds ?token=... once (docs/console.md).
+    if (config.console) logger.info({ console: `${net.baseUrl}/console` }, `console at ${net.baseUrl}/console`);
   }
 
   let stopping = false;

@@ -53,6 +53,28 @@ export const ConfigSchema = z
     graceMs: z.number().int().min(0).default(5_000).describe('SIGTERM -> SIGKILL grace period'),
     idleTimeoutMs: z.number().int().min(0).default(0).describe('Default idle timeout (0 = off)'),
 
+    containment: z
+      .enum(['auto', 'cgroup', 'process-group'])
+      .default('auto')
+      .describe('How a command and everything it starts are held: cgroup v2 (setsid-proof), process group, or auto (cgroup when usable)'),
+    memoryMaxBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Default memory limit per execution in bytes (cgroup memory.max; 0 = none; needs the memory controller)'),
+    pidsMax: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Default process limit per execution (cgroup pids.max; 0 = none; needs the pids controller)'),
+    cpuMax: z
+      .string()
+      .regex(/^(|\d+ \d+)$/, 'expected "<quota_us> <period_us>", e.g. "50000 100000"')
+      .default('')
+      .describe('Default CPU limit per execution, cgroup cpu.max "<quota_us> <period_us>" ("" = none; needs the cpu controller)'),
+
     inlineOutputChars: z.number().int().min(100).default(30_000).describe('Inline output per stream in results (head + tail)'),
     outputBufferBytes: z
       .number()

@@ -19,6 +19,7 @@ import type { Execution } from './processes/execution.js';
 import { ExecutionRegistry } from './processes/execution-registry.js';
 import { viewOf, type ExecutionView } from './processes/execution-view.js';
 import type { OutputRead, StreamName } from './processes/output-log.js';
+import { ExecutionJournal } from './records/execution-journal.js';
 import { readOutput, readOutputBefore, readOutputRange, type OutputSource } from './records/output-reader.js';
 import { RecordStore, type ExecutionRecord } from './records/record-store.js';
 import { SessionRegistry } from './sessions/session-registry.js';
@@ -110,6 +111,12 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
   if (opts.sampleLoad ?? true) load.start();
   const history = new DurationHistory(join(config.dataDir, 'history.json'), logger);
   const backend = createBackend(config, backendExtras);
+  const containment = backend.capabilities().containment;
+  // Once, at start: how commands are held, and (when auto fell back) why not by cgroups.
+  if (config.containment === 'auto' && containment.mode !== 'cgroup')
+    logger.warn({ containment }, `containment: ${containment.mode}: ${containment.reason}`);
+  else logger.info({ containment }, `containment: ${containment.mode}: ${containment.reason}`);
+  const journal = new ExecutionJournal(config.dataDir);
   // Hooks are the server's own configuration: they always run on the server's machine, whatever the backend.
   const hooks = new HookRunner(
     config.hooks,
@@ -125,6 +132,7 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     history,
     hooks,
     sandbox,
+    journal,
   );
   const records = new RecordStore(
     config.dataDir,
@@ -135,6 +143,7 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
       graceMs: config.graceMs,
       backend,
       identity: localServerIdentity(),
+      journal,
     },
     logger,
   );

@@ -16,9 +16,7 @@ function fail(code: number): (err: unknown) => never {
 const [subcommand, ...rest] = process.argv.slice(2);
 const serverArgs = subcommand === 'serve' ? rest : process.argv.slice(2);
 if (isClientCommand(subcommand)) {
-  import('./cli/index.js')
-    .then((cli) => cli.main(subcommand, rest))
-    .catch(fail(125));
+  import('./cli/index.js').then((cli) => cli.main(subcommand, rest)).catch(fail(125));
 } else if (serverArgs.length === 1 && serverArgs[0] === '--version') {
   // The common case answered without loading the config schema (zod) or the server.
   process.stdout.write(`${VERSION}\n`);

@@ -1,6 +1,7 @@
 // The server's entry (loaded by main.ts only for `serve`): config -> logger -> engine -> transports -> signals and orderly shutdown.
 import { COMMANDS_USAGE } from './cli/commands.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { ContainmentUnavailableError } from './backends/local/containment.js';
 import { createEngine, type Engine } from './engine.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
@@ -45,8 +46,9 @@ export async function serve(argv: string[]): Promise<void> {
   try {
     engine = createEngine(config, logger, { configFile });
   } catch (e) {
-    // A setting this machine cannot honour (sandbox without a usable bwrap): one line, like a bad value.
-    if (e instanceof ConfigError) {
+    // A setting this machine cannot honour (sandbox without a usable bwrap, containment "cgroup" or limits
+    // without cgroups): one line, like a bad value.
+    if (e instanceof ConfigError || e instanceof ContainmentUnavailableError) {
       process.stderr.write(`cc-executor: ${e.message}\n`);
       process.exit(2);
     }

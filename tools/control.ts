@@ -16,7 +16,7 @@ export const ControlInputShape = {
   action: z
     .enum(CONTROL_ACTIONS)
     .describe(
-      'pause = SIGSTOP to the group; resume = SIGCONT; cancel = SIGTERM, then SIGKILL after graceMs; kill = SIGKILL now; signal = the named `signal`.',
+      'pause = freeze everything it started (cgroup freeze, or SIGSTOP to the group); resume = undo; cancel = SIGTERM, then SIGKILL after graceMs; kill = SIGKILL now (both also release members left behind by an exited leader, and answer once everything is gone); signal = the named `signal`.',
     ),
   signal: z
     .string()
@@ -59,6 +59,10 @@ export function registerControlTool(server: McpServer, deps: ToolDeps): void {
   );
 }
 
+async function settleOn(work: Promise<void>, ms: number): Promise<void> {
+  await Promise.race([work, delay(ms)]);
+}
+
 async function settle(execution: Execution, ms: number): Promise<void> {
   await Promise.race([execution.done, delay(ms)]);
 }
@@ -75,18 +79,19 @@ async function act(
     case 'resume':
       return execution.resume();
     case 'cancel': {
-      if (execution.state === 'exited')
+      // An exited execution whose leader left members behind is cancelled too: that releases them.
+      if (execution.state === 'exited' && !execution.hasLiveProcesses())
         throw new ServerError('INVALID_STATE', `execution ${execution.id} has already exited`, { state: 'exited' });
       const grace = input.graceMs ?? defaultGraceMs;
-      void execution.terminate('cancel', grace);
-      return settle(execution, grace + SETTLE_EXTRA_MS);
+      // Answer once everything it started is gone (TERM-ignoring members included); the answer's
+      // lingeringMembers says honestly what is still alive if that takes longer than grace + slack.
+      return settleOn(execution.terminate('cancel', grace), grace + SETTLE_EXTRA_MS);
     }
     case 'kill':
       if (execution.state === 'exited' && !execution.hasLiveProcesses()) {
         throw new ServerError('INVALID_STATE', `execution ${execution.id} has already exited`, { state: 'exited' });
       }
-      void execution.terminate('kill', 0);
-      return settle(execution, SETTLE_EXTRA_MS);
+      return settleOn(execution.terminate('kill', 0), SETTLE_EXTRA_MS);
     case 'signal': {
       const sig = parseSignal(input.signal);
       execution.sendSignal(sig);

@@ -37,6 +37,21 @@ export const ExecuteInputShape = {
     .max(MAX_TIMER_MS)
     .optional()
     .describe('Terminate the command when it prints nothing for this long (ms, at most 2147483647).'),
+  limits: z
+    .object({
+      memoryMaxBytes: z.number().int().positive().optional().describe('Memory limit in bytes (cgroup memory.max): a hog is OOM-killed.'),
+      pidsMax: z.number().int().positive().optional().describe('Most processes alive at once (cgroup pids.max): further forks fail.'),
+      cpuMax: z
+        .string()
+        .regex(/^\d+ \d+$/, 'expected "<quota_us> <period_us>"')
+        .optional()
+        .describe('CPU bandwidth "<quota_us> <period_us>" (cgroup cpu.max), e.g. "50000 100000" = half a CPU.'),
+    })
+    .strict()
+    .optional()
+    .describe(
+      "Resource limits for this run, tighter than the server's only. Needs cgroup containment with the controller enabled; otherwise INVALID_INPUT says why.",
+    ),
   background: z
     .boolean()
     .optional()

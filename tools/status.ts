@@ -140,6 +140,7 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
     })),
     hooks: deps.executions.hookRunner?.describe() ?? null,
     sandbox: deps.executions.sandboxSummary(),
+    containment: deps.executions.containment,
   };
   const list =
     scope === 'history'
@@ -173,6 +174,7 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
             background: s.background,
             durationMs: s.durationMs,
             startedAt: s.startedAt,
+            lingeringMembers: s.lingeringMembers,
           };
         });
   const lines = list.map(

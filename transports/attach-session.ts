@@ -55,7 +55,8 @@ export async function attachSession<T extends MeteredTransport>(engine: Engine, 
     void engine.sessions.end(session.id);
     opts.onEnd?.();
   };
-  transport.onerror = (err) => engine.logger.debug({ err: err.message, session: shortId(session.id), transport: opts.kind }, 'transport error');
+  transport.onerror = (err) =>
+    engine.logger.debug({ err: err.message, session: shortId(session.id), transport: opts.kind }, 'transport error');
   const protocol: SessionProtocol<T> = opts.protocol?.(session) ?? mcpProtocol<T>(engine, session);
   try {
     await protocol.connect(transport);

@@ -18,6 +18,8 @@ export interface HealthReport {
   load: { cpu: number | null; gpu: number | null; sampledAt: string | null; multiplier: number };
   /** The sandbox mode ("off", "available", "always") and its network default. */
   sandbox: { mode: string; network: string };
+  /** How commands are held (cgroup or process group) and why. */
+  containment: { mode: string; reason: string };
 }
 
 /**
@@ -66,5 +68,6 @@ export async function checkHealth(engine: Engine, opts: { shuttingDown?: boolean
     executions: { running: counts.running, paused: counts.paused, detached: counts.background },
     load: { cpu: load.cpu, gpu: load.gpu, sampledAt: load.sampledAt, multiplier: load.multiplier },
     sandbox: (({ mode, network }) => ({ mode, network }))(engine.executions.sandboxSummary()),
+    containment: engine.executions.containment,
   };
 }

@@ -136,7 +136,11 @@ export class McpGate implements Transport {
     this.forgetExpiredCancels();
     if (this.earlyCancels.delete(id)) {
       // Its cancellation came first: the SDK would have dropped it. Cancel the request now it is known.
-      this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'cancelled before it arrived' } });
+      this.onmessage?.({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: id, reason: 'cancelled before it arrived' },
+      });
       this.endRequest(id);
     }
   }
@@ -144,12 +148,16 @@ export class McpGate implements Transport {
   /** The error to answer instead of handing the request on, or undefined when it may go on. */
   private check(method: string, m: Incoming): { code: number; message: string } | undefined {
     if (!this.initialized && !BEFORE_INITIALIZE.has(method)) {
-      return { code: JSONRPC_ERRORS.INVALID_REQUEST, message: `Invalid Request: ${method} before initialize; initialize the session first` };
+      return {
+        code: JSONRPC_ERRORS.INVALID_REQUEST,
+        message: `Invalid Request: ${method} before initialize; initialize the session first`,
+      };
     }
     const schema = REQUEST_SCHEMAS.get(method);
     if (!schema) return undefined; // the SDK answers -32601
     const parsed = schema.safeParse(m);
-    if (!parsed.success) return { code: JSONRPC_ERRORS.INVALID_PARAMS, message: `Invalid params for ${method}: ${describeIssue(parsed.error)}` };
+    if (!parsed.success)
+      return { code: JSONRPC_ERRORS.INVALID_PARAMS, message: `Invalid params for ${method}: ${describeIssue(parsed.error)}` };
     const params = parsed.data.params as Record<string, unknown>;
     if (method === 'tools/call' && !this.options.tools.has(params.name as string)) {
       const known = [...this.options.tools].join(', ');

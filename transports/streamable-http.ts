@@ -159,10 +159,16 @@ export class StreamableHttpEndpoint {
       }));
     } catch (e) {
       if (!(e instanceof ServerError)) throw e;
-      return writeRpcError(res, 503, SERVER_ERROR, `Service Unavailable: session limit reached (maxSessions ${engine.config.maxSessions})`, {
-        limit: 'maxSessions',
-        maxSessions: engine.config.maxSessions,
-      });
+      return writeRpcError(
+        res,
+        503,
+        SERVER_ERROR,
+        `Service Unavailable: session limit reached (maxSessions ${engine.config.maxSessions})`,
+        {
+          limit: 'maxSessions',
+          maxSessions: engine.config.maxSessions,
+        },
+      );
     }
     try {
       await transport.handleRequest(req, res, parsed);

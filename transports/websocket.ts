@@ -32,8 +32,7 @@ export class WebSocketServerTransport implements Transport, MeteredTransport {
   constructor(
     private readonly ws: WebSocket,
     private readonly options: WebSocketTransportOptions,
-  ) {
-  }
+  ) {}
 
   start(): Promise<void> {
     if (this.started) throw new Error('WebSocketServerTransport already started');

@@ -127,6 +127,11 @@ export interface ProcessHandle {
   describe(): HandleDescription;
 }
 
+/**
+ * Recovery also gets descriptions from the crash journal: `executionId` (always) and, for an execution a
+ * server died before spawning or noting, `sinceTicks` (no process of it started earlier) with pid/pgid null.
+ */
+
 /** What recovery did with one record left `running` by a server that died. */
 export interface RecoveryResult {
   /** True when something of it was still alive and has been killed now. */
@@ -142,6 +147,13 @@ export interface ExecutionBackend {
   spawn(launch: Launch): Promise<ProcessHandle>;
   /** Kill whatever a dead server's execution left, from its record's description. Never kills a stranger. */
   recover(description: HandleDescription, graceMs: number): Promise<RecoveryResult>;
+  /**
+   * At start, before records are read: stop what dead predecessors left that the backend itself can find
+   * (local cgroup mode: leftover execution cgroups). Ids of executions found, and of those that still had processes.
+   */
+  sweep?(graceMs: number): Promise<{ leftovers: string[]; killed: string[] }>;
+  /** Synchronous SIGKILL of everything every handle holds (a process 'exit' handler's last resort). */
+  killAllNow?(): void;
   /** Called once at engine close, after every handle is gone. */
   close(): Promise<void>;
 }

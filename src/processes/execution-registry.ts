@@ -1,7 +1,8 @@
 // Keeps the executions: starts planned ones, enforces limits, finds them by id or unique prefix, shuts them all down.
 import { EventEmitter } from 'node:events';
-import type { ExecutionBackend, SandboxSpec } from '../backends/backend.js';
+import type { ExecutionBackend, ProcessHandle, SandboxSpec } from '../backends/backend.js';
 import { resolveSandboxSpec, sandboxSettings, type SandboxSettings } from '../policy/sandbox-policy.js';
+import type { ExecutionJournal } from '../records/execution-journal.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
 import type { HookRunner } from '../hooks/hook-runner.js';
@@ -45,10 +46,17 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     private readonly hooks?: HookRunner,
     /** The server's sandbox settings; a request may only tighten them. */
     private readonly sandbox: SandboxSettings = sandboxSettings(config),
+    /** Names each execution on disk before its spawn, so a crash at any moment leaves it findable. */
+    private readonly journal?: ExecutionJournal,
   ) {
     super();
     this.policy = new CommandPolicy(config);
     for (const problem of this.policy.problems()) logger.warn(problem);
+  }
+
+  /** How the backend holds everything a command starts, and why (for `status` and /health). */
+  get containment(): { mode: string; reason: string } {
+    return this.backend.capabilities().containment;
   }
 
   /** The hooks every execution passes through (for `status`). */
@@ -85,8 +93,21 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       },
       sandbox: (r, cwd) => this.sandboxFor(r, cwd),
     });
-    const handle = await this.backend.spawn(plan.launch);
     const id = plan.id;
+    const what = plan.launch.plan;
+    const entry = this.journal?.intend(id, what.command ?? what.argv?.join(' ') ?? '', this.backend.name);
+    let handle: ProcessHandle;
+    try {
+      handle = await this.backend.spawn(plan.launch);
+    } catch (e) {
+      this.journal?.release(id);
+      throw e;
+    }
+    if (entry) {
+      this.journal!.spawned(entry, handle.describe());
+      // Forgotten only once nothing it started is alive (lingering members included).
+      void handle.exit.then(() => handle.waitGone()).then(() => this.journal!.release(id));
+    }
     const execution = new Execution(
       {
         id,
@@ -204,10 +225,12 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   orphanBackground(sessionId: string, ttlMs: number): void {
     if (ttlMs <= 0) return;
     for (const e of this.list({ sessionId })) {
-      if (!e.background || e.state === 'exited') continue;
+      // An exited one counts while members it left behind live: they are released with the TTL too.
+      if (!e.background || (e.state === 'exited' && !e.hasLiveProcesses())) continue;
+      // Not cleared when the leader exits: members it leaves behind are released by this timer too
+      // (terminate on an exited execution with nothing alive does nothing).
       const timer = setTimeout(() => void e.terminate('detached_ttl'), ttlMs);
       timer.unref();
-      e.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
     }
   }
 
@@ -236,6 +259,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   /** Synchronous SIGKILL to everything we ever started that may still be alive. */
   killAllNow(): void {
     for (const e of this.executions.values()) e.killNow();
+    this.backend.killAllNow?.();
     this.hooks?.killAllNow();
   }
 

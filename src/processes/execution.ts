@@ -94,9 +94,20 @@ export interface ExecutionSnapshot {
   hooks: HookRun[];
   /** One line per hook that failed without blocking. */
   hookWarnings: string[];
+  /** How its processes are held: the cgroup directory under cgroup containment, else null (see pgid). */
+  cgroup: string | null;
+  /**
+   * Live processes the leader left behind (a daemon, a `nohup ... &`): they belong to the execution until it
+   * is released (session end, detachedTtlMs, shutdown, control cancel/kill). null while the leader runs.
+   */
+  lingeringMembers: number | null;
+  /** CPU time and peak memory of everything it started, where the containment can measure them. */
+  usage: { cpuMs: number | null; memoryPeakBytes: number | null } | null;
 }
 
 const ORPHAN_PIPE_CHECK_MS = 100;
+/** After SIGKILL, how long to wait for every member to be gone before answering anyway. */
+const KILL_WAIT_MS = 5_000;
 const SLOWER_THAN_USUAL_FACTOR = 3;
 const ORPHAN_PIPE_QUIET_MS = 250;
 
@@ -347,13 +358,19 @@ export class Execution {
   terminate(reason: TerminationReason, graceMs = this.opts.graceMs): Promise<void> {
     if (this.phase === 'exited') {
       // The leader is gone but lingering members still count as ours.
-      return this.handle.isAlive() ? this.handle.terminate(graceMs).then(() => undefined) : Promise.resolve();
+      if (!this.handle.isAlive()) return Promise.resolve();
+      if (reason === 'kill' || graceMs === 0) {
+        this.handle.kill();
+        return this.handle.waitGone(KILL_WAIT_MS).then(() => undefined);
+      }
+      return this.handle.terminate(graceMs).then(() => undefined);
     }
     this.reason ??= reason;
     this.transition('exiting');
     if (reason === 'kill' || graceMs === 0) {
       this.handle.kill();
-      return this.done;
+      // SIGKILL takes effect asynchronously: answer once everything is really gone (bounded).
+      return Promise.all([this.done, this.handle.waitGone(KILL_WAIT_MS)]).then(() => undefined);
     }
     return Promise.all([this.handle.terminate(graceMs), this.done]).then(() => undefined);
   }
@@ -398,6 +415,10 @@ export class Execution {
       },
       hooks: [...this.hookRuns],
       hookWarnings: [...this.hookWarnings],
+      cgroup: typeof where.cgroup === 'string' ? where.cgroup : null,
+      // Counting scans /proc for a process group: only once the leader is gone, when it matters.
+      lingeringMembers: this.phase === 'exited' ? this.handle.memberCount() : null,
+      usage: this.handle.usage?.() ?? null,
     };
   }
 }

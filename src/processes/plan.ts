@@ -1,6 +1,6 @@
 // The plan step of an execution: validation, command policy, preExecute hooks and history, up to a Launch.
 import { randomUUID } from 'node:crypto';
-import type { ExecutionBackend, Launch, LaunchPlan, SandboxSpec } from '../backends/backend.js';
+import type { ExecutionBackend, Launch, LaunchPlan, ResourceLimits, SandboxSpec } from '../backends/backend.js';
 import type { SandboxRequest } from '../policy/sandbox-policy.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
@@ -22,6 +22,8 @@ export interface ExecuteRequest {
   background?: boolean;
   /** Run inside the sandbox (`true`), outside it (`false`, refused when the server says "always"), or tighter. */
   sandbox?: SandboxRequest;
+  /** Resource limits for this run; they may only tighten the server's (cgroup containment only). */
+  limits?: ResourceLimits;
   /** The caller gave up (request cancelled, session closed): preExecute hooks stop and nothing is spawned. */
   signal?: AbortSignal;
 }
@@ -81,6 +83,7 @@ export function launchPlanOf(
   id: string,
   what: { command?: string; argv?: string[]; cwd?: string; env?: Record<string, string | null> },
   stdin: string | undefined,
+  limits?: ResourceLimits,
 ): LaunchPlan {
   return {
     id,
@@ -88,6 +91,7 @@ export function launchPlanOf(
     ...(what.cwd !== undefined ? { cwd: what.cwd } : {}),
     env: { ...what.env },
     ...(stdin !== undefined ? { stdin } : {}),
+    ...(limits ? { limits } : {}),
   };
 }
 
@@ -100,7 +104,7 @@ export async function planExecution(req: ExecuteRequest, ctx: PlanContext): Prom
   // The id exists before the preExecute hooks run: they receive it.
   const id = randomUUID();
   // The backend resolves cwd and environment on its machine (INVALID_CWD, INVALID_INPUT) before anything else.
-  let launch = ctx.backend.prepare(launchPlanOf(id, req, req.stdin));
+  let launch = ctx.backend.prepare(launchPlanOf(id, req, req.stdin, req.limits));
   ctx.admit(req.sessionId);
   // Refused before any hook runs; counts towards the per-minute rate.
   let allowed = ctx.policy.check(req, launch.cwd);
@@ -129,7 +133,7 @@ export async function planExecution(req: ExecuteRequest, ctx: PlanContext): Prom
       timeoutRequested = true;
     }
     request = pre.request;
-    launch = ctx.backend.prepare(launchPlanOf(id, request, req.stdin));
+    launch = ctx.backend.prepare(launchPlanOf(id, request, req.stdin, req.limits));
     // Hooks are configuration, but what finally runs must still obey the policy.
     allowed = ctx.policy.check({ ...request, sessionId: req.sessionId }, launch.cwd, { countRate: false });
     sandbox = ctx.sandbox?.(req, allowed.cwd) ?? null;

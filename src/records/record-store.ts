@@ -5,6 +5,8 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionBackend } from '../backends/backend.js';
 import type { ServerIdentity } from '../backends/local/server-identity.js';
+import { recoverCrashLeftovers } from './crash-recovery.js';
+import type { ExecutionJournal } from './execution-journal.js';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Execution } from '../processes/execution.js';
@@ -56,6 +58,8 @@ export interface RecordStoreOptions {
   identity: ServerIdentity;
   /** Retention never removes a record and logs that ended less than this long ago (a follower may still read them). */
   retentionProtectMs?: number;
+  /** Executions named before their spawn: what a dead server left without a record is found here. */
+  journal?: ExecutionJournal;
 }
 
 function endedAtMsOf(r: { endedAt?: string | null }): number | null {
@@ -87,6 +91,15 @@ export class RecordStore {
       this.logger.error({ dir: this.dir, err: (e as Error).message }, 'records directory is unusable: executions run but are not saved');
       return;
     }
+    // Before records: stop what dead servers left (cgroups, journal entries) and clean their disk leftovers.
+    const crash = this.options.journal
+      ? await recoverCrashLeftovers({
+          journal: this.options.journal,
+          backend: this.options.backend,
+          responsesDir: this.dir,
+          graceMs: this.options.graceMs,
+        })
+      : undefined;
     const found: Array<{ record: ExecutionRecord; base: string }> = [];
     let unreadable = 0;
     for (const name of readdirSync(this.dir).sort()) {
@@ -99,7 +112,8 @@ export class RecordStore {
       }
     }
     let lost = 0;
-    let killed = 0;
+    // Executions of dead servers that still had processes, whoever found them (sweep, journal, record).
+    const killed = new Set(crash?.killed ?? []);
     const recoveries: Promise<void>[] = [];
     for (const { record, base } of found) {
       if ((record.state === 'running' || record.state === 'paused') && !this.serverAlive(record)) {
@@ -108,13 +122,11 @@ export class RecordStore {
         record.lostReason = 'the server that ran it exited while it was running (crash, SIGKILL or power loss)';
         recoveries.push(
           this.options.backend
-            .recover(handleOf(record), this.options.graceMs)
+            .recover({ ...handleOf(record), executionId: record.id }, this.options.graceMs)
             .catch(() => ({ killed: false }))
             .then(async ({ killed: wasAlive }) => {
-              if (wasAlive) {
-                killed++;
-                record.lostReason += '; its process group was still alive and has been terminated';
-              }
+              if (wasAlive) killed.add(record.id);
+              if (killed.has(record.id)) record.lostReason += '; what it started was still alive and has been killed';
               await this.writeAtomic(base, record).catch(() => undefined);
             }),
         );
@@ -122,9 +134,22 @@ export class RecordStore {
       this.index.set({ ...summarise(record), base, logBytes: this.logBytesOf(base), live: false, endedAtMs: endedAtMsOf(record) });
     }
     await Promise.all(recoveries);
+    const leftovers = new Set([...(crash?.leftovers ?? []), ...found.filter((f) => f.record.state === 'lost').map((f) => f.record.id)]);
+    const temp = crash?.tempFilesRemoved ?? 0;
+    const logSets = crash?.orphanLogSetsRemoved ?? 0;
     this.logger.info(
-      { dir: this.dir, records: found.length, lost, groupsTerminated: killed, unreadable },
-      `records: found ${found.length}, marked ${lost} lost, terminated ${killed} orphaned group(s)`,
+      {
+        dir: this.dir,
+        records: found.length,
+        lost,
+        leftovers: leftovers.size,
+        killed: killed.size,
+        unreadable,
+        tempFilesRemoved: temp,
+        orphanLogSetsRemoved: logSets,
+      },
+      `records: found ${found.length}, marked ${lost} lost; dead servers left ${leftovers.size} execution(s), ${killed.size} still running (killed); ` +
+        `removed ${temp} temp file(s) and ${logSets} log set(s) without a record`,
     );
     await this.prune();
   }

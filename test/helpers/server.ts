@@ -3,13 +3,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { createConfig, type ConfigSchema } from '../../src/config.js';
 import { createEngine, type Engine } from '../../src/engine.js';
 import { createLogger } from '../../src/logger.js';
+import type { Execution } from '../../src/processes/execution.js';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { startNetworkServer, type NetworkServer } from '../../transports/http.js';
 import type { z } from 'zod';
@@ -118,4 +119,15 @@ export class GroupTracker {
         `group ${g}`,
       ).toEqual([]);
   }
+}
+
+/**
+ * Whether everything an execution started is stopped: its cgroup frozen (cgroup containment pauses with
+ * cgroup.freeze, and frozen tasks do not show state T) or every member of its process group in state T.
+ */
+export function isStopped(execution: Execution): boolean {
+  const s = execution.snapshot();
+  if (s.cgroup) return readFileSync(join(s.cgroup, 'cgroup.events'), 'utf8').includes('frozen 1');
+  const members = listGroupMembers(s.pgid!);
+  return members.length > 0 && members.every((m) => m.state === 'T');
 }

@@ -165,11 +165,11 @@ describe('execution records', () => {
 
     proc = await spawnServer(['--data-dir', dataDir]);
     await waitFor(() => listGroupMembers(orphan.pgid).length === 0, 10_000, 'orphaned group to be terminated');
-    expect(proc.stderr()).toMatch(/marked 1 lost, terminated 1 orphaned/);
+    expect(proc.stderr()).toMatch(/marked 1 lost; dead servers left 1 execution\(s\), 1 still running \(killed\)/);
     const file = recordFiles(dataDir).find((f) => readRecord(f).id === orphan.id)!;
     const record = readRecord(file);
     expect(record.state).toBe('lost');
-    expect(record.lostReason).toMatch(/terminated/);
+    expect(record.lostReason).toMatch(/still alive and has been killed/);
 
     c = await connect(proc.url);
     const history = structured(await callTool(c, 'status', { scope: 'history', query: 'echo' })).executions;

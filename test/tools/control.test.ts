@@ -1,4 +1,6 @@
 // control over the SDK's WebSocket client: pause/resume reach the whole group, cancel and kill leave nothing behind.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listGroupMembers, readProcStat } from '../../src/backends/local/proc.js';
@@ -33,13 +35,16 @@ async function output(id: string): Promise<string> {
 }
 
 describe('control', () => {
-  it('pause stops output and every member shows state T in /proc; resume continues', async () => {
+  it('pause stops output and every member (state T, or a frozen cgroup); resume continues', async () => {
     const { id, pgid } = await startBackground('sh -c "while :; do echo tick; sleep 0.05; done" & while :; do echo tock; sleep 0.05; done');
     await waitFor(async () => (await output(id)).includes('tick'), 5_000, 'first output');
     await waitFor(() => listGroupMembers(pgid).length >= 3, 5_000, 'three members');
     const paused = await callTool(client, 'control', { id, action: 'pause' });
     expect(structured(paused).state).toBe('paused');
-    await waitFor(() => listGroupMembers(pgid).every((m) => m.state === 'T'), 2_000, 'all members stopped');
+    // Under cgroup containment pause is a freeze (no SIGSTOP a shell could see); else SIGSTOP to the group.
+    const cgroup = structured(paused).cgroup as string | null;
+    if (cgroup) expect(readFileSync(join(cgroup, 'cgroup.events'), 'utf8')).toContain('frozen 1');
+    else await waitFor(() => listGroupMembers(pgid).every((m) => m.state === 'T'), 2_000, 'all members stopped');
     const before = (await output(id)).length;
     await new Promise((r) => setTimeout(r, 300));
     expect((await output(id)).length).toBe(before);
@@ -47,7 +52,8 @@ describe('control', () => {
     expect(structured(await callTool(client, 'control', { id, action: 'pause' })).error.code).toBe('INVALID_STATE');
     expect(structured(await callTool(client, 'control', { id, action: 'resume' })).state).toBe('running');
     await waitFor(async () => (await output(id)).length > before, 2_000, 'output to continue');
-    expect(listGroupMembers(pgid).some((m) => m.state !== 'T')).toBe(true);
+    if (cgroup) expect(readFileSync(join(cgroup, 'cgroup.events'), 'utf8')).toContain('frozen 0');
+    else expect(listGroupMembers(pgid).some((m) => m.state !== 'T')).toBe(true);
     expect(structured(await callTool(client, 'control', { id, action: 'resume' })).error.code).toBe('INVALID_STATE');
     const cancelled = structured(await callTool(client, 'control', { id, action: 'cancel' }));
     expect(cancelled).toMatchObject({ state: 'exited', terminationReason: 'cancel' });

@@ -1,9 +1,9 @@
 // The original service's protocol on /ws/mcp (no subprotocol), driven by a client written from its description.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listGroupMembers, readProcStat } from '../../src/backends/local/proc.js';
+import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { LegacyClient, type RpcMessage } from '../helpers/legacy-client.js';
-import { connectWs, GroupTracker, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+import { connectWs, GroupTracker, isStopped, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 const clients: LegacyClient[] = [];
@@ -267,8 +267,8 @@ describe('original protocol: control', () => {
 
     expect((await client.request('control', { type: 'PAUSE' })).result).toMatchObject({ status: 'paused' });
     expect((await client.notification('process.paused', (p) => p.id === id)).params).toMatchObject({ status: 'paused', pid, pgid });
-    await waitFor(() => listGroupMembers(pgid).every((m) => m.state === 'T'), 3_000, 'group stopped');
-    expect(readProcStat(pid)?.state).toBe('T');
+    const execution = server!.engine.executions.find(id);
+    await waitFor(() => isStopped(execution), 3_000, 'group stopped');
     // PAUSE is idempotent, as in the original
     expect((await client.request('control', { type: 'PAUSE' })).result).toMatchObject({ status: 'paused' });
     const frozen = client.text(id, 'stdout').length;
@@ -278,7 +278,7 @@ describe('original protocol: control', () => {
     expect((await client.request('control', { type: 'RESUME' })).result).toMatchObject({ status: 'resumed' });
     await client.notification('process.resumed', (p) => p.id === id);
     await waitFor(() => client.text(id, 'stdout').length > frozen, 5_000, 'counting again');
-    expect(readProcStat(pid)?.state).not.toBe('T');
+    expect(isStopped(execution)).toBe(false);
 
     expect((await client.request('control', { type: 'CANCEL' })).result).toMatchObject({ status: 'canceled' });
     await client.notification('process.canceled', (p) => p.id === id);
@@ -310,10 +310,10 @@ describe('original protocol: control', () => {
     expect(client.text(b.id, 'stdout')).toMatch(/^(B\n)+$/);
 
     expect((await client.request('control', { type: 'PAUSE', id: a.id })).result).toMatchObject({ status: 'paused', id: a.id });
-    await waitFor(() => listGroupMembers(a.pgid).every((m) => m.state === 'T'), 3_000, 'A stopped');
+    await waitFor(() => isStopped(server!.engine.executions.find(a.id)), 3_000, 'A stopped');
     const bBefore = client.text(b.id, 'stdout').length;
     await waitFor(() => client.text(b.id, 'stdout').length > bBefore, 3_000, 'B still running');
-    expect(listGroupMembers(b.pgid).some((m) => m.state !== 'T')).toBe(true);
+    expect(isStopped(server!.engine.executions.find(b.id))).toBe(false);
 
     // no id: the most recently started process (B)
     expect((await client.request('control', { type: 'CANCEL' })).result).toMatchObject({ status: 'canceled', id: b.id });

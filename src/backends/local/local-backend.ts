@@ -10,10 +10,13 @@ import type {
   LaunchPlan,
   ProcessHandle,
   RecoveryResult,
+  ResourceLimits,
 } from '../backend.js';
+import { cgroupFactory } from './cgroup-handle.js';
 import { baseChildEnv } from './child-env.js';
+import { mergeLimits, type Containment } from './containment.js';
 import { spawnGroupHandle } from './group-handle.js';
-import { recoverGroup } from './recover-group.js';
+import { EXECUTION_ID_VAR, recoverOrphans } from './recover-orphans.js';
 import { resolveShell } from './shell.js';
 
 /**
@@ -69,6 +72,13 @@ export interface LocalBackendOptions {
   factories?: HandleFactory[];
   /** The capabilities the added wrappers and factories bring (merged over the process-group defaults). */
   capabilities?: Partial<BackendCapabilities>;
+  /**
+   * How everything a command starts is held (chooseContainment at start). In cgroup mode every factory is
+   * wrapped so its launches run in a cgroup of their own. Default: process groups.
+   */
+  containment?: Containment;
+  /** The server's default limits; a plan may only tighten them. */
+  limits?: ResourceLimits;
 }
 
 export class LocalBackend implements ExecutionBackend {
@@ -79,21 +89,32 @@ export class LocalBackend implements ExecutionBackend {
   private readonly wrappers: LaunchWrapper[];
   private readonly factories: HandleFactory[];
   private readonly caps: BackendCapabilities;
+  private readonly containment: Containment;
+  private readonly limits: ResourceLimits;
 
   constructor(options: LocalBackendOptions) {
     this.shell = resolveShell(options.shell);
     this.passesEnv = options.passesEnv ?? (() => true);
     this.wrappers = [...(options.wrappers ?? [])];
-    this.factories = [...(options.factories ?? [GROUP_HANDLE_FACTORY])];
+    this.containment = options.containment ?? {
+      mode: 'process-group',
+      reason: 'each command is the leader of its own process group (setsid)',
+      tree: null,
+    };
+    this.limits = options.limits ?? {};
+    const tree = this.containment.tree;
+    const factories = [...(options.factories ?? [GROUP_HANDLE_FACTORY])];
+    // The cgroup entry is outermost: it wraps whatever the other wrappers (a sandbox) made of the launch.
+    this.factories = tree ? factories.map((f) => cgroupFactory(f, tree)) : factories;
     this.caps = {
       stdin: false,
       pty: false,
       pause: true,
       signals: true,
-      containment: { mode: 'process-group', reason: 'each command is the leader of its own process group (setsid)' },
       sandbox: false,
-      limits: [],
       ...options.capabilities,
+      containment: { mode: this.containment.mode, reason: this.containment.reason },
+      limits: tree ? (['memoryMaxBytes', 'pidsMax', 'cpuMax'] as const).filter((l) => !tree.unsupportedLimit(l)) : [],
     };
   }
 
@@ -105,6 +126,10 @@ export class LocalBackend implements ExecutionBackend {
   prepare(plan: LaunchPlan): Launch {
     const cwd = checkCwd(plan.cwd);
     const env = this.buildEnv(plan.env);
+    // Every process of the execution carries its id: recovery finds a setsid'd child of a crashed server by it.
+    env[EXECUTION_ID_VAR] = plan.id;
+    const limits = mergeLimits(this.limits, plan.limits, this.containment);
+    plan = { ...plan, limits };
     const shellMode = plan.command !== undefined;
     if (!shellMode && (plan.argv === undefined || plan.argv.length === 0)) {
       throw new ServerError('INVALID_INPUT', '`argv` needs at least a program name');
@@ -138,15 +163,40 @@ export class LocalBackend implements ExecutionBackend {
     }
   }
 
-  /** A record of this backend: terminate its process group if (and only if) it is still the same group. */
-  recover(description: HandleDescription, graceMs: number): Promise<RecoveryResult> {
-    if (description.backend !== this.name) return Promise.resolve({ killed: false });
-    // Containment adds its cgroup recovery here (a description with a cgroup path: cgroup.kill, then rmdir).
-    return recoverGroup(description, graceMs);
+  /**
+   * A record or journal entry of this backend: kill its cgroup (when it had one), else its process group (if the
+   * pgid still names it: start time checked) and every process carrying its execution-id marker.
+   */
+  async recover(description: HandleDescription, graceMs: number): Promise<RecoveryResult> {
+    if (description.backend !== this.name) return { killed: false };
+    const num = (v: unknown) => (typeof v === 'number' ? v : null);
+    const n = await recoverOrphans(
+      {
+        executionId: typeof description.executionId === 'string' ? description.executionId : '',
+        cgroup: typeof description.cgroup === 'string' ? description.cgroup : null,
+        pgid: description.pgid,
+        pgidStartTicks: num(description.startTicks),
+        sinceTicks: num(description.sinceTicks),
+      },
+      graceMs,
+      this.containment.tree ?? undefined,
+    );
+    return { killed: n > 0 };
   }
 
-  close(): Promise<void> {
-    return Promise.resolve();
+  /** Kill and remove what dead predecessors on this data dir left in their cgroups (ids of those that had processes). */
+  async sweep(graceMs: number): Promise<{ leftovers: string[]; killed: string[] }> {
+    const found = (await this.containment.tree?.recoverLeftovers(graceMs)) ?? [];
+    return { leftovers: found.map((l) => l.executionId), killed: found.filter((l) => l.hadMembers).map((l) => l.executionId) };
+  }
+
+  /** Synchronous last resort (process 'exit'): SIGKILL every execution cgroup of this server. */
+  killAllNow(): void {
+    this.containment.tree?.killAllNow();
+  }
+
+  async close(): Promise<void> {
+    await this.containment.tree?.close();
   }
 
   /** A null value (set by a preExecute hook) removes the variable. */

@@ -2,7 +2,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../../src/backends/local/local-backend.js';
 import { listGroupMembers } from '../../../src/backends/local/proc.js';
-import { recoverGroup } from '../../../src/backends/local/recover-group.js';
 import type { ProcessHandle } from '../../../src/backends/backend.js';
 import { waitFor } from '../../helpers/server.js';
 
@@ -57,7 +56,7 @@ describe('LocalBackend (real processes)', () => {
     await waitFor(() => handle.memberCount() >= 3, 10_000, 'the group with its children');
     const description = handle.describe();
     const stranger = { ...description, startTicks: (description.startTicks as number) + 1 };
-    expect(await recoverGroup(stranger, 500)).toEqual({ killed: false });
+    expect(await backend.recover(stranger, 500)).toEqual({ killed: false });
     expect(handle.isAlive()).toBe(true);
     expect(await backend.recover(description, 2_000)).toEqual({ killed: true });
     await waitFor(() => listGroupMembers(description.pgid!).length === 0, 10_000, 'the group to be gone');

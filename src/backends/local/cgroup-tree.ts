@@ -1,0 +1,274 @@
+// The server's own cgroup v2 subtree: found or refused at start, one child cgroup per execution, and what a
+// dead predecessor on the same data dir left behind.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ResourceLimits } from '../backend.js';
+import { Cgroup } from './cgroup.js';
+
+/** Controllers whose limits we offer, by the limit that needs them. */
+export const LIMIT_CONTROLLERS: Record<keyof ResourceLimits, string> = {
+  memoryMaxBytes: 'memory',
+  pidsMax: 'pids',
+  cpuMax: 'cpu',
+};
+
+/** Where the kernel's files are, for tests that point detection at fakes. */
+export interface CgroupSources {
+  procSelfCgroup: string;
+  mountinfo: string;
+}
+
+const PROC_SOURCES: CgroupSources = { procSelfCgroup: '/proc/self/cgroup', mountinfo: '/proc/self/mountinfo' };
+
+/** What a dead predecessor left: one execution's cgroup, killed and removed (or not removable). */
+export interface Leftover {
+  executionId: string;
+  path: string;
+  /** Something was still running in it. */
+  hadMembers: boolean;
+  removed: boolean;
+}
+
+export type CgroupDetection = { ok: true; tree: CgroupTree } | { ok: false; reason: string };
+
+function readOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The server's cgroup in the unified hierarchy (`0::/path` in /proc/self/cgroup), or undefined without one. */
+export function ownCgroupPath(text: string): string | undefined {
+  for (const line of text.split('\n')) if (line.startsWith('0::')) return line.slice(3);
+  return undefined;
+}
+
+/** Mount points of cgroup2 file systems (fstype after the " - " separator), each with its root. */
+export function cgroup2Mounts(mountinfo: string): Array<{ root: string; mountPoint: string }> {
+  const mounts: Array<{ root: string; mountPoint: string }> = [];
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0 || !line.slice(sep + 3).startsWith('cgroup2 ')) continue;
+    const fields = line.slice(0, sep).split(' ');
+    const root = fields[3];
+    const mountPoint = fields[4];
+    // mountinfo escapes spaces and the like as octal (\040).
+    const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (root !== undefined && mountPoint !== undefined) mounts.push({ root: unescape(root), mountPoint: unescape(mountPoint) });
+  }
+  return mounts;
+}
+
+/** Clock-tick start time of a pid (field 22 of /proc/<pid>/stat), undefined if it does not exist or is a zombie. */
+function startTicksOf(pid: number): number | undefined {
+  const text = readOrEmpty(`/proc/${pid}/stat`);
+  if (text === '') return undefined;
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
+  return Number(rest[19]);
+}
+
+/**
+ * `<own cgroup>/cc-executor-<hash of the data dir>/<server pid>-<start ticks>/<execution id>`. The data-dir
+ * hash lets a restarted server find its predecessor's leftovers while parallel servers (other data dirs)
+ * never meet; the server level makes sure that a second live server on the same data dir is never touched.
+ */
+export class CgroupTree {
+  private constructor(
+    /** cc-executor-<hash>: shared by every server that used this data dir. */
+    readonly dataDirRoot: string,
+    /** This server's level, parent of every execution cgroup it creates. */
+    readonly serverDir: string,
+    /** Controllers enabled for execution cgroups (memory, pids, cpu, ... as the kernel and delegation allow). */
+    readonly controllers: ReadonlySet<string>,
+    readonly hasKillFile: boolean,
+    /** Why some limit controllers are missing (for the error a limit request gets). */
+    readonly controllersNote: string,
+  ) {}
+
+  /**
+   * Find a writable cgroup2 hierarchy and create this server's level in it, or say why not (one line).
+   * Proves the setup with a real launch: a shell enters a probe cgroup exactly as commands will.
+   */
+  static detect(dataDir: string, sources: CgroupSources = PROC_SOURCES): CgroupDetection {
+    const own = ownCgroupPath(readOrEmpty(sources.procSelfCgroup));
+    if (own === undefined) return { ok: false, reason: 'no cgroup v2 (unified) hierarchy in /proc/self/cgroup' };
+    const mounts = cgroup2Mounts(readOrEmpty(sources.mountinfo));
+    // The mount whose root contains our cgroup; prefer pure v2 at /sys/fs/cgroup, then the hybrid unified.
+    const rank = (m: string) => (m === '/sys/fs/cgroup' ? 0 : m === '/sys/fs/cgroup/unified' ? 1 : 2);
+    const mount = mounts
+      .filter((m) => m.root === '/' || own === m.root || own.startsWith(`${m.root}/`))
+      .sort((a, b) => rank(a.mountPoint) - rank(b.mountPoint))[0];
+    if (!mount) return { ok: false, reason: 'no cgroup2 file system is mounted' };
+    const rel = mount.root === '/' ? own : own.slice(mount.root.length);
+    const base = join(mount.mountPoint, rel);
+    if (!existsSync(join(base, 'cgroup.procs'))) return { ok: false, reason: `own cgroup ${base} is not visible (cgroup namespace?)` };
+
+    let real: string;
+    try {
+      real = realpathSync(dataDir);
+    } catch {
+      real = resolve(dataDir);
+    }
+    const hash = createHash('sha256').update(real).digest('hex').slice(0, 12);
+    const dataDirRoot = join(base, `cc-executor-${hash}`);
+    const serverDir = join(dataDirRoot, `${process.pid}-${startTicksOf(process.pid) ?? 0}`);
+    try {
+      mkdirSync(serverDir, { recursive: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      return {
+        ok: false,
+        reason: `cannot create a cgroup under ${base} (${code}): run as root, or in a delegated cgroup (systemd Delegate=yes)`,
+      };
+    }
+    const { enabled, note } = enableControllers([base, dataDirRoot, serverDir]);
+    const tree = new CgroupTree(dataDirRoot, serverDir, enabled, existsSync(join(serverDir, 'cgroup.kill')), note);
+    const probeProblem = tree.probe();
+    if (probeProblem) {
+      void tree.close();
+      return { ok: false, reason: probeProblem };
+    }
+    return { ok: true, tree };
+  }
+
+  /** Launch a shell into a probe cgroup the way commands will be launched; a one-line problem, or undefined. */
+  private probe(): string | undefined {
+    const cg = new Cgroup(join(this.serverDir, 'probe'));
+    try {
+      mkdirSync(cg.path);
+    } catch (e) {
+      return `cannot create cgroups under ${this.serverDir}: ${(e as Error).message}`;
+    }
+    try {
+      const { file, args } = cg.wrap('/bin/true', []);
+      const r = spawnSync(file, args, { encoding: 'utf8', timeout: 10_000 });
+      if (r.status !== 0) {
+        const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim();
+        return `a process cannot move into a cgroup under ${this.serverDir} (${why}): the server needs write access to its own cgroup's cgroup.procs`;
+      }
+      return undefined;
+    } finally {
+      cg.kill();
+      cg.remove();
+    }
+  }
+
+  /** The cgroup for one execution, created (with its limits) before anything is spawned into it. */
+  create(executionId: string, limits: ResourceLimits = {}): Cgroup {
+    const path = join(this.serverDir, executionId);
+    mkdirSync(path);
+    const cg = new Cgroup(path, this.hasKillFile);
+    try {
+      cg.applyLimits(limits);
+    } catch (e) {
+      cg.remove();
+      throw e;
+    }
+    return cg;
+  }
+
+  /** The cgroup an execution of this server ran in (for recovery from a record: it may be gone). */
+  cgroupAt(path: string): Cgroup | undefined {
+    // Only ever a path inside our data dir's subtree: a record must not make us kill a stranger's cgroup.
+    if (!path.startsWith(`${this.dataDirRoot}/`)) return undefined;
+    return new Cgroup(path, this.hasKillFile);
+  }
+
+  /** Why a limit cannot be enforced here, or undefined when its controller is enabled. */
+  unsupportedLimit(limit: keyof ResourceLimits): string | undefined {
+    const controller = LIMIT_CONTROLLERS[limit];
+    if (this.controllers.has(controller)) return undefined;
+    return `${limit} needs the cgroup v2 ${controller} controller, which is not enabled for cc-executor's cgroup subtree${this.controllersNote}`;
+  }
+
+  /**
+   * Kill and remove every execution cgroup left by dead servers on this data dir (their level is named by
+   * pid and start time, so a live server's is never touched), waiting up to graceMs for each to empty.
+   */
+  async recoverLeftovers(graceMs = 5_000): Promise<Leftover[]> {
+    const found: Leftover[] = [];
+    for (const level of listDirs(this.dataDirRoot)) {
+      const path = join(this.dataDirRoot, level);
+      if (path === this.serverDir) continue;
+      const match = /^(\d+)-(\d+)$/.exec(level);
+      if (!match) continue;
+      if (startTicksOf(Number(match[1])) === Number(match[2])) continue; // that server is alive
+      const cgroups = listDirs(path).map((id) => {
+        const cg = new Cgroup(join(path, id), this.hasKillFile);
+        return { id, cg, hadMembers: cg.populated() };
+      });
+      // Kill all first, then wait: leftovers die in parallel.
+      for (const { cg, hadMembers } of cgroups) if (hadMembers) cg.kill();
+      for (const { id, cg, hadMembers } of cgroups) {
+        if (hadMembers) await cg.waitEmpty(graceMs);
+        found.push({ executionId: id, path: cg.path, hadMembers, removed: cg.remove() });
+      }
+      new Cgroup(path).remove();
+    }
+    return found;
+  }
+
+  /** SIGKILL everything in every execution cgroup of this server, synchronously (a process 'exit' handler). */
+  killAllNow(): void {
+    for (const id of listDirs(this.serverDir)) new Cgroup(join(this.serverDir, id), this.hasKillFile).kill();
+  }
+
+  /**
+   * Remove this server's level (and the data-dir level unless another server uses it). Anything still alive
+   * is killed first; resolves once the directories are gone (or timeoutMs passes).
+   */
+  async close(timeoutMs = 5_000): Promise<void> {
+    this.killAllNow();
+    for (const id of listDirs(this.serverDir)) {
+      const cg = new Cgroup(join(this.serverDir, id), this.hasKillFile);
+      await cg.waitEmpty(timeoutMs);
+      cg.remove();
+    }
+    new Cgroup(this.serverDir).remove();
+    new Cgroup(this.dataDirRoot).remove(); // EBUSY while another server's level is there: fine
+  }
+}
+
+function listDirs(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Enable memory, pids and cpu down the chain base -> ... -> server level, as far as the kernel and our rights
+ * allow. The last level's subtree_control says what execution cgroups get.
+ */
+function enableControllers(chain: string[]): { enabled: Set<string>; note: string } {
+  const wanted = Object.values(LIMIT_CONTROLLERS);
+  let note = '';
+  for (const dir of chain) {
+    const available = readOrEmpty(join(dir, 'cgroup.controllers')).trim().split(/\s+/);
+    for (const c of wanted) {
+      if (!available.includes(c)) continue;
+      try {
+        writeFileSync(join(dir, 'cgroup.subtree_control'), `+${c}`);
+      } catch (e) {
+        // EBUSY: the "no internal processes" rule (the server itself lives in a non-root cgroup).
+        note ||= ` (enabling it in ${dir} failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+      }
+    }
+  }
+  const last = chain[chain.length - 1] ?? '';
+  const enabled = new Set(readOrEmpty(join(last, 'cgroup.subtree_control')).trim().split(/\s+/).filter(Boolean));
+  if (!note) {
+    const missing = wanted.filter((c) => !enabled.has(c));
+    if (missing.length > 0)
+      note = ` (this kernel's cgroup2 hierarchy offers ${readOrEmpty(join(chain[0] ?? '', 'cgroup.controllers')).trim() || 'no controllers'}; on a hybrid layout ${missing.join(', ')} live in cgroup v1)`;
+  }
+  return { enabled, note };
+}

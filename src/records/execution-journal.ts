@@ -1,0 +1,132 @@
+// Crash-safe bookkeeping: a small file names each execution before it is spawned and says where it runs right
+// after, so a server killed at any moment leaves nothing the next server cannot find and stop.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** One execution the journal knows about. */
+export interface JournalEntry {
+  id: string;
+  /** The server that started it: a restarted server treats entries of dead servers as leftovers. */
+  server: { pid: number; startTicks: number | null };
+  /** Clock ticks since boot just before the spawn: no process of this execution started earlier. */
+  intendedAtTicks: number;
+  createdAt: string;
+  /** The command, for the log line and the record of a run that never got one. */
+  command: string;
+  /** The backend that runs it (its `recover` gets the entry). */
+  backend?: string;
+  /** Where it runs (the backend's HandleDescription: pid, pgid, start ticks, cgroup...); null until spawned. */
+  description: Record<string, unknown> | null;
+}
+
+const SUFFIX = '.json';
+/** Linux's USER_HZ: /proc start times are in these ticks (100 on every mainstream architecture). */
+const CLOCK_TICKS_PER_S = 100;
+
+/** Clock ticks since boot now (from /proc/uptime), comparable with /proc/<pid>/stat start times. */
+export function ticksNow(): number {
+  const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return Math.floor(uptime * CLOCK_TICKS_PER_S);
+}
+
+function startTicksOf(pid: number): number | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return rest[0] === 'Z' || rest[0] === 'X' ? null : Number(rest[19]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `<dataDir>/journal/<id>.json`, written synchronously (write to a temp file, rename): once a call returns,
+ * a SIGKILL of the server cannot undo it. An entry lives from before the spawn until everything the
+ * execution started is gone.
+ */
+export class ExecutionJournal {
+  readonly dir: string;
+  private readonly server: JournalEntry['server'];
+  private usable: boolean;
+
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, 'journal');
+    this.server = { pid: process.pid, startTicks: startTicksOf(process.pid) };
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      this.usable = true;
+    } catch {
+      // Records report the unusable data dir; executions still run.
+      this.usable = false;
+    }
+  }
+
+  /** Before the spawn: name the execution. Returns the entry (kept by the caller for `spawned`). */
+  intend(id: string, command: string, backend?: string): JournalEntry {
+    const entry: JournalEntry = {
+      id,
+      ...(backend ? { backend } : {}),
+      server: this.server,
+      intendedAtTicks: ticksNow(),
+      createdAt: new Date().toISOString(),
+      command,
+      description: null,
+    };
+    this.write(entry);
+    return entry;
+  }
+
+  /** Right after the spawn: where it runs. */
+  spawned(entry: JournalEntry, description: Record<string, unknown>): void {
+    entry.description = description;
+    this.write(entry);
+  }
+
+  /** Everything the execution started is gone (or it never spawned): forget it. */
+  release(id: string): void {
+    if (!this.usable) return;
+    rmSync(join(this.dir, `${id}${SUFFIX}`), { force: true });
+  }
+
+  private write(entry: JournalEntry): void {
+    if (!this.usable) return;
+    const file = join(this.dir, `${entry.id}${SUFFIX}`);
+    const tmp = `${file}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, JSON.stringify(entry));
+      renameSync(tmp, file);
+    } catch {
+      // A full disk must not stop the command; recovery then relies on the record and the cgroup tree.
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  /**
+   * Entries left by servers that are no longer alive (read once at start), and removal of their temp files.
+   * Entries of a live server (another one on the same data dir) are never returned.
+   */
+  leftovers(): JournalEntry[] {
+    if (!this.usable) return [];
+    const out: JournalEntry[] = [];
+    for (const name of readdirSync(this.dir)) {
+      const path = join(this.dir, name);
+      const tmp = /\.tmp-(\d+)$/.exec(name);
+      if (tmp) {
+        if (Number(tmp[1]) !== process.pid && startTicksOf(Number(tmp[1])) === null) rmSync(path, { force: true });
+        continue;
+      }
+      if (!name.endsWith(SUFFIX)) continue;
+      let entry: JournalEntry;
+      try {
+        entry = JSON.parse(readFileSync(path, 'utf8')) as JournalEntry;
+      } catch {
+        rmSync(path, { force: true }); // torn by a crash of an older format: nothing to act on
+        continue;
+      }
+      const { pid, startTicks } = entry.server;
+      const alive = pid === process.pid ? startTicks === this.server.startTicks : startTicksOf(pid) === startTicks;
+      if (!alive) out.push(entry);
+    }
+    return out;
+  }
+}

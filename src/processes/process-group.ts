@@ -2,6 +2,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { setTimeout as delay } from 'node:timers/promises';
 import { listGroupMembers, readProcStat } from './proc.js';
+import { withoutShellStartupFiles } from '../backends/local/shell-startup.js';
 
 export interface SpawnSpec {
   file: string;
@@ -53,7 +54,8 @@ export class ProcessGroup {
   static async spawn(spec: SpawnSpec): Promise<ProcessGroup> {
     const subprocess = execa(spec.file, spec.args, {
       cwd: spec.cwd,
-      env: spec.env,
+      // Piped stdin is a socket pair: keep Debian's bash from taking that for sshd and running ~/.bashrc.
+      env: withoutShellStartupFiles(spec.env),
       extendEnv: false,
       detached: true,
       cleanup: false,

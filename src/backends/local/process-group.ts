@@ -2,7 +2,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { setTimeout as delay } from 'node:timers/promises';
 import { listGroupMembers, readProcStat } from './proc.js';
-import { withoutShellStartupFiles } from '../backends/local/shell-startup.js';
+import { withoutShellStartupFiles } from './shell-startup.js';
 
 export interface SpawnSpec {
   file: string;

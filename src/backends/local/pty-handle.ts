@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { listSessionMembers, readProcStat } from '../../processes/proc.js';
+import { listSessionMembers, readProcStat } from './proc.js';
 import type { HandleDescription, HandleExit, ProcessHandle, PtySize } from '../backend.js';
 import { isWaitingForInput } from './stdin-wait.js';
 

@@ -1,7 +1,7 @@
 // The PTY handle with real programs on real pseudo-terminals: isatty, sizes, keys, REPLs, EOF, the whole session's end.
 import { afterEach, describe, expect, it } from 'vitest';
 import { PtyHandle } from '../../../src/backends/local/pty-handle.js';
-import { listSessionMembers } from '../../../src/processes/proc.js';
+import { listSessionMembers } from '../../../src/backends/local/proc.js';
 import { renderTerminalText } from '../../../src/processes/terminal-text.js';
 import { waitFor } from '../../helpers/server.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withoutShellStartupFiles } from '../../../src/backends/local/shell-startup.js';
-import { ProcessGroup } from '../../../src/processes/process-group.js';
+import { ProcessGroup } from '../../../src/backends/local/process-group.js';
 
 const home = mkdtempSync(join(tmpdir(), 'cc-executor-home-'));
 writeFileSync(join(home, '.bashrc'), 'echo BASHRC-RAN\n');

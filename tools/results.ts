@@ -6,10 +6,13 @@ export type ExecutionResult = ExecutionSnapshot & {
   stdout: string;
   stderr: string;
   truncated: boolean;
+  /** While waiting for input: the last line printed (the prompt), else null. */
+  prompt: string | null;
 };
 
 export function describeOutcome(s: ExecutionSnapshot): string {
   const id = `execution ${s.id}`;
+  if (s.state === 'running' && s.waitingForInput) return `${id} is waiting for input (pid ${s.pid}, ${s.durationMs} ms so far)`;
   if (s.state === 'running') return `${id} is running (pid ${s.pid}, pgid ${s.pgid}, ${s.durationMs} ms so far)`;
   if (s.state === 'paused') return `${id} is paused (pid ${s.pid}, pgid ${s.pgid})`;
   const how = s.signal ? `killed by ${s.signal}` : `exited with code ${s.exitCode}`;
@@ -23,7 +26,13 @@ export function executionResult(execution: Execution): ExecutionResult {
   const s = execution.snapshot();
   const stdout = execution.log.inlineOutput('stdout');
   const stderr = execution.log.inlineOutput('stderr');
-  return { ...s, stdout: stdout.text, stderr: stderr.text, truncated: stdout.truncated || stderr.truncated };
+  return {
+    ...s,
+    stdout: stdout.text,
+    stderr: stderr.text,
+    truncated: stdout.truncated || stderr.truncated,
+    prompt: s.waitingForInput ? execution.log.lastLine() : null,
+  };
 }
 
 export function toCallToolResult(result: ExecutionResult, extra: Record<string, unknown> = {}): CallToolResult {
@@ -32,5 +41,20 @@ export function toCallToolResult(result: ExecutionResult, extra: Record<string, 
   if (result.stderr) parts.push(`--- stderr (${result.stderrBytes} bytes) ---\n${result.stderr}`);
   for (const w of result.hookWarnings) parts.push(`hook warning: ${w}`);
   if (result.truncated) parts.push(`(output truncated inline; status with id ${result.id} and sinceSeq serves all of it)`);
+  const next = nextStep(result);
+  if (next) parts.push(next);
   return { content: [{ type: 'text', text: parts.join('\n') }], structuredContent: { ...result, ...extra } };
+}
+
+/** What to call next for an execution that has not finished: the text names the tool and its arguments. */
+export function nextStep(s: ExecutionSnapshot & { prompt?: string | null }): string | null {
+  if (s.state === 'exited') return null;
+  const id = JSON.stringify(s.id);
+  if (s.waitingForInput) {
+    const shown = s.prompt ? ` at ${JSON.stringify(s.prompt)}` : '';
+    const keys = s.pty ? ' ("\\u0003" is Ctrl-C, "\\u0004" Ctrl-D)' : '';
+    return `waiting for input${shown}: answer with write_stdin {"id": ${id}, "data": "...\\n"}${keys}, or close stdin with {"id": ${id}, "eof": true}`;
+  }
+  const input = s.interactive ? `; send input with write_stdin {"id": ${id}, "data": "..."}` : '';
+  return `still running: follow with status {"id": ${id}, "sinceSeq": ${s.lastSeq}}${input}; stop it with control {"id": ${id}, "action": "cancel"}`;
 }

@@ -4,11 +4,12 @@ import { z } from 'zod';
 import { ServerError, toToolError } from '../src/errors.js';
 import type { Execution } from '../src/processes/execution.js';
 import type { OutputRead } from '../src/processes/output-log.js';
+import { renderTerminalText } from '../src/processes/terminal-text.js';
 import { readByteRange } from '../src/records/output-files.js';
 import type { HookRunner } from '../src/hooks/hook-runner.js';
 import { VERSION } from '../src/version.js';
 import type { ToolDeps } from './deps.js';
-import { describeOutcome, executionResult } from './results.js';
+import { describeOutcome, executionResult, nextStep } from './results.js';
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
 const MAX_MAX_BYTES = 8 * 1024 * 1024;
@@ -120,7 +121,14 @@ async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
   const output = await deps.records.readOutput(base.id, input.sinceSeq ?? 0, maxBytes, execution);
   const text = [describeOutcome(base as never)];
   if (output.evicted) text.push(`(output before seq ${output.firstSeq} is no longer available)`);
-  for (const c of output.chunks) text.push(c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data);
+  // A terminal's raw bytes are for terminal clients (structuredContent); the text shows them rendered.
+  if ((base as { pty?: { rows: number } | null }).pty) {
+    const rows = (base as { pty: { rows: number } }).pty.rows;
+    const raw = output.chunks.map((c) => c.data).join('');
+    if (raw !== '') text.push(renderTerminalText(raw, { maxHeldLines: rows - 1 }));
+  } else for (const c of output.chunks) text.push(c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data);
+  const next = execution ? nextStep(executionResult(execution)) : null;
+  if (next) text.push(next);
   text.push(`(next: sinceSeq ${output.nextSeq}${output.more ? ', more output is available' : ''})`);
   return { content: [{ type: 'text' as const, text: text.join('\n') }], structuredContent: { ...base, output: outputJson(output) } };
 }

@@ -1,7 +1,7 @@
 // Creates executions, enforces limits, finds them by id or unique prefix, and shuts them all down.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { ExecutionBackend, Launch, LaunchPlan } from '../backends/backend.js';
+import type { ExecutionBackend, Launch, LaunchPlan, PtySize } from '../backends/backend.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
 import type { HookRunner, PreHookRequest } from '../hooks/hook-runner.js';
@@ -20,6 +20,10 @@ export interface ExecuteRequest {
   cwd?: string;
   env?: Record<string, string>;
   stdin?: string;
+  /** Keep stdin open for write_stdin (after `stdin` text, if any). */
+  interactive?: boolean;
+  /** Run on a pseudo-terminal of this size (implies interactive). */
+  pty?: PtySize;
   timeoutMs?: number;
   idleTimeoutMs?: number;
   background?: boolean;
@@ -136,6 +140,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         outputBufferBytes: this.config.outputBufferBytes,
         maxOutputBytes: this.config.maxOutputBytes,
         inlineOutputChars: this.config.inlineOutputChars,
+        interactive: req.interactive === true || req.pty !== undefined,
+        inputQuietMs: this.config.inputQuietMs,
         load: this.load,
         historyKey,
         expectedMs: this.history?.expectedMs(historyKey),
@@ -310,5 +316,7 @@ function launchPlan(
     ...(what.cwd !== undefined ? { cwd: what.cwd } : {}),
     env: { ...what.env },
     ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
+    ...(req.interactive === true || req.pty !== undefined ? { interactive: true } : {}),
+    ...(req.pty !== undefined ? { pty: req.pty } : {}),
   };
 }

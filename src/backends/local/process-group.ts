@@ -11,6 +11,8 @@ export interface SpawnSpec {
   env: Record<string, string>;
   /** Text written to stdin then closed; without it stdin is /dev/null, never inherited. */
   stdin?: string;
+  /** Keep stdin open as a pipe (after `stdin` text, if any) for later writes. */
+  interactive?: boolean;
 }
 
 export type LeaderExit = { exitCode: number | null; signal: NodeJS.Signals | null };
@@ -64,7 +66,7 @@ export class ProcessGroup {
       buffer: false,
       reject: false,
       stripFinalNewline: false,
-      ...(spec.stdin !== undefined ? { input: spec.stdin } : { stdin: 'ignore' as const }),
+      ...(spec.interactive ? { stdin: 'pipe' as const } : spec.stdin !== undefined ? { input: spec.stdin } : { stdin: 'ignore' as const }),
       stdout: 'pipe',
       stderr: 'pipe',
     });
@@ -75,6 +77,9 @@ export class ProcessGroup {
     }
     // The promise settles after exit; nothing else awaits it, so keep it from ever being unhandled.
     subprocess.catch(() => undefined);
+    // An open stdin gets its first text now; a write after the child exits fails with EPIPE, which is no crash.
+    subprocess.stdin?.on('error', () => undefined);
+    if (spec.interactive && spec.stdin !== undefined && spec.stdin !== '') subprocess.stdin?.write(spec.stdin);
     return new ProcessGroup(subprocess, subprocess.pid);
   }
 

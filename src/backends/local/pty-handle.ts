@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { listSessionMembers, readProcStat } from './proc.js';
-import type { HandleDescription, HandleExit, ProcessHandle, PtySize } from '../backend.js';
+import { MAX_PTY_COLS, MAX_PTY_ROWS, type HandleDescription, type HandleExit, type ProcessHandle, type PtySize } from '../backend.js';
 import { isWaitingForInput } from './stdin-wait.js';
 
 export interface PtySpawnSpec {
@@ -18,9 +18,6 @@ export interface PtySpawnSpec {
   size: PtySize;
 }
 
-/** Largest terminal accepted (a resize beyond it is bad input, not a huge allocation in every full-screen program). */
-export const MAX_PTY_COLS = 1_000;
-export const MAX_PTY_ROWS = 500;
 const DEFAULT_TERM = 'xterm-256color';
 const POLL_MS = 20;
 /**

@@ -1,6 +1,6 @@
 // Recovery of a local process group that a dead server left behind: TERM (+CONT), grace, KILL, never a stranger.
 import type { HandleDescription, RecoveryResult } from '../backend.js';
-import { listGroupMembers, readProcStat } from './proc.js';
+import { listGroupMembers, listSessionMembers, readProcStat, type ProcStat } from './proc.js';
 
 const POLL_MS = 25;
 
@@ -16,13 +16,20 @@ export async function recoverGroup(description: HandleDescription, graceMs: numb
   const leader = readProcStat(pgid);
   // The pid was reused by an unrelated process: never touch it.
   if (leader && leader.startTicks !== startTicks) return { killed: false };
-  const members = listGroupMembers(pgid).filter((m) => startTicks === null || m.startTicks >= startTicks);
+  // A PTY execution is a session (description.sid): its job-control groups are members too.
+  const sid = typeof description.sid === 'number' && description.sid === pgid ? description.sid : null;
+  const ours = (m: ProcStat) => startTicks === null || m.startTicks >= startTicks;
+  const live = () => [...listGroupMembers(pgid), ...(sid !== null ? listSessionMembers(sid) : [])].filter(ours);
+  const members = live();
   if (members.length === 0) return { killed: false };
+  const groups = new Set([pgid, ...members.map((m) => m.pgid)]);
   const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pgid, sig);
-    } catch {
-      // already gone
+    for (const group of groups) {
+      try {
+        process.kill(-group, sig);
+      } catch {
+        // already gone
+      }
     }
   };
   signal('SIGTERM');
@@ -30,7 +37,7 @@ export async function recoverGroup(description: HandleDescription, graceMs: numb
   await new Promise<void>((resolve) => {
     const until = Date.now() + graceMs;
     const poll = setInterval(() => {
-      if (listGroupMembers(pgid).length === 0) {
+      if (live().length === 0) {
         clearInterval(poll);
         resolve();
       } else if (Date.now() > until) {

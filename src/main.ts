@@ -1,6 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // CLI entry: load config -> logger -> engine -> transports -> signal handling and orderly shutdown.
 // `run`, `status`, `control` and `help` are the client (src/cli/); `serve` or no subcommand is the server.
+// The shebang passes --max-semi-space-size=8: V8 (Node 24 most of all) grows the young generation up to
+// 128 MiB while a slow client holds output strings, and v8.setFlagsFromString() cannot shrink it at run time.
 import { COMMANDS_USAGE, isClientCommand } from './cli/commands.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createEngine, type EngineParts } from './engine.js';

@@ -43,6 +43,7 @@ export class ExecutionInput extends EventEmitter<ExecutionInputEvents> {
   private closed = false;
   private lastWriteAt = 0;
   private isWaiting = false;
+  private seenBlocked = false;
   private how: InputDetection = 'proc';
   private chain: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
@@ -114,7 +115,10 @@ export class ExecutionInput extends EventEmitter<ExecutionInputEvents> {
     const blocked = this.handle.waitingForInput?.() ?? null;
     if (blocked !== null) {
       this.how = 'proc';
-      return this.setWaiting(blocked);
+      // Two looks in a row: output the program wrote just before blocking may still be on its way to us.
+      const confirmed = blocked && this.seenBlocked;
+      this.seenBlocked = blocked;
+      return this.setWaiting(confirmed);
     }
     // No /proc view (another OS, a remote backend): open stdin and a long silence is the best sign there is.
     this.how = 'quiet-output';
@@ -123,6 +127,7 @@ export class ExecutionInput extends EventEmitter<ExecutionInputEvents> {
 
   /** Output arrived: whatever it was waiting for, the program is doing something now. */
   noteOutput(): void {
+    this.seenBlocked = false;
     this.setWaiting(false);
   }
 

@@ -57,8 +57,9 @@ describe('PtyHandle', () => {
 
   it('says the program waits for input at a prompt, and the answer reaches it', async () => {
     const p = start('bash', ['--norc', '--noprofile', '-c', 'read -p "name? " n; echo "hello $n"']);
-    await waitFor(() => p.handle.waitingForInput() === true, 15_000, 'the prompt');
-    expect(p.text()).toContain('name?');
+    await waitFor(() => p.handle.waitingForInput() === true, 15_000, 'the read');
+    // The handle reports the blocked read at once; the prompt's bytes may still be on their way.
+    await waitFor(() => p.text().includes('name?'), 15_000, 'the prompt');
     p.handle.stdin.write('bob\n');
     expect(await p.handle.exit).toEqual({ exitCode: 0, signal: null });
     expect(p.text()).toContain('hello bob');

@@ -5,12 +5,7 @@ import type { OutputChunk, StreamName } from '../src/processes/output-log.js';
 import type { TerminalText } from '../src/processes/terminal-text.js';
 import type { FlowMeter } from '../src/sessions/flow-meter.js';
 import { FlowSubscriber } from '../src/sessions/flow-subscriber.js';
-
-/** `_meta` keys of our progress notifications (the SDK client's onprogress receives `_meta` intact). */
-export const META_KIND = 'cc-executor/kind';
-export const META_STREAM = 'cc-executor/stream';
-export const META_EXECUTION = 'cc-executor/executionId';
-export const META_SEQ = 'cc-executor/seq';
+import { META_EXECUTION, META_KIND, META_SEQ, META_STREAM } from '../src/wire.js';
 
 export interface ProgressSinkOptions {
   executionId: string;
@@ -84,7 +79,7 @@ export class ProgressSink extends FlowSubscriber {
     return this.lastProgress;
   }
 
-  private emit(message: string, meta: Record<string, unknown>, bytes: number): void {
+  private emit(message: string, meta: Record<string, unknown>): void {
     this.lastSentAt = Date.now();
     const total = this.opts.expectedMs;
     const progress = this.nextProgress();
@@ -99,8 +94,8 @@ export class ProgressSink extends FlowSubscriber {
       },
     });
     // A closed transport rejects: the result and `status` still have everything, so nothing is lost.
+    // The transport meters the frame it writes (attachSession), so the flow meter counts its real size.
     this.lastSent = sent.catch(() => undefined);
-    this.opts.flow.track(bytes + 200, this.lastSent);
   }
 
   flush(): void {
@@ -108,7 +103,6 @@ export class ProgressSink extends FlowSubscriber {
     this.flushTimer = undefined;
     if (this.bufferedStream === null || this.buffered.length === 0) return;
     const text = this.buffered.join('');
-    const bytes = this.bufferedBytes;
     const stream = this.bufferedStream;
     this.buffered = [];
     this.bufferedBytes = 0;
@@ -117,20 +111,20 @@ export class ProgressSink extends FlowSubscriber {
     // Rendered terminal text holds back the line being drawn (a prompt, a progress bar) until it is finished.
     const message = this.opts.render && stream === 'stdout' ? this.opts.render.write(text) : text;
     if (message === '' && text !== '') return;
-    this.emit(message, { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq }, bytes);
+    this.emit(message, { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq });
   }
 
   /** A notice that is not output (the command waits for input, the execution started): `kind` names it. */
   notice(kind: string, message: string, meta: Record<string, unknown> = {}): void {
     if (this.closed) return;
     this.flush();
-    this.emit(message, { [META_KIND]: kind, ...meta }, 0);
+    this.emit(message, { [META_KIND]: kind, ...meta });
   }
 
   private beat(): void {
     if (this.closed || Date.now() - this.lastSentAt < this.opts.heartbeatMs / 2) return;
     const seconds = Math.round((Date.now() - this.opts.startedAt) / 1000);
-    this.emit(`[still running after ${seconds}s, no new output]`, { [META_KIND]: 'heartbeat' }, 0);
+    this.emit(`[still running after ${seconds}s, no new output]`, { [META_KIND]: 'heartbeat' });
   }
 
   /**
@@ -147,7 +141,7 @@ export class ProgressSink extends FlowSubscriber {
     this.flush();
     // The rendered line still on screen goes out last (the result has it too).
     const onScreen = this.opts.render?.end() ?? '';
-    if (onScreen !== '') this.emit(onScreen, { [META_KIND]: 'output', [META_STREAM]: 'stdout', [META_SEQ]: this.lastSeq }, 0);
+    if (onScreen !== '') this.emit(onScreen, { [META_KIND]: 'output', [META_STREAM]: 'stdout', [META_SEQ]: this.lastSeq });
     this.closed = true;
     clearInterval(this.heartbeat);
     this.unsubscribe?.();

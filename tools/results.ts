@@ -1,11 +1,9 @@
 // Shapes engine snapshots into MCP tool results: structuredContent for machines, a readable text for models.
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Execution, ExecutionSnapshot } from '../src/processes/execution.js';
+import { viewOf, type ExecutionView } from '../src/processes/execution-view.js';
 
-export type ExecutionResult = ExecutionSnapshot & {
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
+export type ExecutionResult = ExecutionView & {
   /** While waiting for input: the last line printed (the prompt), else null. */
   prompt: string | null;
 };
@@ -23,16 +21,8 @@ export function describeOutcome(s: ExecutionSnapshot): string {
 }
 
 export function executionResult(execution: Execution): ExecutionResult {
-  const s = execution.snapshot();
-  const stdout = execution.log.inlineOutput('stdout');
-  const stderr = execution.log.inlineOutput('stderr');
-  return {
-    ...s,
-    stdout: stdout.text,
-    stderr: stderr.text,
-    truncated: stdout.truncated || stderr.truncated,
-    prompt: s.waitingForInput ? execution.log.lastLine() : null,
-  };
+  const view = viewOf(execution);
+  return { ...view, prompt: view.waitingForInput ? execution.log.lastLine() : null };
 }
 
 export function toCallToolResult(result: ExecutionResult, extra: Record<string, unknown> = {}): CallToolResult {

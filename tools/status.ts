@@ -2,14 +2,12 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { ServerError, toToolError } from '../src/errors.js';
-import type { Execution } from '../src/processes/execution.js';
 import type { OutputRead } from '../src/processes/output-log.js';
-import { renderTerminalText } from '../src/processes/terminal-text.js';
-import { readByteRange } from '../src/records/output-files.js';
 import type { HookRunner } from '../src/hooks/hook-runner.js';
 import { VERSION } from '../src/version.js';
 import type { ToolDeps } from './deps.js';
 import { describeOutcome, executionResult, nextStep } from './results.js';
+import { renderTerminalText } from '../src/processes/terminal-text.js';
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
 const MAX_MAX_BYTES = 8 * 1024 * 1024;
@@ -78,15 +76,6 @@ export function registerStatusTool(server: McpServer, deps: ToolDeps): void {
   );
 }
 
-function findLive(deps: ToolDeps, id: string): Execution | undefined {
-  try {
-    return deps.executions.find(id);
-  } catch (e) {
-    if (e instanceof ServerError && e.code === 'NOT_FOUND') return undefined;
-    throw e;
-  }
-}
-
 function outputJson(output: OutputRead) {
   return {
     chunks: output.chunks.map(({ seq, stream, data }) => ({ seq, stream, data })),
@@ -99,26 +88,18 @@ function outputJson(output: OutputRead) {
 
 async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
   const maxBytes = input.maxBytes ?? DEFAULT_MAX_BYTES;
-  const execution = findLive(deps, id);
-  const base = execution
-    ? { ...executionResult(execution), groupAlive: execution.hasLiveProcesses(), saveErrors: deps.records.saveErrors(execution.id) }
-    : (() => {
-        const record = deps.records.read(id);
-        return { ...record, groupAlive: false };
-      })();
+  const found = deps.find(id);
+  const base = deps.details(found);
   if (input.byteOffset !== undefined || input.stream !== undefined) {
     if (input.byteOffset === undefined || input.stream === undefined)
       throw new ServerError('INVALID_INPUT', 'a byte range needs both `stream` and `byteOffset`');
-    const { base: recordBase } = deps.records.find(base.id);
-    const range = await readByteRange(`${recordBase}.${input.stream}.log`, input.byteOffset, maxBytes).catch(() => {
-      throw new ServerError('NOT_FOUND', `no ${input.stream} log is saved for ${base.id}`);
-    });
+    const range = await deps.readOutputRange(found, input.stream, input.byteOffset, maxBytes);
     return {
       content: [{ type: 'text' as const, text: `${describeOutcome(base as never)}\n${range.data}` }],
       structuredContent: { ...base, range: { stream: input.stream, byteOffset: input.byteOffset, ...range } },
     };
   }
-  const output = await deps.records.readOutput(base.id, input.sinceSeq ?? 0, maxBytes, execution);
+  const output = await deps.readOutput(found, input.sinceSeq ?? 0, maxBytes);
   const text = [describeOutcome(base as never)];
   if (output.evicted) text.push(`(output before seq ${output.firstSeq} is no longer available)`);
   // A terminal's raw bytes are for terminal clients (structuredContent); the text shows them rendered.
@@ -127,7 +108,7 @@ async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
     const raw = output.chunks.map((c) => c.data).join('');
     if (raw !== '') text.push(renderTerminalText(raw, { maxHeldLines: rows - 1 }));
   } else for (const c of output.chunks) text.push(c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data);
-  const next = execution ? nextStep(executionResult(execution)) : null;
+  const next = found.execution ? nextStep(executionResult(found.execution)) : null;
   if (next) text.push(next);
   text.push(`(next: sinceSeq ${output.nextSeq}${output.more ? ', more output is available' : ''})`);
   return { content: [{ type: 'text' as const, text: text.join('\n') }], structuredContent: { ...base, output: outputJson(output) } };

@@ -84,7 +84,7 @@ async function settle(execution: Execution, waitMs: number): Promise<void> {
  */
 async function reply(execution: Execution, sinceSeq: number, deps: ToolDeps): Promise<CallToolResult> {
   const result = executionResult(execution);
-  const read = await deps.records.readOutput(execution.id, sinceSeq, MAX_REPLY_BYTES, execution);
+  const read = await deps.readOutput({ id: execution.id, execution }, sinceSeq, MAX_REPLY_BYTES);
   const joined = (stream: 'stdout' | 'stderr') =>
     read.chunks
       .filter((c) => c.stream === stream)

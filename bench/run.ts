@@ -11,6 +11,7 @@ import { benchHistoryScale } from './history-scale.js';
 import { benchLineLatency } from './line-latency.js';
 import { benchLoadMonitorLoop } from './load-monitor-loop.js';
 import { benchRoundTrip } from './round-trip.js';
+import { benchSandboxRoundTrip } from './sandbox-round-trip.js';
 import { benchShutdownScale } from './shutdown-scale.js';
 import { benchSlowReaderRss } from './slow-reader-rss.js';
 import { benchStreamThroughput } from './stream-throughput.js';
@@ -34,6 +35,7 @@ const settings = {
   streamRuns: Math.round(envNumber('BENCH_STREAM_RUNS', quick ? 1 : 3)),
   rtN: Math.round(envNumber('BENCH_RT_N', quick ? 50 : 200)),
   rtWarmup: Math.round(envNumber('BENCH_RT_WARMUP', quick ? 5 : 20)),
+  sandboxN: Math.round(envNumber('BENCH_SANDBOX_N', quick ? 30 : 100)),
   slowMiB: envNumber('BENCH_SLOW_MIB', quick ? 128 : 512),
   latencyLines: Math.round(envNumber('BENCH_LATENCY_LINES', quick ? 40 : 150)),
   latencyFloods: Math.round(envNumber('BENCH_LATENCY_FLOODS', 10)),
@@ -41,7 +43,7 @@ const settings = {
   finishedRuns: Math.round(envNumber('BENCH_FINISHED_RUNS', quick ? 50 : 150)),
   shutdownExecutions: Math.round(envNumber('BENCH_SHUTDOWN_EXECUTIONS', quick ? 300 : 1000)),
   cliN: Math.round(envNumber('BENCH_CLI_N', quick ? 5 : 20)),
-  only: (process.env.BENCH_ONLY ?? 'latency,stream,rt,rss,finished,shutdown,history,loop,cli').split(',').map((s) => s.trim()),
+  only: (process.env.BENCH_ONLY ?? 'latency,stream,rt,sandbox,rss,finished,shutdown,history,loop,cli').split(',').map((s) => s.trim()),
 };
 
 const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = [
@@ -56,6 +58,11 @@ const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Pr
     run: (ctx) => benchStreamThroughput(ctx, { mib: settings.streamMiB, runs: settings.streamRuns }),
   },
   { key: 'rt', name: 'execute round trip', run: (ctx) => benchRoundTrip(ctx, { n: settings.rtN, warmup: settings.rtWarmup }) },
+  {
+    key: 'sandbox',
+    name: 'sandboxed execute round trip',
+    run: (ctx) => benchSandboxRoundTrip(ctx, { n: settings.sandboxN, warmup: settings.rtWarmup }),
+  },
   {
     key: 'rss',
     name: 'slow-reader memory',

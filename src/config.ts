@@ -1,5 +1,6 @@
 // One zod schema for every setting: defaults < JSON config file < CC_EXECUTOR_* env < CLI flags.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { HooksConfigSchema } from './hooks/hook-config.js';
@@ -13,6 +14,10 @@ export const ConfigSchema = z
     port: z.number().int().min(0).max(65535).default(8003).describe('TCP port (0 = any free port)'),
     wsPath: z.string().startsWith('/').default('/ws/mcp').describe('WebSocket endpoint path'),
     mcpPath: z.string().startsWith('/').default('/mcp').describe('Streamable HTTP endpoint path'),
+    console: z
+      .boolean()
+      .default(true)
+      .describe('Serve the browser console at /console (behind the same Host, Origin and token checks); false turns it off'),
     publicHealth: z
       .boolean()
       .default(false)
@@ -187,6 +192,23 @@ export const ConfigSchema = z
       .default(1_000)
       .describe('How long write_stdin waits for output, exit or the next prompt by default'),
     maxWriteStdinWaitMs: z.number().int().min(0).default(30_000).describe('Largest waitMs a write_stdin call may ask for'),
+    // Sandbox (docs/sandbox.md; SECURITY.md says what it stops and what it does not).
+    sandbox: z
+      .enum(['off', 'available', 'always'])
+      .default('off')
+      .describe('Run commands in a bubblewrap sandbox: "off", "available" (a request asks with `sandbox`), "always" (every command, no opting out)'),
+    sandboxNetwork: z
+      .enum(['none', 'host'])
+      .default('none')
+      .describe('Network inside the sandbox: "none" (own namespace, loopback only) or "host"; a request may only ask for "none"'),
+    sandboxWritableRoots: z
+      .array(z.string().min(1))
+      .default(['.'])
+      .describe("Directories writable inside the sandbox besides a private /tmp; relative entries resolve against the execution's cwd"),
+    sandboxHide: z
+      .array(z.string().min(1))
+      .default(['~/.ssh', '~/.aws', '~/.gnupg', '~/.config/gh', '~/.netrc', '~/.docker', '~/.kube', '/run/docker.sock', '/var/run/docker.sock'])
+      .describe("Paths unreadable inside the sandbox (~ = the server's HOME); the data dir and the config file are always hidden too"),
   })
   .strict();
 
@@ -199,8 +221,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Result of reading the command line: either a config, or a request for help/version. */
-export type LoadResult = { kind: 'config'; config: Config } | { kind: 'help'; text: string } | { kind: 'version' };
+/**
+ * Result of reading the command line: either a config (and the absolute path of the config file it was read from,
+ * which the sandbox hides), or a request for help/version.
+ */
+export type LoadResult =
+  | { kind: 'config'; config: Config; configFile: string | undefined }
+  | { kind: 'help'; text: string }
+  | { kind: 'version' };
 
 const DEFAULTS = ConfigSchema.parse({});
 const KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
@@ -346,7 +374,7 @@ export function loadConfig(opts: { argv: string[]; env: NodeJS.ProcessEnv }): Lo
   if (config.lowWaterBytes >= config.highWaterBytes) {
     throw new ConfigError('invalid configuration: lowWaterBytes must be below highWaterBytes');
   }
-  return { kind: 'config', config: Object.freeze(config) };
+  return { kind: 'config', config: Object.freeze(config), configFile: configPath ? resolve(configPath) : undefined };
 }
 
 /** Config for tests and embedding: defaults plus overrides, validated. */

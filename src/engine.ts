@@ -7,7 +7,9 @@ import { baseChildEnv } from './backends/local/child-env.js';
 import { spawnGroupHandle } from './backends/local/group-handle.js';
 import { localServerIdentity } from './backends/local/server-identity.js';
 import { resolveShell } from './backends/local/shell.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
+import { probeBubblewrap } from './backends/local/bubblewrap-probe.js';
+import { sandboxSettings, type SandboxSettings } from './policy/sandbox-policy.js';
 import { ServerError } from './errors.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import type { Logger } from './logger.js';
@@ -17,7 +19,7 @@ import type { Execution } from './processes/execution.js';
 import { ExecutionRegistry } from './processes/execution-registry.js';
 import { viewOf, type ExecutionView } from './processes/execution-view.js';
 import type { OutputRead, StreamName } from './processes/output-log.js';
-import { readOutput, readOutputRange, type OutputSource } from './records/output-reader.js';
+import { readOutput, readOutputBefore, readOutputRange, type OutputSource } from './records/output-reader.js';
 import { RecordStore, type ExecutionRecord } from './records/record-store.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { LoadMonitor } from './system/load-monitor.js';
@@ -49,6 +51,8 @@ export interface Engine {
   records: RecordStore;
   metrics: Metrics;
   serverStartedAt: number;
+  /** The sandbox settings every execution is checked against (mode "off" when none), and bwrap's version. */
+  sandbox: SandboxSettings & { bwrap: string | null };
   /** The execution with this full id or unique prefix: in memory first, then the saved records. NOT_FOUND, AMBIGUOUS_ID. */
   find(idOrPrefix: string): FoundExecution;
   /** Like find, but only an execution in memory (control acts on those). */
@@ -57,6 +61,8 @@ export interface Engine {
   details(found: FoundExecution): ExecutionDetails;
   /** Output after `sinceSeq`: memory window first, then the log files. */
   readOutput(found: FoundExecution, sinceSeq: number, maxBytes: number): Promise<OutputRead>;
+  /** Scrollback: the output just before `beforeSeq` (status `beforeSeq`, the console's earlier windows). */
+  readOutputBefore(found: FoundExecution, beforeSeq: number, maxBytes: number): Promise<OutputRead & { earlier: boolean }>;
   /** A byte range of one stream's full log. */
   readOutputRange(
     found: FoundExecution,
@@ -71,7 +77,26 @@ export interface Engine {
   close(opts?: { graceMs?: number }): Promise<void>;
 }
 
-export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?: boolean } = {}): Engine {
+export interface EngineOptions {
+  sampleLoad?: boolean;
+  /** The config file the settings came from (absolute): the sandbox hides it. */
+  configFile?: string | undefined;
+}
+
+/**
+ * Build the engine. Throws ConfigError (one line for the operator) when the configuration cannot be honoured,
+ * e.g. `sandbox` on where bubblewrap cannot run.
+ */
+export function createEngine(config: Config, logger: Logger, opts: EngineOptions = {}): Engine {
+  const sandbox = { ...sandboxSettings(config, opts.configFile), bwrap: null as string | null };
+  let backendExtras = {};
+  if (config.sandbox !== 'off') {
+    // Refuse to start rather than run commands unconfined that the operator asked to confine.
+    const probe = probeBubblewrap();
+    if (!probe.ok) throw new ConfigError(`sandbox is "${config.sandbox}" but ${probe.reason}`);
+    sandbox.bwrap = probe.tools.version;
+    backendExtras = { sandbox: probe.tools };
+  }
   const load = new LoadMonitor(
     {
       cpuThreshold: config.loadCpuThreshold,
@@ -84,7 +109,7 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
   );
   if (opts.sampleLoad ?? true) load.start();
   const history = new DurationHistory(join(config.dataDir, 'history.json'), logger);
-  const backend = createBackend(config);
+  const backend = createBackend(config, backendExtras);
   // Hooks are the server's own configuration: they always run on the server's machine, whatever the backend.
   const hooks = new HookRunner(
     config.hooks,
@@ -99,6 +124,7 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     { maxExecutions: config.maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession },
     history,
     hooks,
+    sandbox,
   );
   const records = new RecordStore(
     config.dataDir,
@@ -150,6 +176,7 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     records,
     metrics,
     serverStartedAt: Date.now(),
+    sandbox,
     find,
     findLive(idOrPrefix) {
       return executions.find(idOrPrefix);
@@ -160,6 +187,7 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
       return { ...viewOf(e), transport: e.meta.transport, groupAlive: e.hasLiveProcesses(), saveErrors: records.saveErrors(e.id) };
     },
     readOutput: (found, sinceSeq, maxBytes) => readOutput(found.id, source(found), sinceSeq, maxBytes),
+    readOutputBefore: (found, beforeSeq, maxBytes) => readOutputBefore(found.id, source(found), beforeSeq, maxBytes),
     readOutputRange: (found, stream, byteOffset, length) => readOutputRange(found.id, source(found), stream, byteOffset, length),
     close({ graceMs = config.graceMs } = {}) {
       closing ??= (async () => {

@@ -11,7 +11,7 @@ import { startStdioServer } from '../transports/stdio.js';
 /** Extra time, beyond the grace period, that shutdown may take before we exit anyway. */
 const SHUTDOWN_SLACK_MS = 1_000;
 
-function readConfig(argv: string[]): Config {
+function readConfig(argv: string[]): { config: Config; configFile: string | undefined } {
   try {
     const result = loadConfig({ argv, env: process.env });
     if (result.kind === 'help') {
@@ -22,7 +22,7 @@ function readConfig(argv: string[]): Config {
       process.stdout.write(`${VERSION}\n`);
       process.exit(0);
     }
-    return result.config;
+    return { config: result.config, configFile: result.configFile };
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`cc-executor: ${e.message}\n`);
@@ -34,14 +34,27 @@ function readConfig(argv: string[]): Config {
 
 /** Run the server with these arguments (everything after `serve`); resolves once it is serving. */
 export async function serve(argv: string[]): Promise<void> {
-  const config = readConfig(argv);
+  const { config, configFile } = readConfig(argv);
   const bindProblem = config.stdio ? undefined : checkBind(config);
   if (bindProblem) {
     process.stderr.write(`cc-executor: ${bindProblem}\n`);
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
-  const engine: Engine = createEngine(config, logger);
+  let engine: Engine;
+  try {
+    engine = createEngine(config, logger, { configFile });
+  } catch (e) {
+    // A setting this machine cannot honour (sandbox without a usable bwrap): one line, like a bad value.
+    if (e instanceof ConfigError) {
+      process.stderr.write(`cc-executor: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  if (engine.sandbox.mode !== 'off') {
+    logger.info({ sandbox: engine.sandbox.mode, network: engine.sandbox.network, bwrap: engine.sandbox.bwrap }, 'sandbox on');
+  }
   await engine.records.init();
 
   // Last resort: whatever ends this process, no group we started survives it.
@@ -67,6 +80,8 @@ export async function serve(argv: string[]): Promise<void> {
     stopTransport = () => net.close();
     stopAccepting = () => net.stopAccepting();
     logger.info({ version: VERSION, url: net.url }, `listening on ${net.url}`);
+    // Never the token itself in the log: the user adds ?token=... once (docs/console.md).
+    if (config.console) logger.info({ console: `${net.baseUrl}/console` }, `console at ${net.baseUrl}/console`);
   }
 
   let stopping = false;

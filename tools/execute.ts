@@ -69,6 +69,24 @@ export const ExecuteInputShape = {
     .optional()
     .describe('Return at once with the execution id; the command keeps running even if this session disconnects. Follow it with `status`.'),
   detach: z.boolean().optional().describe('Same as `background`.'),
+  sandbox: z
+    .union([
+      z.boolean(),
+      z
+        .object({
+          network: z.enum(['none', 'host']).optional().describe('"none" (loopback only) or "host"; only as tight as the server\'s or tighter.'),
+          writableRoots: z
+            .array(z.string().min(1))
+            .optional()
+            .describe("Writable directories (relative to cwd), each inside one of the server's; [] = nothing but a private /tmp."),
+        })
+        .strict(),
+    ])
+    .optional()
+    .describe(
+      'Run inside the bubblewrap sandbox (where the server offers one): true, or settings that only tighten the server\'s. ' +
+        'The host is read-only except the writable roots (default: cwd) and a private /tmp; credentials are hidden; no network by default.',
+    ),
   waitMs: z
     .number()
     .int()

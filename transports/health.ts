@@ -16,6 +16,8 @@ export interface HealthReport {
   maxSessions: number;
   executions: { running: number; paused: number; detached: number };
   load: { cpu: number | null; gpu: number | null; sampledAt: string | null; multiplier: number };
+  /** The sandbox mode ("off", "available", "always") and its network default. */
+  sandbox: { mode: string; network: string };
 }
 
 /**
@@ -63,5 +65,6 @@ export async function checkHealth(engine: Engine, opts: { shuttingDown?: boolean
     maxSessions: config.maxSessions,
     executions: { running: counts.running, paused: counts.paused, detached: counts.background },
     load: { cpu: load.cpu, gpu: load.gpu, sampledAt: load.sampledAt, multiplier: load.multiplier },
+    sandbox: (({ mode, network }) => ({ mode, network }))(engine.executions.sandboxSummary()),
   };
 }

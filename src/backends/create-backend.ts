@@ -2,12 +2,25 @@
 import type { Config } from '../config.js';
 import { envPasses } from '../policy/command-policy.js';
 import type { ExecutionBackend } from './backend.js';
+import type { SandboxTools } from './local/bubblewrap-probe.js';
 import { LocalBackend } from './local/local-backend.js';
+import { createSandboxWrapper } from './local/sandbox-wrapper.js';
 
-/** The backend `config.backend` names, set up from the config (shell, env policy). A new backend is one more case. */
-export function createBackend(config: Config): ExecutionBackend {
+export interface BackendExtras {
+  /** bubblewrap and env, found and proven at start (probeBubblewrap) when config.sandbox is not "off". */
+  sandbox?: SandboxTools;
+}
+
+/** The backend `config.backend` names, set up from the config (shell, env policy, sandbox). A new backend is one more case. */
+export function createBackend(config: Config, extras: BackendExtras = {}): ExecutionBackend {
   switch (config.backend) {
-    case 'local':
-      return new LocalBackend({ shell: config.shell, passesEnv: envPasses(config) });
+    case 'local': {
+      const sandboxEnv = envPasses({ envPolicy: 'allowlist', envAllowlist: config.envAllowlist });
+      return new LocalBackend({
+        shell: config.shell,
+        passesEnv: envPasses(config),
+        ...(extras.sandbox ? { wrappers: [createSandboxWrapper(extras.sandbox, sandboxEnv)], capabilities: { sandbox: true } } : {}),
+      });
+    }
   }
 }

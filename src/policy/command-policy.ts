@@ -26,8 +26,18 @@ export interface PolicyDecision {
 }
 
 const RATE_WINDOW_MS = 60_000;
-/** Dynamic-loader variables run code inside any allowed program: refused in requests while a command list is set. */
-const LOADER_ENV = /^(LD_|DYLD_)/;
+/**
+ * Variables that make any allowed program, or any shell it starts, run code of the caller's choosing: the dynamic
+ * loader's (LD_PRELOAD, LD_AUDIT...), glibc's iconv module path, and bash's start-up file (BASH_ENV, ENV), exported
+ * functions (BASH_FUNC_name%%), options (SHELLOPTS=xtrace with a PS4 holding $(...)) and PATH (which program a
+ * script's `ls` is). Refused in requests while a command list is set; SECURITY.md lists them.
+ */
+const CODE_LOADING_ENV = /^(LD_.*|DYLD_.*|GCONV_PATH|BASH_ENV|ENV|PATH|SHELLOPTS|BASHOPTS|PS4|BASH_FUNC_.*)$/;
+
+/** True for a variable a request may not set while a command list is in force. */
+export function isCodeLoadingEnv(name: string): boolean {
+  return CODE_LOADING_ENV.test(name);
+}
 
 interface Executable {
   /** Absolute path found through PATH (or given), symlinks not followed: what is spawned. */
@@ -212,11 +222,11 @@ export class CommandPolicy {
 
   private checkRequestEnv(env: Record<string, string | null> | undefined): void {
     if (!this.listsActive || env === undefined) return;
-    const bad = Object.keys(env).filter((k) => LOADER_ENV.test(k) && env[k] !== null);
+    const bad = Object.keys(env).filter((k) => isCodeLoadingEnv(k) && env[k] !== null);
     if (bad.length > 0) {
       throw new ServerError(
         'FORBIDDEN',
-        `${bad.join(', ')} cannot be set while a command list is in force: it loads code into any program`,
+        `${bad.join(', ')} cannot be set while a command list is in force: it makes an allowed program (or a shell it starts) run other code`,
         {
           policy: this.config.allowedCommands !== undefined ? 'allowedCommands' : 'deniedCommands',
           env: bad,

@@ -1,6 +1,7 @@
 // Keeps the executions: starts planned ones, enforces limits, finds them by id or unique prefix, shuts them all down.
 import { EventEmitter } from 'node:events';
-import type { ExecutionBackend } from '../backends/backend.js';
+import type { ExecutionBackend, SandboxSpec } from '../backends/backend.js';
+import { resolveSandboxSpec, sandboxSettings, type SandboxSettings } from '../policy/sandbox-policy.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
 import type { HookRunner } from '../hooks/hook-runner.js';
@@ -42,6 +43,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     private readonly limits: RegistryLimits = { maxExecutions: 256, maxExecutionsPerSession: 32 },
     private readonly history?: DurationHistory,
     private readonly hooks?: HookRunner,
+    /** The server's sandbox settings; a request may only tighten them. */
+    private readonly sandbox: SandboxSettings = sandboxSettings(config),
   ) {
     super();
     this.policy = new CommandPolicy(config);
@@ -51,6 +54,20 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   /** The hooks every execution passes through (for `status`). */
   get hookRunner(): HookRunner | undefined {
     return this.hooks;
+  }
+
+  /** The server's sandbox mode and defaults, for `status` and /health. */
+  sandboxSummary(): { mode: SandboxSettings['mode']; network: SandboxSettings['network']; writableRoots: string[] } {
+    return { mode: this.sandbox.mode, network: this.sandbox.network, writableRoots: [...this.sandbox.writableRoots] };
+  }
+
+  /** The sandbox this request runs in (null: none). Throws INVALID_INPUT / FORBIDDEN (sandbox-policy.ts). */
+  private sandboxFor(req: ExecuteRequest, cwd: string): SandboxSpec | null {
+    const spec = resolveSandboxSpec(this.sandbox, req.sandbox, cwd);
+    if (spec && !this.backend.capabilities().sandbox) {
+      throw new ServerError('INVALID_INPUT', `the ${this.backend.name} backend cannot run a command in a sandbox`);
+    }
+    return spec;
   }
 
   /** Plan (validation, policy, hooks), spawn through the backend, and keep the execution. */
@@ -66,6 +83,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         if (this.closing) throw new ServerError('SHUTTING_DOWN', 'the server is shutting down');
         this.checkLimits(sessionId);
       },
+      sandbox: (r, cwd) => this.sandboxFor(r, cwd),
     });
     const handle = await this.backend.spawn(plan.launch);
     const id = plan.id;
@@ -75,6 +93,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         sessionId: req.sessionId,
         ...(plan.command !== undefined ? { command: plan.command } : { argv: plan.argv! }),
         cwd: plan.launch.cwd,
+        sandbox: plan.launch.plan.sandbox ? { network: plan.launch.plan.sandbox.network, writableRoots: plan.launch.plan.sandbox.writableRoots } : null,
         timeoutMs: plan.timeoutMs,
         timeoutClamped: plan.timeoutClamped,
         ...(plan.hookRuns ? { hooks: plan.hookRuns, hookWarnings: plan.hookWarnings ?? [] } : {}),

@@ -24,6 +24,8 @@ export interface ExecutionOptions {
   argv?: string[];
   /** The directory the backend started the command in (for the snapshot). */
   cwd: string;
+  /** The sandbox it runs in (null: none). */
+  sandbox?: ExecutionSandbox | null;
   timeoutMs: number;
   /** True when the request asked for more than maxTimeoutMs and got less. */
   timeoutClamped: boolean;
@@ -61,12 +63,20 @@ export interface ExecutionMeta {
   loadAtStart: unknown;
 }
 
+/** What results, `status` and records say about an execution's sandbox. */
+export interface ExecutionSandbox {
+  network: 'none' | 'host';
+  writableRoots: string[];
+}
+
 export interface ExecutionSnapshot {
   id: string;
   sessionId: string;
   command: string | null;
   argv: string[] | null;
   cwd: string;
+  /** The sandbox it runs in, null when it runs unsandboxed. */
+  sandbox: ExecutionSandbox | null;
   /** The leader's pid and its process group, from the handle's description; null where a backend has none. */
   pid: number | null;
   pgid: number | null;
@@ -462,6 +472,7 @@ export class Execution {
       command: this.opts.command ?? null,
       argv: this.opts.argv ?? null,
       cwd: this.opts.cwd,
+      sandbox: this.opts.sandbox ?? null,
       pid: where.pid,
       pgid: where.pgid,
       state: this.state,

@@ -1,6 +1,7 @@
 // The plan step of an execution: validation, command policy, preExecute hooks and history, up to a Launch.
 import { randomUUID } from 'node:crypto';
-import type { ExecutionBackend, Launch, LaunchPlan, PtySize } from '../backends/backend.js';
+import type { ExecutionBackend, Launch, LaunchPlan, PtySize, SandboxSpec } from '../backends/backend.js';
+import type { SandboxRequest } from '../policy/sandbox-policy.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
 import type { HookRun, HookRunner, PreHookRequest } from '../hooks/hook-runner.js';
@@ -23,6 +24,8 @@ export interface ExecuteRequest {
   timeoutMs?: number;
   idleTimeoutMs?: number;
   background?: boolean;
+  /** Run inside the sandbox (`true`), outside it (`false`, refused when the server says "always"), or tighter. */
+  sandbox?: SandboxRequest;
   /** The caller gave up (request cancelled, session closed): preExecute hooks stop and nothing is spawned. */
   signal?: AbortSignal;
 }
@@ -58,6 +61,8 @@ export interface PlanContext {
    * policy and again after the hooks, which take time.
    */
   admit(sessionId: string): void;
+  /** The sandbox a request runs in starting in `cwd` (null: none); throws INVALID_INPUT / FORBIDDEN. */
+  sandbox?(req: ExecuteRequest, cwd: string): SandboxSpec | null;
 }
 
 /** Shape checks of a request, before anything touches the machine. Pure; throws ServerError INVALID_INPUT. */
@@ -106,6 +111,8 @@ export async function planExecution(req: ExecuteRequest, ctx: PlanContext): Prom
   ctx.admit(req.sessionId);
   // Refused before any hook runs; counts towards the per-minute rate.
   let allowed = ctx.policy.check(req, launch.cwd);
+  // Refused before any hook runs (and decided again below, for the directory that finally runs).
+  let sandbox = ctx.sandbox?.(req, allowed.cwd) ?? null;
 
   let requested = req.timeoutMs ?? ctx.config.defaultTimeoutMs;
   // History learns the command as requested: hook rewrites (a venv prefix) would blur its key.
@@ -132,6 +139,7 @@ export async function planExecution(req: ExecuteRequest, ctx: PlanContext): Prom
     launch = ctx.backend.prepare(launchPlanOf(id, request, req.stdin, req));
     // Hooks are configuration, but what finally runs must still obey the policy.
     allowed = ctx.policy.check({ ...request, sessionId: req.sessionId }, launch.cwd, { countRate: false });
+    sandbox = ctx.sandbox?.(req, allowed.cwd) ?? null;
   }
   const timeoutMs = Math.min(requested, ctx.config.maxTimeoutMs);
   const shellMode = request.command !== undefined;
@@ -139,7 +147,7 @@ export async function planExecution(req: ExecuteRequest, ctx: PlanContext): Prom
     id,
     ...(shellMode ? { command: request.command! } : { argv: request.argv! }),
     // What the policy vouched for runs: the checked executable path and the checked (real) directory.
-    launch: { ...launch, cwd: allowed.cwd, ...(shellMode ? {} : { file: allowed.file! }) },
+    launch: { ...launch, plan: { ...launch.plan, sandbox }, cwd: allowed.cwd, ...(shellMode ? {} : { file: allowed.file! }) },
     timeoutMs,
     timeoutClamped: requested > timeoutMs,
     timeoutRequested,

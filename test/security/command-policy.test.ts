@@ -105,17 +105,39 @@ describe('allowedCommands', () => {
     const marker = join(dir, 'fake-ran');
     writeFileSync(join(fake, 'echo'), `#!/bin/sh\ntouch ${marker}\necho fake\n`);
     chmodSync(join(fake, 'echo'), 0o755);
-    const r = await run({ argv: ['echo', 'real'], cwd: dir, env: { PATH: fake } });
+    // A request's PATH is refused outright now; a hook may still set it (checked again after hooks, same rule),
+    // and the program is still resolved through the server's PATH.
+    const refused = await run({ argv: ['echo', 'real'], cwd: dir, env: { PATH: fake } });
+    expect(refused.error).toMatchObject({ code: 'FORBIDDEN', details: { env: ['PATH'] } });
+    const r = await run({ argv: ['echo', 'real'], cwd: dir, env: { FAKE_DIR: fake } });
     expect(r.stdout).toBe('real\n');
     expect(existsSync(marker)).toBe(false);
   });
 
-  it('refuses dynamic-loader variables in the request environment', async () => {
+  it('refuses loader and shell start-up variables in the request environment', async () => {
     await serve({ allowedCommands: ['echo'] });
-    for (const name of ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES']) {
-      const r = await run({ argv: ['echo', 'x'], cwd: dir, env: { [name]: join(dir, 'evil.so') } });
-      expect(r.error, name).toMatchObject({ code: 'FORBIDDEN', details: { env: [name] } });
+    const names = ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'GCONV_PATH', 'BASH_ENV', 'ENV', 'PATH'];
+    names.push('SHELLOPTS', 'BASHOPTS', 'PS4', 'BASH_FUNC_echo%%');
+    for (const name of names) {
+      const r = await run({ argv: ['echo', 'x'], cwd: dir, env: { [name]: join(dir, 'evil') } });
+      expect(r.error, name).toMatchObject({ code: 'FORBIDDEN', details: { policy: 'allowedCommands', env: [name] } });
     }
+    // Ordinary variables, and names that merely contain a refused one, still pass.
+    const ok = await run({ argv: ['echo', 'x'], cwd: dir, env: { CI: '1', MY_PATH: '/x', ENVIRONMENT: 'dev', XLD_PRELOAD: 'y' } });
+    expect(ok.isError).toBe(false);
+    expect(ok.stdout).toBe('x\n');
+  });
+
+  it('refuses the same variables with only deniedCommands set, and not at all without a command list', async () => {
+    await serve({ deniedCommands: ['rm'] });
+    const r = await run({ argv: ['echo', 'x'], cwd: dir, env: { BASH_ENV: join(dir, 'evil') } });
+    expect(r.error).toMatchObject({ code: 'FORBIDDEN', details: { policy: 'deniedCommands', env: ['BASH_ENV'] } });
+    await client?.close();
+    await server?.close();
+    await serve({});
+    const free = await run({ argv: ['echo', 'x'], cwd: dir, env: { PS4: 'p4', BASH_ENV: join(dir, 'none') } });
+    expect(free.isError).toBe(false);
+    expect(free.stdout).toBe('x\n');
   });
 
   it("checks again what a preExecute hook changed: a hook's rewrite cannot run a forbidden program", async () => {

@@ -48,6 +48,7 @@ describe('health endpoints', () => {
       maxSessions: 7,
       executions: { running: 1, paused: 1, detached: 1 },
       load: { cpu: 90, gpu: null, sampledAt: expect.any(String), multiplier: 3 },
+      sandbox: { mode: 'off', network: 'none' },
     });
   });
 

@@ -26,6 +26,11 @@ import { resolveShell } from './shell.js';
 export interface LaunchWrapper {
   readonly name: string;
   wrap(launch: Launch): Launch;
+  /**
+   * Optional: decorate the handle spawned from a launch this wrapper rewrote (`launch` is the original), e.g. the
+   * sandbox reaching processes inside its PID namespace. Applied in list order, innermost first.
+   */
+  wrapHandle?(handle: ProcessHandle, launch: Launch): ProcessHandle;
 }
 
 /**
@@ -135,7 +140,8 @@ export class LocalBackend implements ExecutionBackend {
     if (!factory) throw new ServerError('INVALID_INPUT', 'no local handle can run this launch');
     const wrapped = this.wrappers.reduce((l, w) => w.wrap(l), launch);
     try {
-      return await factory.spawn(wrapped);
+      const handle = await factory.spawn(wrapped);
+      return this.wrappers.reduce((h, w) => (w.wrapHandle ? w.wrapHandle(h, launch) : h), handle);
     } catch (e) {
       if (e instanceof ServerError) throw e;
       const err = e as NodeJS.ErrnoException;

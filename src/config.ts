@@ -199,6 +199,28 @@ export const ConfigSchema = z
       .describe('Largest command string / total argv, in bytes'),
     maxExecutionsPerMinute: z.number().int().min(0).default(0).describe('Executions a session may start per minute (0 = no limit)'),
 
+    // Interactive executions and calls that must not outlive the client (docs/interactive.md).
+    returnRunningAfterMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(50_000)
+      .describe(
+        'An execute call without a progress token (such clients give up at 60 s) returns a running handle after this long (0 = never)',
+      ),
+    inputQuietMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(300)
+      .describe('Output quiet this long before a command blocked reading its stdin or terminal counts as waiting for input'),
+    writeStdinWaitMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(1_000)
+      .describe('How long write_stdin waits for output, exit or the next prompt by default'),
+    maxWriteStdinWaitMs: z.number().int().min(0).default(30_000).describe('Largest waitMs a write_stdin call may ask for'),
     // Sandbox (docs/sandbox.md; SECURITY.md says what it stops and what it does not).
     sandbox: z
       .enum(['off', 'available', 'always'])

@@ -3,26 +3,30 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { constants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
+import { MAX_PTY_COLS, MAX_PTY_ROWS } from '../src/backends/backend.js';
 import { ServerError, toToolError } from '../src/errors.js';
 import type { Execution } from '../src/processes/execution.js';
 import { MIN_ID_PREFIX_CHARS } from '../src/processes/id-lookup.js';
 import type { ToolDeps } from './deps.js';
 import { executionResult, toCallToolResult } from './results.js';
 
-export const CONTROL_ACTIONS = ['pause', 'resume', 'cancel', 'kill', 'signal'] as const;
+export const CONTROL_ACTIONS = ['pause', 'resume', 'cancel', 'kill', 'signal', 'resize'] as const;
 
 export const ControlInputShape = {
   id: z.string().min(1).describe(`Execution id (or a unique prefix of at least ${MIN_ID_PREFIX_CHARS} characters).`),
   action: z
     .enum(CONTROL_ACTIONS)
     .describe(
-      'pause = freeze everything it started (cgroup freeze, or SIGSTOP to the group); resume = undo; cancel = SIGTERM, then SIGKILL after graceMs; kill = SIGKILL now (both also release members left behind by an exited leader, and answer once everything is gone); signal = the named `signal`.',
+      'pause = freeze everything it started (cgroup freeze, or SIGSTOP to the group); resume = undo; cancel = SIGTERM, then SIGKILL after graceMs; kill = SIGKILL now (both also release members left behind by an exited leader, and answer once everything is gone); signal = the named `signal`; ' +
+        'resize = new terminal size `cols` x `rows` (pty executions).',
     ),
   signal: z
     .string()
     .optional()
     .describe('Signal name for action "signal", e.g. "SIGINT", "SIGHUP", "SIGUSR1" (or without the SIG prefix).'),
   graceMs: z.number().int().min(0).max(600_000).optional().describe('For cancel: ms between SIGTERM and SIGKILL (default 5000).'),
+  cols: z.number().int().min(1).max(MAX_PTY_COLS).optional().describe('For resize (pty executions): terminal width in columns.'),
+  rows: z.number().int().min(1).max(MAX_PTY_ROWS).optional().describe('For resize (pty executions): terminal height in rows.'),
 };
 
 /** How long `control` waits for the group to die before answering with the state so far. */
@@ -70,7 +74,7 @@ async function settle(execution: Execution, ms: number): Promise<void> {
 async function act(
   execution: Execution,
   action: (typeof CONTROL_ACTIONS)[number],
-  input: { signal?: string | undefined; graceMs?: number | undefined },
+  input: { signal?: string | undefined; graceMs?: number | undefined; cols?: number | undefined; rows?: number | undefined },
   defaultGraceMs: number,
 ): Promise<void> {
   switch (action) {
@@ -98,5 +102,9 @@ async function act(
       // Give a terminating signal a moment to take effect so the answer shows it.
       return settle(execution, 100);
     }
+    case 'resize':
+      if (input.cols === undefined || input.rows === undefined)
+        throw new ServerError('INVALID_INPUT', 'action "resize" needs `cols` and `rows`');
+      return execution.resize({ cols: input.cols, rows: input.rows });
   }
 }

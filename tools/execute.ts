@@ -3,14 +3,18 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { EmptyResultSchema, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { MAX_PTY_COLS, MAX_PTY_ROWS } from '../src/backends/backend.js';
 import { toToolError } from '../src/errors.js';
 import type { Execution } from '../src/processes/execution.js';
+import { TerminalText } from '../src/processes/terminal-text.js';
 import type { ToolDeps } from './deps.js';
 import { ProgressSink } from './progress-sink.js';
 import { executionResult, toCallToolResult } from './results.js';
 
 /** setTimeout's largest delay: Node fires a longer one after 1 ms, so the schema refuses more (about 24.8 days). */
 const MAX_TIMER_MS = 2_147_483_647;
+/** Terminal size of `pty: true`. */
+export const DEFAULT_PTY_SIZE = { cols: 120, rows: 40 } as const;
 
 export const ExecuteInputShape = {
   command: z.string().optional().describe('Shell command line, run by /bin/bash -c (or /bin/sh). Give this or `argv`, not both.'),
@@ -23,7 +27,38 @@ export const ExecuteInputShape = {
   stdin: z
     .string()
     .optional()
-    .describe("Text written to the command's stdin, which is then closed. Without it stdin is empty (/dev/null)."),
+    .describe("Text written to the command's stdin, which is then closed (unless interactive). Without it stdin is empty (/dev/null)."),
+  interactive: z
+    .boolean()
+    .optional()
+    .describe(
+      'Keep stdin open as a pipe: answer prompts with write_stdin. The call returns as soon as the command waits for input ' +
+        '(waitingForInput: true, with the prompt).',
+    ),
+  pty: z
+    .union([
+      z.boolean(),
+      z.object({
+        cols: z.number().int().min(1).max(MAX_PTY_COLS).describe('Terminal width in columns'),
+        rows: z.number().int().min(1).max(MAX_PTY_ROWS).describe('Terminal height in rows'),
+      }),
+    ])
+    .optional()
+    .describe(
+      `Run on a pseudo-terminal (true = ${DEFAULT_PTY_SIZE.cols}x${DEFAULT_PTY_SIZE.rows}, or {cols, rows}); implies interactive. ` +
+        'For programs that need a terminal (isatty checks, REPLs, top, colour/progress output). stdout and stderr arrive merged as stdout; ' +
+        'what you read is rendered as plain text (escapes removed, progress bars at their last state).',
+    ),
+  returnOnInput: z
+    .boolean()
+    .optional()
+    .describe(
+      'Interactive only. Default true: return when the command waits for input. false: keep the call open (a client streaming stdin).',
+    ),
+  rawOutput: z
+    .boolean()
+    .optional()
+    .describe('PTY only: progress messages carry the raw terminal bytes (escapes included), for clients that emulate a terminal.'),
   timeoutMs: z
     .number()
     .int()
@@ -81,7 +116,10 @@ export const ExecuteInputShape = {
     .min(0)
     .max(MAX_TIMER_MS)
     .optional()
-    .describe('Return a running handle if the command has not finished after this many ms (at most 2147483647); it keeps running (follow with `status`).'),
+    .describe(
+      'Return a running handle if the command has not finished after this many ms (at most 2147483647); it keeps running (follow with `status`). ' +
+        'Without a progress token the call returns after about 50 s anyway.',
+    ),
 };
 
 type ExecuteInput = z.infer<z.ZodObject<typeof ExecuteInputShape>>;
@@ -116,9 +154,14 @@ export function registerExecuteTool(server: McpServer, deps: ToolDeps): void {
 }
 
 function stripUndefined(input: ExecuteInput) {
-  const { waitMs: _waitMs, detach, ...rest } = input;
+  const { waitMs: _waitMs, detach, returnOnInput: _returnOnInput, rawOutput: _rawOutput, pty, ...rest } = input;
   if (detach !== undefined) rest.background = (rest.background ?? false) || detach;
-  return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<ExecuteInput, 'waitMs' | 'detach'>;
+  const request = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Omit<
+    ExecuteInput,
+    'waitMs' | 'detach' | 'returnOnInput' | 'rawOutput' | 'pty'
+  >;
+  const size = pty === true ? { ...DEFAULT_PTY_SIZE } : pty === false || pty === undefined ? undefined : pty;
+  return size === undefined ? request : { ...request, pty: size };
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -127,6 +170,7 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
   if (input.background || input.detach) return toCallToolResult(executionResult(execution));
 
   const token = extra._meta?.progressToken;
+  const pty = execution.snapshot().pty;
   const sink =
     token === undefined
       ? undefined
@@ -141,8 +185,15 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
           startedAt: execution.startedAt.getTime(),
           ...(execution.expectedMs !== undefined ? { expectedMs: execution.expectedMs } : {}),
           confirm: () => extra.sendRequest({ method: 'ping' }, EmptyResultSchema, { timeout: 1_000 }),
+          // What a model reads of a terminal is its rendered text; a terminal client asks for the bytes.
+          ...(pty && input.rawOutput !== true ? { render: new TerminalText({ maxHeldLines: pty.rows - 1 }) } : {}),
         });
+  // An interactive client needs the id before the first output (a silent `cat` waits for its input).
+  if (execution.interactive) sink?.notice('started', `execution ${execution.id} started`);
   sink?.attach(execution.log);
+  const stopNotices = execution.onWaitingForInput((waiting) => {
+    if (waiting) sink?.notice('input', `[waiting for input] ${execution.log.lastLine()}`, { 'cc-executor/waitingForInput': true });
+  });
 
   // MCP cancellation (notifications/cancelled) cancels the command. A closed transport aborts too,
   // but the session registry has already terminated it with reason 'disconnect', which wins.
@@ -151,15 +202,20 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
   // Cancelled while it was starting (preExecute hooks take time): the listener above would never fire.
   if (extra.signal.aborted) onAbort();
 
+  // A client without a progress token gets nothing until the result and gives up at 60 s (the SDK's
+  // default), cancelling the command: such a call returns a running handle before that.
+  const limit = deps.config.returnRunningAfterMs;
+  const waitMs = input.waitMs ?? (token === undefined && limit > 0 ? limit : undefined);
+  const returnOnInput = execution.interactive && input.returnOnInput !== false;
   let waitTimer: NodeJS.Timeout | undefined;
-  const waited =
-    input.waitMs === undefined
-      ? execution.done
-      : Promise.race([execution.done, new Promise<void>((r) => (waitTimer = setTimeout(r, input.waitMs)))]);
+  const ends: Array<Promise<unknown>> = [execution.done];
+  if (waitMs !== undefined) ends.push(new Promise<void>((r) => (waitTimer = setTimeout(r, waitMs))));
+  if (returnOnInput) ends.push(execution.whenWaitingForInput());
   try {
-    await waited;
+    await Promise.race(ends);
   } finally {
     clearTimeout(waitTimer);
+    stopNotices();
     extra.signal.removeEventListener('abort', onAbort);
     await sink?.close();
   }

@@ -1,9 +1,10 @@
-// Registers the three tools on one McpServer.
+// Registers the tools on one McpServer.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { registerControlTool } from './control.js';
 import type { ToolDeps } from './deps.js';
 import { registerExecuteTool } from './execute.js';
 import { registerStatusTool } from './status.js';
+import { registerWriteStdinTool } from './write-stdin.js';
 
 export type { ToolDeps } from './deps.js';
 
@@ -11,4 +12,5 @@ export function registerTools(server: McpServer, deps: ToolDeps): void {
   registerExecuteTool(server, deps);
   registerControlTool(server, deps);
   registerStatusTool(server, deps);
+  registerWriteStdinTool(server, deps);
 }

@@ -2,6 +2,7 @@
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { setImmediate as nextMacrotask, setTimeout as delay } from 'node:timers/promises';
 import type { OutputChunk, StreamName } from '../src/processes/output-log.js';
+import type { TerminalText } from '../src/processes/terminal-text.js';
 import type { FlowMeter } from '../src/sessions/flow-meter.js';
 import { FlowSubscriber } from '../src/sessions/flow-subscriber.js';
 import { META_EXECUTION, META_KIND, META_SEQ, META_STREAM } from '../src/wire.js';
@@ -19,6 +20,8 @@ export interface ProgressSinkOptions {
   expectedMs?: number;
   /** A round trip to the client (an MCP ping): once it answers, it has handled every earlier notification. */
   confirm?: () => Promise<unknown>;
+  /** PTY output for a model: stdout messages carry the rendered text (escapes removed, \r overwrites collapsed). */
+  render?: TerminalText;
 }
 
 /** Pause between the last output notification and the result (see close()). */
@@ -105,7 +108,17 @@ export class ProgressSink extends FlowSubscriber {
     this.bufferedBytes = 0;
     this.bufferedStream = null;
     this.lastOutputAt = Date.now();
-    this.emit(text, { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq });
+    // Rendered terminal text holds back the line being drawn (a prompt, a progress bar) until it is finished.
+    const message = this.opts.render && stream === 'stdout' ? this.opts.render.write(text) : text;
+    if (message === '' && text !== '') return;
+    this.emit(message, { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq });
+  }
+
+  /** A notice that is not output (the command waits for input, the execution started): `kind` names it. */
+  notice(kind: string, message: string, meta: Record<string, unknown> = {}): void {
+    if (this.closed) return;
+    this.flush();
+    this.emit(message, { [META_KIND]: kind, ...meta });
   }
 
   private beat(): void {
@@ -126,6 +139,9 @@ export class ProgressSink extends FlowSubscriber {
     // ping (one round trip): a starved client can sit on a notification for longer than any fixed wait.
     const hadTail = this.buffered.length > 0 || this.lastOutputAt > 0;
     this.flush();
+    // The rendered line still on screen goes out last (the result has it too).
+    const onScreen = this.opts.render?.end() ?? '';
+    if (onScreen !== '') this.emit(onScreen, { [META_KIND]: 'output', [META_STREAM]: 'stdout', [META_SEQ]: this.lastSeq });
     this.closed = true;
     clearInterval(this.heartbeat);
     this.unsubscribe?.();

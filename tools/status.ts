@@ -6,7 +6,8 @@ import type { OutputRead } from '../src/processes/output-log.js';
 import type { HookRunner } from '../src/hooks/hook-runner.js';
 import { VERSION } from '../src/version.js';
 import type { ToolDeps } from './deps.js';
-import { describeOutcome } from './results.js';
+import { describeOutcome, executionResult, nextStep } from './results.js';
+import { renderTerminalText } from '../src/processes/terminal-text.js';
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
 const MAX_MAX_BYTES = 8 * 1024 * 1024;
@@ -116,7 +117,14 @@ async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
       : await deps.readOutput(found, input.sinceSeq ?? 0, maxBytes);
   const text = [describeOutcome(base as never)];
   if (output.evicted) text.push(`(output before seq ${output.firstSeq} is no longer available)`);
-  for (const c of output.chunks) text.push(c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data);
+  // A terminal's raw bytes are for terminal clients (structuredContent); the text shows them rendered.
+  if ((base as { pty?: { rows: number } | null }).pty) {
+    const rows = (base as { pty: { rows: number } }).pty.rows;
+    const raw = output.chunks.map((c) => c.data).join('');
+    if (raw !== '') text.push(renderTerminalText(raw, { maxHeldLines: rows - 1 }));
+  } else for (const c of output.chunks) text.push(c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data);
+  const next = found.execution ? nextStep(executionResult(found.execution)) : null;
+  if (next) text.push(next);
   text.push(`(next: sinceSeq ${output.nextSeq}${output.more ? ', more output is available' : ''})`);
   return { content: [{ type: 'text' as const, text: text.join('\n') }], structuredContent: { ...base, output: outputJson(output) } };
 }

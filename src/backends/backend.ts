@@ -8,6 +8,10 @@ export interface PtySize {
   rows: number;
 }
 
+/** Largest terminal a request may ask for: a bigger one is bad input, not a huge allocation in every full-screen program. */
+export const MAX_PTY_COLS = 1_000;
+export const MAX_PTY_ROWS = 500;
+
 /** Resource limits; a backend refuses (ServerError INVALID_INPUT) what it cannot enforce. */
 export interface ResourceLimits {
   memoryMaxBytes?: number;

@@ -9,6 +9,7 @@ import type { CliContext } from './context.js';
 import { ConnectionError, EXIT, ToolError, UsageError, exitStatusOf } from './exit-codes.js';
 import { readPage, type OutputChunk } from './output-reader.js';
 import { formatDuration } from './format.js';
+import { RawMode, StdinPump } from './stdin-pump.js';
 import type { Terminal } from './terminal.js';
 
 const RUN_OPTIONS = {
@@ -21,6 +22,8 @@ const RUN_OPTIONS = {
   argv: { type: 'boolean' },
   background: { type: 'boolean' },
   stdin: { type: 'boolean' },
+  interactive: { type: 'boolean', short: 'i' },
+  tty: { type: 'boolean', short: 't' },
 } as const;
 
 /** How long Ctrl-Z waits for the server to confirm the pause before stopping us anyway. */
@@ -46,6 +49,9 @@ Options:
   --shell            Run the words as one shell command line (joined with spaces)
   --argv             Run the words as an argv, without a shell (also for a single word)
   --stdin            Send our stdin (read to its end, as UTF-8 text) to the command
+  -i, --interactive  Stream our stdin to the command as it comes (prompts, REPLs); our EOF closes its stdin
+  -t, --tty          Run it on a terminal (a PTY of our window's size): raw keys, Ctrl-C and window
+                     size changes reach it, like ssh -t; our terminal is restored however we exit
   --background       Start it, print its id and return; it survives this client
 ${COMMON_HELP.join('\n')}
 
@@ -78,13 +84,26 @@ export async function runRun(args: string[], ctx: CliContext): Promise<number> {
   }
   const request = buildRequest(values, command, ctx);
   const target = resolveTarget({ url: values.url as string | undefined, token: values.token as string | undefined }, ctx.env);
+  const live = values.interactive === true || values.tty === true;
+  if (live && values.stdin === true) throw new UsageError('--stdin reads all input first; -i/-t stream it: give one of them');
+  if (live && values.background === true) throw new UsageError('-i/-t need this client to stay: not with --background');
   if (values.stdin === true) request.stdin = await readAll(ctx.stdin);
+  if (live) {
+    request.interactive = true;
+    // This client streams our stdin itself: the call stays open while the command waits for input.
+    request.returnOnInput = false;
+  }
+  if (values.tty === true) {
+    request.pty = ctx.term.windowSize() ?? { cols: 80, rows: 24 };
+    // We are the terminal: we want its bytes (colours, cursor moves), not the text rendered for a model.
+    request.rawOutput = true;
+  }
   const json = values.json === true;
 
   const conn = await Connection.open(target);
   try {
     if (values.background === true) return await startBackground(conn, request, json, ctx.term);
-    return await new ForegroundRun(conn, request, json, ctx.term).run();
+    return await new ForegroundRun(conn, request, json, ctx.term, live ? { stdin: ctx.stdin, tty: values.tty === true } : undefined).run();
   } finally {
     await conn.close();
   }
@@ -131,12 +150,15 @@ class ForegroundRun {
   private suspending = false;
   private readonly abort = new AbortController();
   private readonly startedAt = Date.now();
+  private pump: StdinPump | undefined;
 
   constructor(
     private readonly conn: Connection,
     private readonly request: Record<string, unknown>,
     private readonly json: boolean,
     private readonly term: Terminal,
+    /** -i / -t: our stdin goes to the command as it comes; -t also makes our terminal its terminal. */
+    private readonly live?: { stdin: NodeJS.ReadableStream; tty: boolean },
   ) {}
 
   async run(): Promise<number> {
@@ -146,13 +168,32 @@ class ForegroundRun {
       ['SIGCONT', () => void this.onContinue()],
     ];
     for (const [sig, handler] of handlers) process.on(sig, handler);
-    this.term.startIndicator(this.startedAt, 'Ctrl-C cancels');
+    // In raw mode Ctrl-C and Ctrl-Z are bytes for the remote terminal, and the indicator would draw over its screen.
+    const raw = this.live?.tty ? new RawMode(this.live.stdin) : undefined;
+    raw?.enter();
+    const stopResize = this.live?.tty ? this.term.onWindowResize((size) => void this.resize(size)) : undefined;
+    if (!this.live?.tty) this.term.startIndicator(this.startedAt, 'Ctrl-C cancels');
     try {
       return await this.execute();
     } finally {
+      this.pump?.stop();
+      stopResize?.();
+      raw?.restore();
       this.term.stopIndicator();
       for (const [sig, handler] of handlers) process.off(sig, handler);
     }
+  }
+
+  /** The id is known (the server's first notification of an interactive execution carries it): start sending input. */
+  private startPump(id: string): void {
+    if (!this.live || this.pump) return;
+    this.pump = new StdinPump(this.conn, id, this.live.stdin, (message) => this.term.warn(message));
+    this.pump.start();
+  }
+
+  private async resize(size: { cols: number; rows: number }): Promise<void> {
+    if (this.executionId === undefined) return;
+    await this.conn.call('control', { id: this.executionId, action: 'resize', ...size }).catch(() => undefined);
   }
 
   private async execute(): Promise<number> {
@@ -191,7 +232,10 @@ class ForegroundRun {
   private onProgress(p: { message?: string; _meta?: Record<string, unknown> }): void {
     const meta = p._meta ?? {};
     const id = meta[META_EXECUTION];
-    if (typeof id === 'string') this.executionId ??= id;
+    if (typeof id === 'string') {
+      this.executionId ??= id;
+      this.startPump(this.executionId);
+    }
     // Heartbeats keep the call alive and say "still running"; they are not the command's output.
     if (meta[META_KIND] !== 'output') return;
     const stream = meta[META_STREAM];

@@ -127,6 +127,23 @@ export class Terminal {
     this.indicatorShown = false;
   }
 
+  /** Our terminal's size (stdout's), or null when stdout is not a terminal. */
+  windowSize(): { cols: number; rows: number } | null {
+    const out = this.io.stdout;
+    return out.isTTY === true && out.columns > 0 && out.rows > 0 ? { cols: out.columns, rows: out.rows } : null;
+  }
+
+  /** Call `listener` with the new size whenever our terminal is resized (SIGWINCH); returns the unsubscribe. */
+  onWindowResize(listener: (size: { cols: number; rows: number }) => void): () => void {
+    const out = this.io.stdout;
+    const onResize = () => {
+      const size = this.windowSize();
+      if (size) listener(size);
+    };
+    out.on('resize', onResize);
+    return () => out.off('resize', onResize);
+  }
+
   private paint(sgr: string, text: string): string {
     return this.color ? `\x1b[${sgr}m${text}\x1b[0m` : text;
   }

@@ -125,6 +125,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         outputBufferBytes: this.config.outputBufferBytes,
         maxOutputBytes: this.config.maxOutputBytes,
         inlineOutputChars: this.config.inlineOutputChars,
+        interactive: req.interactive === true || req.pty !== undefined,
+        inputQuietMs: this.config.inputQuietMs,
         load: this.load,
         historyKey: plan.historyKey,
         expectedMs: plan.expectedMs,

@@ -1,11 +1,12 @@
 // One command's life: state machine, handle output -> OutputLog (streaming UTF-8), deadline and idle timers, signals.
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { ProcessHandle } from '../backends/backend.js';
+import type { ProcessHandle, PtySize } from '../backends/backend.js';
 import { ServerError } from '../errors.js';
 import type { HookRun } from '../hooks/hook-runner.js';
 import type { LoadMonitor } from '../system/load-monitor.js';
 import { DeadlineClock, type DeadlineSnapshot } from './deadline-clock.js';
+import { ExecutionInput, type InputDetection, type InputSnapshot } from './execution-input.js';
 import { IdleTimer } from './idle-timer.js';
 import { OutputLog, type StreamName } from './output-log.js';
 
@@ -48,6 +49,11 @@ export interface ExecutionOptions {
   hookWarnings?: string[];
   /** Runs after `done` (postExecute hooks); `postHooksDone` resolves when it has. */
   postHooks?: (execution: Execution) => Promise<void>;
+  /** stdin stays open for write_stdin (the handle has it open). */
+  interactive?: boolean;
+  /** Quiet output before a blocked read counts as waiting for input, and the no-/proc fallback's longer wait. */
+  inputQuietMs?: number;
+  inputFallbackQuietMs?: number;
 }
 
 export interface ExecutionMeta {
@@ -92,6 +98,16 @@ export interface ExecutionSnapshot {
   timeout: DeadlineSnapshot & { clamped: boolean; idleTimeoutMs: number | null };
   /** Every hook run for this execution: preExecute ones, then postExecute ones as they end. */
   hooks: HookRun[];
+  /** stdin is open for write_stdin (interactive or PTY). */
+  interactive: boolean;
+  /** The terminal's current size for a PTY execution, else null. */
+  pty: PtySize | null;
+  /** A member is blocked reading the input (after a short quiet time): answer with write_stdin. */
+  waitingForInput: boolean;
+  /** How waitingForInput is decided ('proc': a read seen in /proc; 'quiet-output': no /proc, a guess); null if not interactive. */
+  inputDetection: InputDetection | null;
+  /** Input written so far (sizes only, never the content); null if not interactive. */
+  input: InputSnapshot | null;
   /** One line per hook that failed without blocking. */
   hookWarnings: string[];
   /** How its processes are held: the cgroup directory under cgroup containment, else null (see pgid). */
@@ -108,6 +124,8 @@ export interface ExecutionSnapshot {
 const ORPHAN_PIPE_CHECK_MS = 100;
 /** After SIGKILL, how long to wait for every member to be gone before answering anyway. */
 const KILL_WAIT_MS = 5_000;
+const DEFAULT_INPUT_QUIET_MS = 300;
+const DEFAULT_INPUT_FALLBACK_QUIET_MS = 3_000;
 const SLOWER_THAN_USUAL_FACTOR = 3;
 const ORPHAN_PIPE_QUIET_MS = 250;
 
@@ -143,6 +161,8 @@ export class Execution {
   /** Bytes taken from both pipes; with maxOutputBytes, nothing is taken beyond the limit. */
   private outputTaken = 0;
   private outputCapped = false;
+  /** Interactive executions: the open stdin and the waiting-for-input watch. */
+  private readonly input: ExecutionInput | undefined;
 
   /** Start following a handle the backend has just spawned. */
   constructor(
@@ -156,7 +176,8 @@ export class Execution {
     this.meta = opts.meta;
     this.expectedMs = opts.expectedMs;
     this.handle = handle;
-    this.log = new OutputLog(opts.outputBufferBytes, opts.inlineOutputChars);
+    // A terminal's output is stored raw (the log, terminal clients) and rendered for what a model reads.
+    this.log = new OutputLog(opts.outputBufferBytes, opts.inlineOutputChars, handle.pty ? { terminal: { rows: handle.pty.rows } } : {});
     this.log.onUnsubscribe = () => this.applyBackPressure();
 
     const load = opts.load;
@@ -169,6 +190,16 @@ export class Execution {
       const idle = new IdleTimer(opts.idleTimeoutMs, () => void this.terminate('idle_timeout'));
       this.idle = idle;
       this.ac.signal.addEventListener('abort', () => idle.stop(), { once: true });
+    }
+
+    if (opts.interactive && handle.stdin) {
+      this.input = new ExecutionInput(handle, handle.stdin, {
+        quietMs: opts.inputQuietMs ?? DEFAULT_INPUT_QUIET_MS,
+        fallbackQuietMs: opts.inputFallbackQuietMs ?? DEFAULT_INPUT_FALLBACK_QUIET_MS,
+        lastOutputAt: () => this.lastDataAt,
+        active: () => this.phase === 'running',
+        signal: this.ac.signal,
+      });
     }
 
     const closed = [this.wire('stdout', handle.stdout), this.wire('stderr', handle.stderr)];
@@ -221,6 +252,7 @@ export class Execution {
       const buf = this.capOutput(data);
       this.lastDataAt = Date.now();
       this.idle?.touch();
+      this.input?.noteOutput();
       pendingBytes += buf.length;
       const text = decoder.write(buf);
       if (text.length === 0) return;
@@ -375,6 +407,74 @@ export class Execution {
     return Promise.all([this.handle.terminate(graceMs), this.done]).then(() => undefined);
   }
 
+  /** True for executions whose stdin stays open for writes (interactive or PTY). */
+  get interactive(): boolean {
+    return this.input !== undefined;
+  }
+
+  /** True while a member is blocked reading the input after a quiet moment. */
+  get waitingForInput(): boolean {
+    return this.input?.waiting ?? false;
+  }
+
+  /** Resolves when the execution waits for input (at once if it does now) or has exited. */
+  whenWaitingForInput(): Promise<void> {
+    const input = this.input;
+    if (!input || input.waiting || this.phase === 'exited') return input ? Promise.resolve() : this.done;
+    return new Promise((resolve) => {
+      const onWaiting = (waiting: boolean) => {
+        if (!waiting) return;
+        input.off('waiting', onWaiting);
+        resolve();
+      };
+      input.on('waiting', onWaiting);
+      void this.done.then(() => {
+        input.off('waiting', onWaiting);
+        resolve();
+      });
+    });
+  }
+
+  /** Subscribe to waiting-for-input changes; returns the unsubscribe function (a no-op when not interactive). */
+  onWaitingForInput(listener: (waiting: boolean) => void): () => void {
+    const input = this.input;
+    if (!input) return () => undefined;
+    input.on('waiting', listener);
+    return () => input.off('waiting', listener);
+  }
+
+  /**
+   * Write to the command's stdin, then close it on `eof` (on a terminal: Ctrl-D). INVALID_STATE when the
+   * execution is not interactive, has exited, or its stdin is closed.
+   */
+  async writeInput(data: string, eof: boolean): Promise<void> {
+    if (!this.input) {
+      throw new ServerError(
+        'INVALID_STATE',
+        `execution ${this.id} is not interactive: start it with interactive: true or pty to write to it`,
+        {
+          interactive: false,
+        },
+      );
+    }
+    this.requireLive('write to stdin');
+    await this.input.write(data, eof);
+  }
+
+  /** Change a PTY execution's terminal size. INVALID_STATE without a terminal or after exit; INVALID_INPUT for a bad size. */
+  resize(size: PtySize): void {
+    if (!this.handle.pty || !this.handle.resize) {
+      throw new ServerError('INVALID_STATE', `execution ${this.id} has no terminal: only pty executions can be resized`, { pty: null });
+    }
+    this.requireLive('resize');
+    try {
+      this.handle.resize(size);
+    } catch (e) {
+      if (e instanceof RangeError) throw new ServerError('INVALID_INPUT', e.message);
+      throw new ServerError('INVALID_STATE', `cannot resize execution ${this.id}: ${(e as Error).message}`, { state: this.state });
+    }
+  }
+
   /** Last-resort synchronous kill (process 'exit' handler). */
   killNow(): void {
     this.handle.kill();
@@ -419,6 +519,11 @@ export class Execution {
       // Counting scans /proc for a process group: only once the leader is gone, when it matters.
       lingeringMembers: this.phase === 'exited' ? this.handle.memberCount() : null,
       usage: this.handle.usage?.() ?? null,
+      interactive: this.input !== undefined,
+      pty: this.handle.pty,
+      waitingForInput: this.input?.waiting ?? false,
+      inputDetection: this.input?.detection ?? null,
+      input: this.input?.snapshot() ?? null,
     };
   }
 }

@@ -1,4 +1,6 @@
 // The only holder of an execution's output: seq-numbered chunks in a bounded window, inline head/tail, subscribers.
+import { TerminalText } from './terminal-text.js';
+
 export type StreamName = 'stdout' | 'stderr';
 
 export interface OutputChunk {
@@ -58,6 +60,13 @@ class HeadTail {
     if (this.tail.length > 2 * this.half) this.tail = this.tail.slice(-this.half);
   }
 
+  /** The last non-empty line so far (a prompt, for "waiting for input"), at most a few hundred characters. */
+  lastLine(): string {
+    const recent = (this.tail || this.head).slice(-LAST_LINE_SCAN_CHARS);
+    const lines = recent.split(/\r?\n/).filter((l) => l.trim() !== '');
+    return (lines.at(-1) ?? '').slice(-MAX_LAST_LINE_CHARS);
+  }
+
   render(): InlineOutput {
     const tail = this.tail.length > this.half ? this.tail.slice(-this.half) : this.tail;
     const omitted = this.total - this.head.length - tail.length;
@@ -65,6 +74,15 @@ class HeadTail {
     const marker = `\n... [${omitted} characters omitted; read the full output with status] ...\n`;
     return { text: this.head + marker + tail, truncated: true, omittedChars: omitted };
   }
+}
+
+const LAST_LINE_SCAN_CHARS = 4_096;
+const MAX_LAST_LINE_CHARS = 400;
+
+/** How a log renders inline text: as the bytes came (pipes), or as a terminal screen would show stdout (PTY). */
+export interface OutputLogOptions {
+  /** PTY output: stdout's inline text is rendered (escapes removed, \r overwrites collapsed); the chunks stay raw. */
+  terminal?: { rows: number };
 }
 
 export class OutputLog {
@@ -75,13 +93,24 @@ export class OutputLog {
   private readonly subscribers = new Set<OutputSubscriber>();
   private readonly inline: Record<StreamName, HeadTail>;
   readonly bytes: Record<StreamName, number> = { stdout: 0, stderr: 0 };
+  /** PTY only: turns stdout's raw terminal text into what a screen shows, for inline output. */
+  private readonly screen: TerminalText | undefined;
+  private lastStream: StreamName = 'stdout';
 
   constructor(
     private readonly maxHeldBytes: number,
     inlineChars: number,
+    options: OutputLogOptions = {},
   ) {
     const half = Math.floor(inlineChars / 2);
     this.inline = { stdout: new HeadTail(half), stderr: new HeadTail(half) };
+    // No cursor reaches above a terminal's top line: that bounds what a redraw can still change.
+    if (options.terminal) this.screen = new TerminalText({ maxHeldLines: Math.max(0, options.terminal.rows - 1) });
+  }
+
+  /** True when stdout is a terminal's raw output (inline text is rendered). */
+  get rendersTerminal(): boolean {
+    return this.screen !== undefined;
   }
 
   get seq(): number {
@@ -92,7 +121,8 @@ export class OutputLog {
   append(stream: StreamName, data: string, bytes: number): OutputChunk {
     const chunk: OutputChunk = { seq: ++this.lastSeq, stream, data, bytes };
     this.bytes[stream] += bytes;
-    this.inline[stream].append(data);
+    this.lastStream = stream;
+    this.inline[stream].append(this.screen && stream === 'stdout' ? this.screen.write(data) : data);
     this.chunks.push(chunk);
     this.heldBytes += bytes;
     while (this.heldBytes > this.maxHeldBytes && this.chunks.length - this.head > 1) {
@@ -177,6 +207,16 @@ export class OutputLog {
   }
 
   inlineOutput(stream: StreamName): InlineOutput {
-    return this.inline[stream].render();
+    const inline = this.inline[stream].render();
+    if (!this.screen || stream !== 'stdout') return inline;
+    // Lines still on screen (a prompt, a progress bar being redrawn) are not in the head/tail yet.
+    const onScreen = this.screen.screen();
+    return onScreen === '' ? inline : { ...inline, text: inline.text + onScreen };
+  }
+
+  /** The last non-empty line printed, as shown on screen: for a program waiting for input, its prompt. */
+  lastLine(): string {
+    if (this.screen && this.lastStream === 'stdout') return this.screen.lastLine() || this.inline.stdout.lastLine();
+    return this.inline[this.lastStream].lastLine();
   }
 }

@@ -1,6 +1,6 @@
 // The plan step of an execution: validation, command policy, preExecute hooks and history, up to a Launch.
 import { randomUUID } from 'node:crypto';
-import type { ExecutionBackend, Launch, LaunchPlan, ResourceLimits, SandboxSpec } from '../backends/backend.js';
+import type { ExecutionBackend, Launch, LaunchPlan, PtySize, ResourceLimits, SandboxSpec } from '../backends/backend.js';
 import type { SandboxRequest } from '../policy/sandbox-policy.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
@@ -17,6 +17,10 @@ export interface ExecuteRequest {
   cwd?: string;
   env?: Record<string, string>;
   stdin?: string;
+  /** Keep stdin open for write_stdin (after `stdin` text, if any). */
+  interactive?: boolean;
+  /** Run on a pseudo-terminal of this size (implies interactive). */
+  pty?: PtySize;
   timeoutMs?: number;
   idleTimeoutMs?: number;
   background?: boolean;
@@ -83,6 +87,7 @@ export function launchPlanOf(
   id: string,
   what: { command?: string; argv?: string[]; cwd?: string; env?: Record<string, string | null> },
   stdin: string | undefined,
+  terminal: { interactive?: boolean; pty?: PtySize } = {},
   limits?: ResourceLimits,
 ): LaunchPlan {
   return {
@@ -92,6 +97,8 @@ export function launchPlanOf(
     env: { ...what.env },
     ...(stdin !== undefined ? { stdin } : {}),
     ...(limits ? { limits } : {}),
+    ...(terminal.interactive === true || terminal.pty !== undefined ? { interactive: true } : {}),
+    ...(terminal.pty !== undefined ? { pty: terminal.pty } : {}),
   };
 }
 
@@ -104,7 +111,7 @@ export async function planExecution(req: ExecuteRequest, ctx: PlanContext): Prom
   // The id exists before the preExecute hooks run: they receive it.
   const id = randomUUID();
   // The backend resolves cwd and environment on its machine (INVALID_CWD, INVALID_INPUT) before anything else.
-  let launch = ctx.backend.prepare(launchPlanOf(id, req, req.stdin, req.limits));
+  let launch = ctx.backend.prepare(launchPlanOf(id, req, req.stdin, req, req.limits));
   ctx.admit(req.sessionId);
   // Refused before any hook runs; counts towards the per-minute rate.
   let allowed = ctx.policy.check(req, launch.cwd);
@@ -133,7 +140,7 @@ export async function planExecution(req: ExecuteRequest, ctx: PlanContext): Prom
       timeoutRequested = true;
     }
     request = pre.request;
-    launch = ctx.backend.prepare(launchPlanOf(id, request, req.stdin, req.limits));
+    launch = ctx.backend.prepare(launchPlanOf(id, request, req.stdin, req, req.limits));
     // Hooks are configuration, but what finally runs must still obey the policy.
     allowed = ctx.policy.check({ ...request, sessionId: req.sessionId }, launch.cwd, { countRate: false });
     sandbox = ctx.sandbox?.(req, allowed.cwd) ?? null;

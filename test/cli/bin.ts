@@ -33,6 +33,8 @@ export interface CliOptions {
   url?: string;
   env?: NodeJS.ProcessEnv;
   stdin?: string;
+  /** Keep the client's stdin an open pipe (`child.stdin`) for the test to write to. */
+  openStdin?: boolean;
   cwd?: string;
   /** Run this program instead of `node main.js` (args are then ignored), e.g. `script` for a terminal. */
   command?: string[];
@@ -49,7 +51,7 @@ export function spawnCli(args: string[], opts: CliOptions = {}): CliProcess {
   const child = spawn(file!, argv, {
     env,
     cwd: opts.cwd ?? process.cwd(),
-    stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    stdio: [opts.stdin === undefined && opts.openStdin !== true ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   live.add(child);
   if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);

@@ -62,7 +62,7 @@ describe('Streamable HTTP transport', () => {
     server = await startTestServer({ progressCoalesceMs: 5 });
     const { client } = await open(server.net.httpUrl);
     const tools = await client.listTools();
-    expect(tools.tools.map((t) => t.name).sort()).toEqual(['control', 'execute', 'status']);
+    expect(tools.tools.map((t) => t.name).sort()).toEqual(['control', 'execute', 'status', 'write_stdin']);
     const { result, streamed } = await callWithProgress(client, 'execute', {
       command: 'for i in $(seq 1 30); do echo "line $i"; sleep 0.01; done; echo oops >&2; exit 4',
     });

@@ -1,7 +1,8 @@
 // The local handle of one command: a ProcessGroup (setsid'd leader and everything it starts) with two pipes.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { HandleDescription, HandleExit, ProcessHandle } from '../backend.js';
 import { ProcessGroup, type SpawnSpec } from './process-group.js';
+import { isWaitingForInput, readInputTarget } from './stdin-wait.js';
 
 /**
  * Process-group containment with stdout/stderr pipes: the default local handle.
@@ -12,16 +13,25 @@ import { ProcessGroup, type SpawnSpec } from './process-group.js';
 export class GroupHandle implements ProcessHandle {
   readonly stdout: Readable;
   readonly stderr: Readable | null;
-  readonly stdin = null;
+  /** The open stdin pipe of an interactive execution; null otherwise (stdin text was written, or /dev/null). */
+  readonly stdin: Writable | null;
   readonly pty = null;
   readonly exit: Promise<HandleExit>;
   private readonly description: HandleDescription;
+  /** What the leader's fd 0 is ("pipe:[n]" or "socket:[n]"), read at spawn: a member reading it waits for input. */
+  private readonly inputTargets: ReadonlySet<string>;
 
-  constructor(private readonly group: ProcessGroup) {
+  constructor(
+    private readonly group: ProcessGroup,
+    interactive = false,
+  ) {
     const { stdout, stderr } = group.subprocess;
     if (!stdout) throw new Error('the child has no stdout pipe');
     this.stdout = stdout;
     this.stderr = stderr;
+    this.stdin = interactive ? group.subprocess.stdin : null;
+    const target = interactive ? readInputTarget(group.pid) : null;
+    this.inputTargets = new Set(target === null ? [] : [target]);
     this.exit = group.leaderExit;
     // Fixed at spawn: with the pgid, the leader's start time names this group even after a server restart.
     this.description = { backend: 'local', pid: group.pid, pgid: group.pgid, startTicks: group.startTicks ?? null };
@@ -61,6 +71,14 @@ export class GroupHandle implements ProcessHandle {
     return this.group.members().length;
   }
 
+  /** Interactive only: true when a member is blocked reading the stdin pipe; null when /proc cannot tell. */
+  waitingForInput(): boolean | null {
+    if (this.stdin === null || this.stdin.writableEnded) return false;
+    const members = this.group.members();
+    if (members.length === 0) return false;
+    return isWaitingForInput(members, this.inputTargets);
+  }
+
   describe(): HandleDescription {
     return this.description;
   }
@@ -71,5 +89,5 @@ export class GroupHandle implements ProcessHandle {
  * for the server's own helpers such as hooks. Throws the OS error (ENOENT, EACCES...) when it cannot start.
  */
 export async function spawnGroupHandle(spec: SpawnSpec): Promise<GroupHandle> {
-  return new GroupHandle(await ProcessGroup.spawn(spec));
+  return new GroupHandle(await ProcessGroup.spawn(spec), spec.interactive === true);
 }

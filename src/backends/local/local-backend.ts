@@ -17,6 +17,7 @@ import { baseChildEnv } from './child-env.js';
 import { mergeLimits, type Containment } from './containment.js';
 import { spawnGroupHandle } from './group-handle.js';
 import { EXECUTION_ID_VAR, recoverOrphans } from './recover-orphans.js';
+import { PtyHandle } from './pty-handle.js';
 import { resolveShell } from './shell.js';
 
 /**
@@ -47,10 +48,10 @@ export interface HandleFactory {
   spawn(launch: Launch): Promise<ProcessHandle>;
 }
 
-/** Pipes and a process group: accepts every launch without a PTY or open stdin. */
+/** Pipes and a process group: accepts every launch without a PTY (an interactive one keeps its stdin pipe open). */
 export const GROUP_HANDLE_FACTORY: HandleFactory = {
   name: 'process-group',
-  accepts: (launch) => !launch.plan.pty && !launch.plan.interactive,
+  accepts: (launch) => !launch.plan.pty,
   spawn: (launch) =>
     spawnGroupHandle({
       file: launch.file,
@@ -58,7 +59,19 @@ export const GROUP_HANDLE_FACTORY: HandleFactory = {
       cwd: launch.cwd,
       env: launch.env,
       ...(launch.plan.stdin !== undefined ? { stdin: launch.plan.stdin } : {}),
+      ...(launch.plan.interactive ? { interactive: true } : {}),
     }),
+};
+
+/** A pseudo-terminal (@lydell/node-pty): accepts launches that ask for one. */
+export const PTY_HANDLE_FACTORY: HandleFactory = {
+  name: 'pty',
+  accepts: (launch) => Boolean(launch.plan.pty),
+  spawn: (launch) => {
+    const handle = PtyHandle.spawn({ file: launch.file, args: launch.args, cwd: launch.cwd, env: launch.env, size: launch.plan.pty! });
+    if (launch.plan.stdin !== undefined && launch.plan.stdin !== '') handle.stdin.write(launch.plan.stdin);
+    return Promise.resolve(handle);
+  },
 };
 
 export interface LocalBackendOptions {
@@ -68,7 +81,7 @@ export interface LocalBackendOptions {
   passesEnv?: (name: string) => boolean;
   /** Applied in order to every launch at spawn (sandbox, containment entry). */
   wrappers?: LaunchWrapper[];
-  /** Tried in order; the first that accepts a launch spawns it. Default: the process-group handle alone. */
+  /** Tried in order; the first that accepts a launch spawns it. Default: the PTY handle (launches asking for a terminal), then the process-group handle. */
   factories?: HandleFactory[];
   /** The capabilities the added wrappers and factories bring (merged over the process-group defaults). */
   capabilities?: Partial<BackendCapabilities>;
@@ -103,12 +116,12 @@ export class LocalBackend implements ExecutionBackend {
     };
     this.limits = options.limits ?? {};
     const tree = this.containment.tree;
-    const factories = [...(options.factories ?? [GROUP_HANDLE_FACTORY])];
+    const factories = [...(options.factories ?? [PTY_HANDLE_FACTORY, GROUP_HANDLE_FACTORY])];
     // The cgroup entry is outermost: it wraps whatever the other wrappers (a sandbox) made of the launch.
     this.factories = tree ? factories.map((f) => cgroupFactory(f, tree)) : factories;
     this.caps = {
-      stdin: false,
-      pty: false,
+      stdin: true,
+      pty: true,
       pause: true,
       signals: true,
       sandbox: false,

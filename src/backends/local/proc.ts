@@ -7,6 +7,8 @@ export interface ProcStat {
   state: string;
   ppid: number;
   pgid: number;
+  /** Session id: the pid of the session leader (a PTY execution's leader; its job-control groups share it). */
+  sid: number;
   /** Start time in clock ticks since boot (field 22): with the pid, it names a process uniquely. */
   startTicks: number;
 }
@@ -26,6 +28,7 @@ export function readProcStat(pid: number): ProcStat | undefined {
     state: rest[0] ?? '?',
     ppid: Number(rest[1]),
     pgid: Number(rest[2]),
+    sid: Number(rest[3]),
     startTicks: Number(rest[19]),
   };
 }
@@ -38,6 +41,15 @@ export function isProcessAlive(pid: number): boolean {
 
 /** Live (non-zombie) members of a process group, found by scanning /proc. */
 export function listGroupMembers(pgid: number): ProcStat[] {
+  return listProcesses((stat) => stat.pgid === pgid);
+}
+
+/** Live (non-zombie) members of a session (every process group in it), found by scanning /proc. */
+export function listSessionMembers(sid: number): ProcStat[] {
+  return listProcesses((stat) => stat.sid === sid);
+}
+
+function listProcesses(matches: (stat: ProcStat) => boolean): ProcStat[] {
   const members: ProcStat[] = [];
   let entries: string[];
   try {
@@ -49,7 +61,7 @@ export function listGroupMembers(pgid: number): ProcStat[] {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
     const stat = readProcStat(Number(name));
-    if (stat && stat.pgid === pgid && stat.state !== 'Z' && stat.state !== 'X') members.push(stat);
+    if (stat && matches(stat) && stat.state !== 'Z' && stat.state !== 'X') members.push(stat);
   }
   return members;
 }

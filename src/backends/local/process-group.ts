@@ -2,6 +2,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { setTimeout as delay } from 'node:timers/promises';
 import { listGroupMembers, readProcStat } from './proc.js';
+import { withoutShellStartupFiles } from './shell-startup.js';
 
 export interface SpawnSpec {
   file: string;
@@ -10,6 +11,8 @@ export interface SpawnSpec {
   env: Record<string, string>;
   /** Text written to stdin then closed; without it stdin is /dev/null, never inherited. */
   stdin?: string;
+  /** Keep stdin open as a pipe (after `stdin` text, if any) for later writes. */
+  interactive?: boolean;
 }
 
 export type LeaderExit = { exitCode: number | null; signal: NodeJS.Signals | null };
@@ -57,14 +60,15 @@ export class ProcessGroup {
   static async spawn(spec: SpawnSpec): Promise<ProcessGroup> {
     const subprocess = execa(spec.file, spec.args, {
       cwd: spec.cwd,
-      env: spec.env,
+      // Piped stdin is a socket pair: keep Debian's bash from taking that for sshd and running ~/.bashrc.
+      env: withoutShellStartupFiles(spec.env),
       extendEnv: false,
       detached: true,
       cleanup: false,
       buffer: false,
       reject: false,
       stripFinalNewline: false,
-      ...(spec.stdin !== undefined ? { input: spec.stdin } : { stdin: 'ignore' as const }),
+      ...(spec.interactive ? { stdin: 'pipe' as const } : spec.stdin !== undefined ? { input: spec.stdin } : { stdin: 'ignore' as const }),
       stdout: 'pipe',
       stderr: 'pipe',
     });
@@ -75,6 +79,9 @@ export class ProcessGroup {
     }
     // The promise settles after exit; nothing else awaits it, so keep it from ever being unhandled.
     subprocess.catch(() => undefined);
+    // An open stdin gets its first text now; a write after the child exits fails with EPIPE, which is no crash.
+    subprocess.stdin?.on('error', () => undefined);
+    if (spec.interactive && spec.stdin !== undefined && spec.stdin !== '') subprocess.stdin?.write(spec.stdin);
     return new ProcessGroup(subprocess, subprocess.pid);
   }
 

@@ -1,0 +1,130 @@
+// `cc-executor run -i` and `-t` with the real bin: stdin streamed to a prompt; in tmux, a real terminal in raw mode.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GroupTracker, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+import { killClients, MAIN_JS, spawnCli } from './bin.js';
+
+let server: TestServer | undefined;
+const groups = new GroupTracker();
+const sessions: string[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  killClients();
+  for (const s of sessions.splice(0)) {
+    try {
+      execFileSync('tmux', ['kill-session', '-t', s], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  }
+  for (const e of server?.engine.executions.list() ?? []) groups.add(e.snapshot().pgid ?? undefined);
+  await server?.close();
+  server = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  await groups.expectGroupsGone();
+});
+
+function hasTmux(): boolean {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function tmux(...args: string[]): string {
+  return execFileSync('tmux', args, { encoding: 'utf8' });
+}
+
+describe('cc-executor run -i', () => {
+  it('streams our stdin to the command as it comes, and our EOF closes its stdin', async () => {
+    server = await startTestServer();
+    const cli = spawnCli(['run', '-i', '--', 'bash', '-c', 'read -r a; echo "first $a"; read -r b; echo "second $b"; cat; echo end'], {
+      url: server.url,
+      openStdin: true,
+    });
+    const stdin = cli.child.stdin!;
+    stdin.write('one\n');
+    await cli.waitForStdout('first one\n', 30_000);
+    // The command is still running and waits for more: the second line is sent only now.
+    stdin.write('two\n');
+    await cli.waitForStdout('second two\n', 30_000);
+    stdin.end('rest\n');
+    const { code } = await cli.exited;
+    expect(cli.stdout().toString()).toBe('first one\nsecond two\nrest\nend\n');
+    expect(code).toBe(0);
+  });
+});
+
+describe.runIf(hasTmux())('cc-executor run -t in tmux', () => {
+  /** A tmux pane running a plain shell; returns its name and a capture function. */
+  function pane(): { name: string; screen: () => string; dir: string } {
+    const name = `cce-${process.pid}-${sessions.length}-${Date.now() % 100_000}`;
+    const dir = mkdtempSync(join(tmpdir(), 'cc-executor-tty-'));
+    dirs.push(dir);
+    tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', 'env -u TMUX PS1="$ " bash --norc --noprofile');
+    sessions.push(name);
+    return { name, dir, screen: () => tmux('capture-pane', '-p', '-t', name) };
+  }
+
+  /** Type a command line into the pane that runs the CLI between two `stty -g` snapshots of the pane's terminal. */
+  function runInPane(p: { name: string; dir: string }, url: string, words: string): void {
+    const before = join(p.dir, 'before');
+    const after = join(p.dir, 'after');
+    // Texts the tests wait for are split with "" in the typed line, so its echo on the screen never matches them.
+    const line = `stty -g > ${before}; node ${MAIN_JS} run --url '${url}' -t -- ${words}; echo "EX""IT=$?"; stty -g > ${after}`;
+    tmux('send-keys', '-t', p.name, '-l', line);
+    tmux('send-keys', '-t', p.name, 'Enter');
+  }
+
+  // tmux capture-pane drops trailing spaces: prompts are matched without theirs.
+  it('answers a prompt on a real terminal of the window size, and leaves the terminal as it was', { timeout: 120_000 }, async () => {
+    server = await startTestServer();
+    const p = pane();
+    runInPane(
+      p,
+      server.url,
+      `'read -p "na""me? " n; echo "hel""lo $n"; python3 -c "import os,sys; print(sys.stdin.isatty(), os.get_terminal_size())"'`,
+    );
+    await waitFor(() => p.screen().includes('name?'), 30_000, 'the remote prompt');
+    tmux('send-keys', '-t', p.name, '-l', 'bob');
+    tmux('send-keys', '-t', p.name, 'Enter');
+    await waitFor(() => /EXIT=\d/.test(p.screen()), 30_000, 'the command to end');
+    const screen = p.screen();
+    expect(screen).toContain('hello bob');
+    expect(screen).toContain('True os.terminal_size(columns=100, lines=30)');
+    expect(screen).toContain('EXIT=0');
+    await waitFor(() => existsSync(join(p.dir, 'after')) && readFileSync(join(p.dir, 'after'), 'utf8') !== '', 10_000, 'stty after');
+    expect(readFileSync(join(p.dir, 'after'), 'utf8')).toBe(readFileSync(join(p.dir, 'before'), 'utf8'));
+  });
+
+  it(
+    'forwards Ctrl-C to the remote terminal (a sleep stops, the shell goes on) and window size changes',
+    { timeout: 240_000 },
+    async () => {
+      server = await startTestServer();
+      const p = pane();
+      runInPane(p, server.url, `'sleep 100; echo "after sle""ep $?"; read -p "resi""ze me " x; stty size; read -p "aga""in " y'`);
+      await waitFor(() => server!.engine.executions.list().some((e) => e.snapshot().state === 'running'), 60_000, 'the execution');
+      const execution = server.engine.executions.list()[0]!;
+      // Wait until sleep runs, then Ctrl-C: the remote terminal's line discipline sends SIGINT to its foreground group.
+      await waitFor(() => (execution.handle.memberCount() ?? 0) >= 2, 60_000, 'sleep to start');
+      tmux('send-keys', '-t', p.name, 'C-c');
+      await waitFor(() => p.screen().includes('resize me'), 60_000, 'the prompt after the sleep');
+      expect(p.screen()).toContain('after sleep 130');
+      tmux('resize-window', '-t', p.name, '-x', '90', '-y', '25');
+      await waitFor(() => execution.snapshot().pty?.cols === 90, 60_000, 'the remote terminal to follow the window');
+      tmux('send-keys', '-t', p.name, 'Enter');
+      await waitFor(() => p.screen().includes('again'), 60_000, 'stty size');
+      expect(p.screen()).toContain('25 90');
+      tmux('send-keys', '-t', p.name, 'C-d');
+      await waitFor(() => /EXIT=\d/.test(p.screen()), 30_000, 'the command to end');
+      await waitFor(() => existsSync(join(p.dir, 'after')) && readFileSync(join(p.dir, 'after'), 'utf8') !== '', 10_000, 'stty after');
+      expect(readFileSync(join(p.dir, 'after'), 'utf8')).toBe(readFileSync(join(p.dir, 'before'), 'utf8'));
+    },
+  );
+});

@@ -1,0 +1,237 @@
+// Interactive executions through the real server and the SDK client: prompts, write_stdin, PTYs, resize, keys, REPLs.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  callTool,
+  callWithProgress,
+  connectWs,
+  GroupTracker,
+  startTestServer,
+  structured,
+  waitFor,
+  type TestServer,
+} from '../helpers/server.js';
+
+let server: TestServer | undefined;
+let client: Client | undefined;
+const groups = new GroupTracker();
+afterEach(async () => {
+  await client?.close();
+  client = undefined;
+  await server?.close();
+  server = undefined;
+  await groups.expectGroupsGone();
+});
+
+async function connect(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<Client> {
+  server = await startTestServer(overrides);
+  client = await connectWs(server.url);
+  return client;
+}
+
+async function execute(c: Client, args: Record<string, unknown>) {
+  const result = await callTool(c, 'execute', args);
+  expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+  groups.addResult(result);
+  return structured(result);
+}
+
+async function write(c: Client, args: Record<string, unknown>) {
+  const result = await callTool(c, 'write_stdin', { waitMs: 10_000, ...args });
+  return { s: structured(result), text: (result.content as Array<{ text: string }>)[0]!.text, isError: result.isError === true };
+}
+
+/** write_stdin with no data until `check` holds (a loaded machine may need several turns). */
+async function until(c: Client, id: string, check: (s: any) => boolean, what: string) {
+  let last: any;
+  await waitFor(
+    async () => {
+      last = (await write(c, { id, waitMs: 1_000 })).s;
+      return check(last);
+    },
+    30_000,
+    what,
+  );
+  return last;
+}
+
+describe('interactive executions', () => {
+  it('returns at a read prompt with waitingForInput, and write_stdin gets the answer and the exit', async () => {
+    const c = await connect();
+    const started = Date.now();
+    const s = await execute(c, { command: 'read -p "name? " n; echo "hello $n"', interactive: true });
+    expect(s.state).toBe('running');
+    expect(s.waitingForInput).toBe(true);
+    expect(s.interactive).toBe(true);
+    expect(s.pty).toBeNull();
+    expect(s.inputDetection).toBe('proc');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const r = await write(c, { id: s.id, data: 'bob\n' });
+    expect(r.s.state).toBe('exited');
+    expect(r.s.exitCode).toBe(0);
+    expect(r.s.output.stdout).toBe('hello bob\n');
+    expect(r.text).toContain('hello bob');
+    expect(r.s.input).toEqual({ writes: 1, bytes: 4, closed: false });
+  });
+
+  it('names write_stdin in the text of a call that returns waiting, with the prompt on a terminal', async () => {
+    const c = await connect();
+    const result = await callTool(c, 'execute', { command: 'read -p "name? " n; echo "hello $n"', pty: true });
+    groups.addResult(result);
+    const s = structured(result);
+    expect(s.waitingForInput).toBe(true);
+    // Under load the prompt's bytes may trail the blocked read by a moment.
+    const later = s.prompt === 'name?' ? s : await until(c, s.id, (x) => x.prompt === 'name?', 'the prompt');
+    expect(later.prompt).toBe('name?');
+    const text = (result.content as Array<{ text: string }>)[0]!.text;
+    expect(text).toContain('is waiting for input');
+    expect(text).toContain(`write_stdin {"id": "${s.id}"`);
+    const r = await write(c, { id: s.id, data: 'bob\r' });
+    expect(r.s.exitCode).toBe(0);
+    expect(r.s.output.stdout).toContain('hello bob');
+  });
+
+  it('streams a waiting-for-input progress notification with the prompt', async () => {
+    const c = await connect();
+    const { result, streamed } = await callWithProgress(c, 'execute', { command: 'echo first; read -p "pin? " n', pty: true });
+    groups.addResult(result);
+    expect(structured(result).waitingForInput).toBe(true);
+    const notice = streamed.notifications.find((n) => n._meta?.['cc-executor/kind'] === 'input');
+    expect(notice?.message).toBe('[waiting for input] pin?');
+    expect(streamed.notifications.some((n) => n._meta?.['cc-executor/kind'] === 'started')).toBe(true);
+    expect(streamed.stdout).toContain('first\n');
+    await write(c, { id: structured(result).id, data: '', eof: true });
+  });
+
+  it('runs on a terminal of the requested size, and resize changes it', async () => {
+    const c = await connect();
+    const s = await execute(c, {
+      argv: [
+        'python3',
+        '-c',
+        'import os,sys; print(sys.stdin.isatty(), sys.stdout.isatty(), os.get_terminal_size()); input(); print(os.get_terminal_size())',
+      ],
+      pty: { cols: 91, rows: 27 },
+    });
+    expect(s.pty).toEqual({ cols: 91, rows: 27 });
+    const first = await until(c, s.id, (x) => x.waitingForInput && x.stdout.includes('os.terminal_size'), 'the input() prompt');
+    expect(first.stdout).toContain('True True os.terminal_size(columns=91, lines=27)');
+    const resized = await callTool(c, 'control', { id: s.id, action: 'resize', cols: 132, rows: 43 });
+    expect(resized.isError).toBeFalsy();
+    expect(structured(resized).pty).toEqual({ cols: 132, rows: 43 });
+    const r = await write(c, { id: s.id, data: '\r' });
+    expect(r.s.exitCode).toBe(0);
+    expect(r.s.output.stdout).toContain('os.terminal_size(columns=132, lines=43)');
+  });
+
+  it('stops a foreground sleep with Ctrl-C while the interactive shell survives', async () => {
+    const c = await connect();
+    const s = await execute(c, { argv: ['bash', '--norc', '--noprofile', '-i'], pty: true, env: { PS1: '$ ' } });
+    expect(s.waitingForInput).toBe(true);
+    const sleeping = await write(c, { id: s.id, data: 'sleep 100\r', waitMs: 1_500 });
+    expect(sleeping.s.state).toBe('running');
+    expect(sleeping.s.waitingForInput).toBe(false);
+    const interrupted = await write(c, { id: s.id, data: '\u0003' });
+    expect(interrupted.s.state).toBe('running');
+    expect(interrupted.s.waitingForInput).toBe(true);
+    const alive = await write(c, { id: s.id, data: 'echo "alive $((6*7))"\r' });
+    expect(alive.s.output.stdout).toContain('alive 42');
+    const bye = await write(c, { id: s.id, data: 'exit\r' });
+    expect(bye.s.state).toBe('exited');
+    expect(bye.s.exitCode).toBe(0);
+  });
+
+  it('talks to a Python REPL', async () => {
+    const c = await connect();
+    const s = await execute(c, { argv: ['python3', '-q'], pty: true });
+    expect(s.waitingForInput).toBe(true);
+    const r = await write(c, { id: s.id, data: 'print(6*7)\r' });
+    expect(r.s.output.stdout).toMatch(/^42$/m);
+    expect(r.s.waitingForInput).toBe(true);
+    const bye = await write(c, { id: s.id, eof: true });
+    expect(bye.s.exitCode).toBe(0);
+    expect(bye.s.input.closed).toBe(true);
+  });
+
+  it('runs top -b -n 1 on a terminal', async () => {
+    const c = await connect();
+    const s = await execute(c, { command: 'top -b -n 1 | head -20', pty: true });
+    expect(s.exitCode).toBe(0);
+    expect(s.stdout).toMatch(/PID\s+USER/);
+  });
+
+  it('shows a \\r progress bar at its last state while the log keeps every raw frame', async () => {
+    const c = await connect();
+    const s = await execute(c, {
+      command: 'for i in $(seq 1 200); do printf "\\rprogress %3d%%" $((i / 2)); done; printf "\\n\\033[32mdone\\033[0m\\n"',
+      pty: true,
+    });
+    expect(s.exitCode).toBe(0);
+    expect(s.stdout).toBe('progress 100%\ndone\n');
+    const status = await callTool(c, 'status', { id: s.id, sinceSeq: 0 });
+    const raw = structured(status)
+      .output.chunks.map((ch: { data: string }) => ch.data)
+      .join('');
+    expect(raw.split('\rprogress').length - 1).toBe(200);
+    expect(raw).toContain('\x1b[32mdone');
+    const text = (status.content as Array<{ text: string }>)[0]!.text;
+    expect(text).toContain('progress 100%\ndone');
+    expect(text).not.toContain('progress  99%');
+  });
+
+  it('keeps an interactive stdin open as a pipe: cat echoes each write, eof ends it', async () => {
+    const c = await connect();
+    const s = await execute(c, { argv: ['cat'], interactive: true, stdin: 'first\n' });
+    expect(s.waitingForInput).toBe(true);
+    expect(s.stdout).toBe('first\n');
+    const r = await write(c, { id: s.id, data: 'second\n' });
+    expect(r.s.output.stdout).toBe('second\n');
+    const end = await write(c, { id: s.id, eof: true });
+    expect(end.s.state).toBe('exited');
+    expect(end.s.exitCode).toBe(0);
+  });
+
+  it('records how much input was written, never what', async () => {
+    const c = await connect();
+    const s = await execute(c, { command: 'read -r secret; echo "got ${#secret} chars"', interactive: true });
+    const r = await write(c, { id: s.id, data: 'hunter2-passw0rd\n' });
+    expect(r.s.output.stdout).toBe('got 16 chars\n');
+    expect(r.s.input).toEqual({ writes: 1, bytes: 17, closed: false });
+    await server!.engine.records.flush();
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else files.push(path);
+      }
+    };
+    walk(server!.engine.config.dataDir);
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(readFileSync(f, 'utf8'), f).not.toContain('hunter2');
+    const past = await callTool(c, 'status', { id: s.id });
+    expect(structured(past).input).toEqual({ writes: 1, bytes: 17, closed: false });
+  });
+
+  it('refuses input to what cannot take it, with stable codes', async () => {
+    const c = await connect({ maxWriteStdinWaitMs: 5_000 });
+    const plain = await execute(c, { command: 'echo hi' });
+    const errorCode = async (args: Record<string, unknown>) => {
+      const r = await callTool(c, 'write_stdin', args);
+      expect(r.isError).toBe(true);
+      return (r.structuredContent as { error: { code: string } }).error.code;
+    };
+    expect(await errorCode({ id: plain.id, data: 'x' })).toBe('INVALID_STATE');
+    expect(await errorCode({ id: 'nope-nope', data: 'x' })).toBe('NOT_FOUND');
+    const cat = await execute(c, { argv: ['cat'], interactive: true });
+    expect(await errorCode({ id: cat.id })).toBe('INVALID_INPUT');
+    expect(await errorCode({ id: cat.id, data: 'x', waitMs: 60_000 })).toBe('INVALID_INPUT');
+    const resize = await callTool(c, 'control', { id: cat.id, action: 'resize', cols: 80, rows: 24 });
+    expect((resize.structuredContent as { error: { code: string } }).error.code).toBe('INVALID_STATE');
+    const ended = await write(c, { id: cat.id, eof: true, waitMs: 5_000 });
+    expect(ended.s.state).toBe('exited');
+    expect(await errorCode({ id: cat.id, data: 'late' })).toBe('INVALID_STATE');
+  });
+});

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { defaultDataDir, resolveDataDir } from './data-dir.js';
 import { HooksConfigSchema } from './hooks/hook-config.js';
 
 const KIB = 1024;
@@ -19,7 +20,14 @@ export const ConfigSchema = z
       .describe('Serve /health and /healthz without the auth token (once auth is configured); /mcp and /metrics always need it'),
     stdio: z.boolean().default(false).describe('Serve one MCP session on stdin/stdout instead of the network'),
     shell: z.string().min(1).default('/bin/bash').describe('Shell for `command` mode (falls back to /bin/sh if missing)'),
-    dataDir: z.string().min(1).default('tmp').describe('Directory for runtime data'),
+    dataDir: z
+      .string()
+      .min(1)
+      // A function, so the default follows XDG_STATE_HOME; loadConfig passes its own env's answer explicitly.
+      .default(() => defaultDataDir(process.env))
+      .describe(
+        'Directory for records, output logs and duration history (default: $XDG_STATE_HOME/cc-executor or ~/.local/state/cc-executor)',
+      ),
     maxRecords: z.number().int().min(1).default(1000).describe('Execution records kept in <dataDir>/responses (oldest pruned first)'),
     maxLogBytes: z
       .number()
@@ -313,6 +321,12 @@ export function loadConfig(opts: { argv: string[]; env: NodeJS.ProcessEnv }): Lo
     const raw = values[toKebab(key)];
     if (raw !== undefined) merged[key] = coerce(key, raw, `--${toKebab(key)}`);
   }
+  // Never relative to wherever an MCP client happened to start us: the user's state directory, or the given path
+  // made absolute once (README "Where data goes").
+  merged.dataDir =
+    typeof merged.dataDir === 'string' && merged.dataDir !== ''
+      ? resolveDataDir(merged.dataDir)
+      : (merged.dataDir ?? defaultDataDir(opts.env));
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(`invalid configuration: ${formatIssues(parsed.error)}`);
   const config = parsed.data;

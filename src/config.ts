@@ -51,7 +51,7 @@ export const ConfigSchema = z
       .int()
       .min(64 * KIB)
       // Small on purpose: output older than this is served from the log files on disk, and a bigger window
-      // keeps every chunk alive long enough to reach V8's old space (README, Performance).
+      // keeps every chunk alive long enough to reach V8's old space (docs/performance.md).
       .default(1 * MIB)
       .describe('Output kept in memory per execution (older output is read from disk)'),
     progressCoalesceMs: z.number().int().min(0).default(20).describe('Max delay before buffered output is sent as progress'),
@@ -121,7 +121,7 @@ export const ConfigSchema = z
     cpuSampleMs: z.number().int().min(100).default(2_000).describe('CPU sampling interval'),
     gpuSampleMs: z.number().int().min(100).default(10_000).describe('GPU sampling interval'),
 
-    hooks: HooksConfigSchema.describe('Pre/post execution hooks, JSON { preExecute: [...], postExecute: [...] } (README "Hooks")'),
+    hooks: HooksConfigSchema.describe('Pre/post execution hooks, JSON { preExecute: [...], postExecute: [...] } (docs/hooks.md)'),
 
     // Security (SECURITY.md says what each of these does and does not stop).
     authToken: z
@@ -322,7 +322,7 @@ export function loadConfig(opts: { argv: string[]; env: NodeJS.ProcessEnv }): Lo
     if (raw !== undefined) merged[key] = coerce(key, raw, `--${toKebab(key)}`);
   }
   // Never relative to wherever an MCP client happened to start us: the user's state directory, or the given path
-  // made absolute once (README "Where data goes").
+  // made absolute once (docs/configuration.md, "Where data goes").
   merged.dataDir =
     typeof merged.dataDir === 'string' && merged.dataDir !== ''
       ? resolveDataDir(merged.dataDir)

@@ -102,7 +102,7 @@ describe('cc-executor mcp-config', () => {
       expect(await claudeRun(['mcp', 'add-json', 'exec-ws', wsEntry])).toContain('Added ws MCP server');
       expect(await claudeRun(['mcp', 'get', 'exec-stdio'])).toMatch(/Status: .*Connected/);
       expect(await claudeRun(['mcp', 'get', 'exec-ws'])).toMatch(/Status: .*Connected/);
-      // Claude Code's own behaviour (2.1.19x), documented in the README: `list` leaves ws servers out.
+      // Claude Code's own behaviour (2.1.19x), documented in docs/clients.md: `list` leaves ws servers out.
       const list = await claudeRun(['mcp', 'list']);
       expect(list).toContain('exec-stdio');
       expect(readdirSync(project)).toEqual([]);

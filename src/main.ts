@@ -63,12 +63,12 @@ async function main(argv: string[]): Promise<void> {
     const stdio = await startStdioServer(engine);
     stopTransport = () => stdio.close();
     void stdio.ended.then(() => shutdown('stdin closed'));
-    logger.info({ version: VERSION }, 'serving MCP on stdio');
+    logger.info({ version: VERSION, dataDir: config.dataDir }, `serving MCP on stdio (data in ${config.dataDir})`);
   } else {
     const net = await startNetworkServer(engine);
     stopTransport = () => net.close();
     stopAccepting = () => net.stopAccepting();
-    logger.info({ version: VERSION, url: net.url }, `listening on ${net.url}`);
+    logger.info({ version: VERSION, url: net.url, dataDir: config.dataDir }, `listening on ${net.url} (data in ${config.dataDir})`);
   }
 
   let stopping = false;

@@ -38,7 +38,11 @@ export const ConfigSchema = z
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info')
-      .describe('Log level (logs go to stderr as JSON lines)'),
+      .describe('Log level (logs go to stderr)'),
+    logFormat: z
+      .enum(['auto', 'json', 'pretty'])
+      .default('auto')
+      .describe('Log lines on stderr: "pretty" (readable), "json" (one JSON object per line), "auto" (pretty on a terminal)'),
 
     defaultTimeoutMs: z.number().int().positive().default(600_000).describe('Kill deadline when a request gives none'),
     maxTimeoutMs: z.number().int().positive().default(86_400_000).describe('Largest deadline a request may ask for (clamped)'),

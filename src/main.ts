@@ -5,6 +5,7 @@ import { COMMANDS_USAGE, isClientCommand } from './cli/commands.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createEngine, type EngineParts } from './engine.js';
 import { createLogger } from './logger.js';
+import { describeStartup } from './startup-line.js';
 import { VERSION } from './version.js';
 import { checkBind } from '../transports/gate.js';
 import { startNetworkServer } from '../transports/http.js';
@@ -42,7 +43,7 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`cc-executor: ${bindProblem}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
   const engine: EngineParts = createEngine(config, logger);
   await engine.records.init();
 
@@ -63,12 +64,14 @@ async function main(argv: string[]): Promise<void> {
     const stdio = await startStdioServer(engine);
     stopTransport = () => stdio.close();
     void stdio.ended.then(() => shutdown('stdin closed'));
-    logger.info({ version: VERSION, dataDir: config.dataDir }, `serving MCP on stdio (data in ${config.dataDir})`);
+    const line = describeStartup(config);
+    logger.info(line.fields, line.msg);
   } else {
     const net = await startNetworkServer(engine);
     stopTransport = () => net.close();
     stopAccepting = () => net.stopAccepting();
-    logger.info({ version: VERSION, url: net.url, dataDir: config.dataDir }, `listening on ${net.url} (data in ${config.dataDir})`);
+    const line = describeStartup(config, net);
+    logger.info(line.fields, line.msg);
   }
 
   let stopping = false;

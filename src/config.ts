@@ -19,6 +19,10 @@ export const ConfigSchema = z
       .default(false)
       .describe('Serve /health and /healthz without the auth token (once auth is configured); /mcp and /metrics always need it'),
     stdio: z.boolean().default(false).describe('Serve one MCP session on stdin/stdout instead of the network'),
+    backend: z
+      .enum(['local'])
+      .default('local')
+      .describe('Where commands run: "local" = this machine, each command in its own process group (docs/backends.md)'),
     shell: z.string().min(1).default('/bin/bash').describe('Shell for `command` mode (falls back to /bin/sh if missing)'),
     dataDir: z
       .string()

@@ -1,4 +1,10 @@
 // Builds the shared engine (load monitor, executions, sessions) from a config; main.ts and tests use the same path.
+import type { ExecutionBackend } from './backends/backend.js';
+import { createBackend } from './backends/create-backend.js';
+import { baseChildEnv } from './backends/local/child-env.js';
+import { spawnGroupHandle } from './backends/local/group-handle.js';
+import { localServerIdentity } from './backends/local/server-identity.js';
+import { resolveShell } from './backends/local/shell.js';
 import type { Config } from './config.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import type { Logger } from './logger.js';
@@ -6,13 +12,15 @@ import { join } from 'node:path';
 import { DurationHistory } from './processes/duration-history.js';
 import { RecordStore } from './records/record-store.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { baseChildEnv, ExecutionRegistry, resolveShell } from './processes/execution-registry.js';
+import { ExecutionRegistry } from './processes/execution-registry.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { LoadMonitor } from './system/load-monitor.js';
 
 export interface EngineParts {
   config: Config;
   logger: Logger;
+  /** Where commands run (config.backend). */
+  backend: ExecutionBackend;
   load: LoadMonitor;
   executions: ExecutionRegistry;
   hooks: HookRunner;
@@ -36,13 +44,16 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
   );
   if (opts.sampleLoad ?? true) load.start();
   const history = new DurationHistory(join(config.dataDir, 'history.json'), logger);
+  const backend = createBackend(config);
+  // Hooks are the server's own configuration: they always run on the server's machine, whatever the backend.
   const hooks = new HookRunner(
     config.hooks,
-    { shell: resolveShell(config.shell), maxTimeoutMs: config.maxTimeoutMs, baseEnv: baseChildEnv },
+    { shell: resolveShell(config.shell), maxTimeoutMs: config.maxTimeoutMs, baseEnv: baseChildEnv, spawn: spawnGroupHandle },
     logger,
   );
   const executions = new ExecutionRegistry(
     config,
+    backend,
     load,
     logger,
     { maxExecutions: config.maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession },
@@ -51,7 +62,13 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
   );
   const records = new RecordStore(
     config.dataDir,
-    { maxRecords: config.maxRecords, maxLogBytes: config.maxLogBytes, graceMs: config.graceMs },
+    {
+      maxRecords: config.maxRecords,
+      maxLogBytes: config.maxLogBytes,
+      graceMs: config.graceMs,
+      backend,
+      identity: localServerIdentity(),
+    },
     logger,
   );
   executions.on('started', (e) => records.begin(e, e.meta));
@@ -69,5 +86,5 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     logger,
   );
   const metrics = createMetrics({ executions, sessions, load });
-  return { config, logger, load, executions, hooks, sessions, history, records, metrics, serverStartedAt: Date.now() };
+  return { config, logger, backend, load, executions, hooks, sessions, history, records, metrics, serverStartedAt: Date.now() };
 }

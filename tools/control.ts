@@ -81,7 +81,7 @@ async function act(
       return settle(execution, grace + SETTLE_EXTRA_MS);
     }
     case 'kill':
-      if (execution.state === 'exited' && !execution.group.isAlive()) {
+      if (execution.state === 'exited' && !execution.hasLiveProcesses()) {
         throw new ServerError('INVALID_STATE', `execution ${execution.id} has already exited`, { state: 'exited' });
       }
       void execution.terminate('kill', 0);

@@ -100,7 +100,7 @@ async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
   const maxBytes = input.maxBytes ?? DEFAULT_MAX_BYTES;
   const execution = findLive(deps, id);
   const base = execution
-    ? { ...executionResult(execution), groupAlive: execution.group.isAlive(), saveErrors: deps.records.saveErrors(execution.id) }
+    ? { ...executionResult(execution), groupAlive: execution.hasLiveProcesses(), saveErrors: deps.records.saveErrors(execution.id) }
     : (() => {
         const record = deps.records.read(id);
         return { ...record, groupAlive: false };

@@ -248,7 +248,7 @@ class LegacyConnection {
       void execution.terminate('disconnect');
       return;
     }
-    const { pid, pgid } = execution.group;
+    const { pid, pgid } = execution.handle.describe();
     const output = new LegacyOutputSubscriber({
       maxLineChars: this.engine.config.legacyMaxLineChars,
       flow: this.session!.flow,
@@ -294,9 +294,9 @@ class LegacyConnection {
     if (typeof target !== 'string') await Promise.allSettled([...this.pendingStarts]);
     const execution = this.findTarget(typeof target === 'string' ? target : undefined);
     if (type === 'PAUSE') {
-      if (execution.state !== 'paused') execution.pause();
+      if (execution.state !== 'paused') await execution.pause();
     } else if (type === 'RESUME') {
-      if (execution.state === 'paused') execution.resume();
+      if (execution.state === 'paused') await execution.resume();
     } else if (execution.terminationReason === null) {
       // TERM (and CONT, so a paused group can act on it), grace period, KILL; process.completed follows.
       void execution.terminate('cancel');
@@ -328,6 +328,7 @@ class LegacyConnection {
   }
 
   private statusUpdate(status: string, e: Execution): Params {
-    return { status, pid: e.group.pid, pgid: e.group.pgid, exit_code: null, error: null, id: e.id };
+    const { pid, pgid } = e.handle.describe();
+    return { status, pid, pgid, exit_code: null, error: null, id: e.id };
   }
 }

@@ -1,6 +1,21 @@
 // One hook process: own process group, JSON on stdin, bounded stdout/stderr capture, group killed at its timeout.
 import type { Readable } from 'node:stream';
-import { ProcessGroup, type SpawnSpec } from '../processes/process-group.js';
+import type { ProcessHandle } from '../backends/backend.js';
+
+/** What a hook process is started from. */
+export interface HookSpawnSpec {
+  file: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdin: string;
+}
+
+/**
+ * Starts a hook on the server's machine in its own process group with pipes (the local backend's helper,
+ * injected by the engine). Throws the OS error (ENOENT, EACCES...) when it cannot start.
+ */
+export type HookSpawner = (spec: HookSpawnSpec) => Promise<ProcessHandle>;
 
 /** After the hook's leader exits, how long its pipes may stay open (children flushing) before the group is cut. */
 const LINGER_MS = 500;
@@ -33,8 +48,8 @@ export class HeadCapture {
   }
 }
 
-export interface HookProcessSpec extends SpawnSpec {
-  stdin: string;
+export interface HookProcessSpec extends HookSpawnSpec {
+  spawn: HookSpawner;
   timeoutMs: number;
   /** SIGTERM -> SIGKILL grace when the hook is stopped. */
   graceMs: number;
@@ -42,8 +57,8 @@ export interface HookProcessSpec extends SpawnSpec {
   stderrLimitBytes: number;
   /** Aborting any of these stops the hook like a timeout would (request cancelled, server shutting down). */
   signals?: AbortSignal[];
-  /** Called with the group right after spawn, and with undefined once it is gone (for last-resort kills). */
-  track?: (group: ProcessGroup, live: boolean) => void;
+  /** Called with the handle right after spawn (live) and once it is gone (for last-resort kills). */
+  track?: (handle: ProcessHandle, live: boolean) => void;
 }
 
 export interface HookProcessResult {
@@ -92,17 +107,17 @@ export async function runHookProcess(spec: HookProcessSpec): Promise<HookProcess
   });
   if (spec.signals?.some((s) => s.aborted)) return result({ aborted: true });
 
-  let group: ProcessGroup;
+  let handle: ProcessHandle;
   try {
-    group = await ProcessGroup.spawn(spec);
+    handle = await spec.spawn({ file: spec.file, args: spec.args, cwd: spec.cwd, env: spec.env, stdin: spec.stdin });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     return result({ spawnError: `could not start ${spec.file}: ${err.code ?? err.message}` });
   }
-  spec.track?.(group, true);
+  spec.track?.(handle, true);
   try {
-    const out = group.subprocess.stdout;
-    const err = group.subprocess.stderr;
+    const out = handle.stdout;
+    const err = handle.stderr;
     out?.on('data', (b: Buffer) => stdout.push(b));
     err?.on('data', (b: Buffer) => stderr.push(b));
     const closed = Promise.all([closedPromise(out), closedPromise(err)]);
@@ -124,26 +139,26 @@ export async function runHookProcess(spec: HookProcessSpec): Promise<HookProcess
       for (const s of spec.signals ?? []) s.addEventListener('abort', onAbort, { once: true, signal: ac.signal });
     });
 
-    await Promise.race([group.leaderExit, stopped]);
+    await Promise.race([handle.exit, stopped]);
     const endedBy = stop; // null: the leader exited on its own
     // The leader is done: give children a moment to flush and close the pipes, within the hook's timeout.
     if (endedBy === null) await Promise.race([closed, stopped, sleep(LINGER_MS)]);
     ac.abort();
     // Timed out, cancelled, or members left behind: the hook's group never outlives the hook.
-    if (group.isAlive()) await group.terminate(spec.graceMs);
+    if (handle.isAlive()) await handle.terminate(spec.graceMs);
     // A pipe held by a process outside the group (setsid'd) would never close: cut it.
     await Promise.race([closed, sleep(50)]);
     out?.destroy();
     err?.destroy();
-    const exit = await Promise.race([group.leaderExit, sleep(1_000).then(() => null)]);
+    const exit = await Promise.race([handle.exit, sleep(1_000).then(() => null)]);
     return result({
-      pid: group.pid,
+      pid: handle.describe().pid,
       exitCode: exit?.exitCode ?? null,
       signal: exit?.signal ?? null,
       timedOut: endedBy === 'timeout',
       aborted: endedBy === 'abort',
     });
   } finally {
-    spec.track?.(group, false);
+    spec.track?.(handle, false);
   }
 }

@@ -4,9 +4,9 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ProcessGroup } from '../processes/process-group.js';
+import type { ProcessHandle } from '../backends/backend.js';
 import type { HooksConfig, HookStage, PostHookConfig, PreHookConfig } from './hook-config.js';
-import { runHookProcess, type HookProcessResult } from './hook-process.js';
+import { runHookProcess, type HookProcessResult, type HookSpawner } from './hook-process.js';
 
 /** Bytes of each hook stream kept in the record. */
 export const HOOK_OUTPUT_HEAD_BYTES = 4 * 1024;
@@ -112,13 +112,15 @@ export interface HookRunnerOptions {
   maxTimeoutMs: number;
   /** The server's environment for hooks, secrets withheld. */
   baseEnv: () => Record<string, string>;
+  /** Starts one hook process (own process group, pipes) on the server's machine. */
+  spawn: HookSpawner;
 }
 
 export class HookRunner {
   private readonly pre: PreHookConfig[];
   private readonly post: PostHookConfig[];
   private readonly regexes = new Map<Entry, RegExp>();
-  private readonly groups = new Set<ProcessGroup>();
+  private readonly groups = new Set<ProcessHandle>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly failures: HookFailure[] = [];
   private readonly shutdownAc = new AbortController();
@@ -296,6 +298,7 @@ export class HookRunner {
       cwd,
       env,
       stdin,
+      spawn: this.opts.spawn,
       timeoutMs: entry.timeoutMs,
       graceMs: HOOK_GRACE_MS,
       stdoutLimitBytes,

@@ -76,6 +76,11 @@ function matchesName(name: string, patterns: readonly string[]): boolean {
   return patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
 }
 
+/** The env policy as a test of one variable name of the server's environment: passed on to children or not. */
+export function envPasses(config: Pick<Config, 'envPolicy' | 'envAllowlist'>): (name: string) => boolean {
+  return (name) => config.envPolicy === 'inherit' || matchesName(name, config.envAllowlist);
+}
+
 export class CommandPolicy {
   /** Start times (ms) of each session's executions within the last minute. */
   private readonly starts = new Map<string, number[]>();
@@ -124,11 +129,6 @@ export class CommandPolicy {
       }
     }
     return out;
-  }
-
-  /** Whether a variable of the server's own environment is passed on to children. */
-  passesEnv(name: string): boolean {
-    return this.config.envPolicy === 'inherit' || matchesName(name, this.config.envAllowlist);
   }
 
   private checkSize(req: PolicyRequest): void {

@@ -1,8 +1,7 @@
 // Creates executions, enforces limits, finds them by id or unique prefix, and shuts them all down.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { accessSync, constants, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import type { ExecutionBackend, Launch, LaunchPlan } from '../backends/backend.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
 import type { HookRunner, PreHookRequest } from '../hooks/hook-runner.js';
@@ -28,49 +27,11 @@ export interface ExecuteRequest {
   signal?: AbortSignal;
 }
 
-/** Defaults that keep a child from ever waiting on a terminal. The request's env wins over them. */
-export const NON_INTERACTIVE_ENV: Readonly<Record<string, string>> = {
-  PAGER: 'cat',
-  GIT_PAGER: 'cat',
-  MANPAGER: 'cat',
-  SYSTEMD_PAGER: 'cat',
-  GIT_EDITOR: 'true',
-  EDITOR: 'true',
-  VISUAL: 'true',
-  GIT_TERMINAL_PROMPT: '0',
-  DEBIAN_FRONTEND: 'noninteractive',
-};
-
-/** Server variables never passed to children. */
-const WITHHELD_ENV = ['CC_EXECUTOR_TOKEN', 'CC_EXECUTOR_AUTH_TOKEN'];
-
-/**
- * The environment every child (and hook) starts from: the server's, secrets withheld, non-interactive defaults.
- * `passes` filters the server's variables (the env policy).
- */
-export function baseChildEnv(passes: (name: string) => boolean = () => true): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !WITHHELD_ENV.includes(k) && passes(k)) env[k] = v;
-  return Object.assign(env, NON_INTERACTIVE_ENV);
-}
-
 /** Exited executions kept in memory for `status` (records on disk keep the rest). */
 const MAX_EXITED_IN_MEMORY = 500;
 const MIN_PREFIX_CHARS = 4;
 /** At shutdown, how long running postExecute hooks may take before they are stopped (main.ts has a hard stop). */
 const SHUTDOWN_POST_HOOKS_MS = 2_000;
-
-export function resolveShell(preferred: string): string {
-  for (const candidate of [preferred, '/bin/sh']) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // try the fallback
-    }
-  }
-  return '/bin/sh';
-}
 
 export interface RegistryLimits {
   maxExecutions: number;
@@ -82,12 +43,13 @@ export type RegistryEvents = { started: [Execution]; exited: [Execution] };
 
 export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   private readonly executions = new Map<string, Execution>();
-  private readonly shell: string;
   private readonly policy: CommandPolicy;
   private closing = false;
 
   constructor(
     private readonly config: Config,
+    /** Where commands run: the only way the registry reaches a process. */
+    private readonly backend: ExecutionBackend,
     private readonly load: LoadMonitor,
     private readonly logger: Logger,
     private readonly limits: RegistryLimits = { maxExecutions: 256, maxExecutionsPerSession: 32 },
@@ -95,13 +57,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     private readonly hooks?: HookRunner,
   ) {
     super();
-    this.shell = resolveShell(config.shell);
     this.policy = new CommandPolicy(config);
     for (const problem of this.policy.problems()) logger.warn(problem);
-  }
-
-  get shellPath(): string {
-    return this.shell;
   }
 
   /** The hooks every execution passes through (for `status`). */
@@ -122,15 +79,16 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     for (const s of [req.command, ...(req.argv ?? [])]) {
       if (s?.includes('\0')) throw new ServerError('INVALID_INPUT', 'command strings cannot contain NUL bytes');
     }
-    let cwd = this.checkCwd(req.cwd);
-    let env = this.buildEnv(req.env);
+    // The backend resolves cwd and environment on its machine (INVALID_CWD, INVALID_INPUT) before anything else.
+    // The id exists before the preExecute hooks run: they receive it.
+    const id = randomUUID();
+    let launch = this.backend.prepare(launchPlan(id, req, req));
+    const cwd = launch.cwd;
     this.checkLimits(req.sessionId);
     // Refused before any hook runs; counts towards the per-minute rate.
     let allowed = this.policy.check(req, cwd);
 
     let requested = req.timeoutMs ?? this.config.defaultTimeoutMs;
-    // The id exists before the preExecute hooks run: they receive it.
-    const id = randomUUID();
     // History learns the command as requested: hook rewrites (a venv prefix) would blur its key.
     const historyKey = normaliseCommand(req.command, req.argv);
     let timeoutRequested = req.timeoutMs !== undefined;
@@ -152,44 +110,43 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         timeoutRequested = true;
       }
       plan = pre.request;
-      cwd = this.checkCwd(plan.cwd);
-      env = this.buildEnv(plan.env);
+      launch = this.backend.prepare(launchPlan(id, plan, req));
       this.checkLimits(req.sessionId);
       // Hooks are configuration, but what finally runs must still obey the policy.
-      allowed = this.policy.check({ ...plan, sessionId: req.sessionId }, cwd, { countRate: false });
+      allowed = this.policy.check({ ...plan, sessionId: req.sessionId }, launch.cwd, { countRate: false });
     }
     const timeoutMs = Math.min(requested, this.config.maxTimeoutMs);
     const shellMode = plan.command !== undefined;
-    const execution = await Execution.start({
-      id,
-      sessionId: req.sessionId,
-      ...(shellMode ? { command: plan.command! } : { argv: plan.argv! }),
-      spawn: {
-        file: shellMode ? this.shell : allowed.file!,
-        args: shellMode ? ['-c', plan.command!] : plan.argv!.slice(1),
-        cwd: allowed.cwd,
-        env,
-        ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
+    // What the policy vouched for runs: the checked executable path and the checked (real) directory.
+    const final: Launch = { ...launch, cwd: allowed.cwd, ...(shellMode ? {} : { file: allowed.file! }) };
+    const handle = await this.backend.spawn(final);
+    const execution = new Execution(
+      {
+        id,
+        sessionId: req.sessionId,
+        ...(shellMode ? { command: plan.command! } : { argv: plan.argv! }),
+        cwd: final.cwd,
+        timeoutMs,
+        timeoutClamped: requested > timeoutMs,
+        ...(pre ? { hooks: pre.runs, hookWarnings: pre.warnings } : {}),
+        ...(this.hooks?.hasPost ? { postHooks: (e: Execution) => this.runPostHooks(e, this.hooks!) } : {}),
+        idleTimeoutMs: req.idleTimeoutMs ?? this.config.idleTimeoutMs,
+        graceMs: this.config.graceMs,
+        background: req.background ?? false,
+        outputBufferBytes: this.config.outputBufferBytes,
+        maxOutputBytes: this.config.maxOutputBytes,
+        inlineOutputChars: this.config.inlineOutputChars,
+        load: this.load,
+        historyKey,
+        expectedMs: this.history?.expectedMs(historyKey),
+        timeoutRequested,
+        meta: { transport: req.transport ?? 'internal', env: { ...(req.env ?? {}) }, loadAtStart: this.load.current() },
       },
-      timeoutMs,
-      timeoutClamped: requested > timeoutMs,
-      ...(pre ? { hooks: pre.runs, hookWarnings: pre.warnings } : {}),
-      ...(this.hooks?.hasPost ? { postHooks: (e: Execution) => this.runPostHooks(e, this.hooks!) } : {}),
-      idleTimeoutMs: req.idleTimeoutMs ?? this.config.idleTimeoutMs,
-      graceMs: this.config.graceMs,
-      background: req.background ?? false,
-      outputBufferBytes: this.config.outputBufferBytes,
-      maxOutputBytes: this.config.maxOutputBytes,
-      inlineOutputChars: this.config.inlineOutputChars,
-      load: this.load,
-      historyKey,
-      expectedMs: this.history?.expectedMs(historyKey),
-      timeoutRequested,
-      meta: { transport: req.transport ?? 'internal', env: { ...(req.env ?? {}) }, loadAtStart: this.load.current() },
-    });
+      handle,
+    );
     this.executions.set(id, execution);
     this.emit('started', execution);
-    this.logger.info({ execution: shortId(id), session: shortId(req.sessionId), pid: execution.group.pid }, 'execution started');
+    this.logger.info({ execution: shortId(id), session: shortId(req.sessionId), pid: handle.describe().pid }, 'execution started');
     void execution.done.then(() => {
       const s = execution.snapshot();
       this.logger.info(
@@ -214,31 +171,6 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       outputTruncated: stdout.truncated || stderr.truncated,
     };
     return hooks.runPost(record, (run, warning) => execution.addHookRun(run, warning));
-  }
-
-  private checkCwd(cwd: string | undefined): string {
-    const dir = cwd === undefined ? process.cwd() : isAbsolute(cwd) ? cwd : resolve(process.cwd(), cwd);
-    let isDir = false;
-    try {
-      isDir = statSync(dir).isDirectory();
-    } catch {
-      throw new ServerError('INVALID_CWD', `cwd does not exist: ${dir}`);
-    }
-    if (!isDir) throw new ServerError('INVALID_CWD', `cwd is not a directory: ${dir}`);
-    return dir;
-  }
-
-  /** A null value (set by a preExecute hook) removes the variable. */
-  private buildEnv(extra: Record<string, string | null> | undefined): Record<string, string> {
-    const env = baseChildEnv((name) => this.policy.passesEnv(name));
-    for (const [k, v] of Object.entries(extra ?? {})) {
-      if (k === '' || k.includes('=') || k.includes('\0') || v?.includes('\0')) {
-        throw new ServerError('INVALID_INPUT', `invalid environment variable name or value: ${JSON.stringify(k)}`);
-      }
-      if (v === null) delete env[k];
-      else env[k] = v;
-    }
-    return env;
   }
 
   private checkLimits(sessionId: string): void {
@@ -342,7 +274,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     }
   }
 
-  /** Synchronous SIGKILL to every group we ever started that may still have members. */
+  /** Synchronous SIGKILL to everything we ever started that may still be alive. */
   killAllNow(): void {
     for (const e of this.executions.values()) e.killNow();
     this.hooks?.killAllNow();
@@ -354,7 +286,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     // Oldest first (Map order); an exited execution whose group still has members stays: it is still ours to kill.
     for (const e of exited) {
       if (excess <= 0) break;
-      if (e.group.isAlive()) continue;
+      if (e.hasLiveProcesses()) continue;
       this.executions.delete(e.id);
       excess--;
     }
@@ -364,4 +296,19 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
 /** The id is a capability: logs at info level carry only a prefix. */
 export function shortId(id: string): string {
   return id.slice(0, 8);
+}
+
+/** The machine-independent plan for the backend: what to run (as the request or the hooks left it), where, with which variables. */
+function launchPlan(
+  id: string,
+  what: { command?: string; argv?: string[]; cwd?: string; env?: Record<string, string | null> },
+  req: ExecuteRequest,
+): LaunchPlan {
+  return {
+    id,
+    ...(what.command !== undefined ? { command: what.command } : { argv: what.argv! }),
+    ...(what.cwd !== undefined ? { cwd: what.cwd } : {}),
+    env: { ...what.env },
+    ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
+  };
 }

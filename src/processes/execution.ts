@@ -1,12 +1,13 @@
-// One command's life: state machine, pipes -> OutputLog (streaming UTF-8), deadline and idle timers, group signals.
+// One command's life: state machine, handle output -> OutputLog (streaming UTF-8), deadline and idle timers, signals.
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import type { ProcessHandle } from '../backends/backend.js';
 import { ServerError } from '../errors.js';
 import type { HookRun } from '../hooks/hook-runner.js';
 import type { LoadMonitor } from '../system/load-monitor.js';
 import { DeadlineClock, type DeadlineSnapshot } from './deadline-clock.js';
+import { IdleTimer } from './idle-timer.js';
 import { OutputLog, type StreamName } from './output-log.js';
-import { ProcessGroup, type SpawnSpec } from './process-group.js';
 
 /** Internal phases; `state` maps them to the public three. */
 export type ExecutionPhase = 'starting' | 'running' | 'paused' | 'exiting' | 'exited';
@@ -20,7 +21,8 @@ export interface ExecutionOptions {
   /** Exactly one of command / argv. */
   command?: string;
   argv?: string[];
-  spawn: SpawnSpec;
+  /** The directory the backend started the command in (for the snapshot). */
+  cwd: string;
   timeoutMs: number;
   /** True when the request asked for more than maxTimeoutMs and got less. */
   timeoutClamped: boolean;
@@ -28,7 +30,7 @@ export interface ExecutionOptions {
   graceMs: number;
   background: boolean;
   outputBufferBytes: number;
-  /** Output bytes (both streams) beyond which the group is terminated with 'output_limit'; 0 or absent = no limit. */
+  /** Output bytes (both streams) beyond which the command is terminated with 'output_limit'; 0 or absent = no limit. */
   maxOutputBytes?: number;
   inlineOutputChars: number;
   load: LoadMonitor;
@@ -59,8 +61,9 @@ export interface ExecutionSnapshot {
   command: string | null;
   argv: string[] | null;
   cwd: string;
-  pid: number;
-  pgid: number;
+  /** The leader's pid and its process group, from the handle's description; null where a backend has none. */
+  pid: number | null;
+  pgid: number | null;
   state: ExecutionState;
   exitCode: number | null;
   signal: string | null;
@@ -95,7 +98,8 @@ export class Execution {
   readonly meta: ExecutionMeta;
   readonly expectedMs: number | undefined;
   readonly log: OutputLog;
-  readonly group: ProcessGroup;
+  /** The running command, behind the backend seam: the only way an execution reaches its processes. */
+  readonly handle: ProcessHandle;
   readonly startedAt = new Date();
   /** Resolves when the leader has exited and every byte of output is in the log. */
   readonly done: Promise<void>;
@@ -109,7 +113,7 @@ export class Execution {
   private endedAt: Date | null = null;
   private readonly clock: DeadlineClock;
   private readonly ac = new AbortController();
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly idle: IdleTimer | undefined;
   private readingPaused = false;
   private lastDataAt = Date.now();
   private readonly pipes: Readable[] = [];
@@ -119,9 +123,10 @@ export class Execution {
   private outputTaken = 0;
   private outputCapped = false;
 
-  private constructor(
+  /** Start following a handle the backend has just spawned. */
+  constructor(
     private readonly opts: ExecutionOptions,
-    group: ProcessGroup,
+    handle: ProcessHandle,
   ) {
     this.id = opts.id;
     this.sessionId = opts.sessionId;
@@ -129,7 +134,7 @@ export class Execution {
     this.historyKey = opts.historyKey;
     this.meta = opts.meta;
     this.expectedMs = opts.expectedMs;
-    this.group = group;
+    this.handle = handle;
     this.log = new OutputLog(opts.outputBufferBytes, opts.inlineOutputChars);
     this.log.onUnsubscribe = () => this.applyBackPressure();
 
@@ -140,12 +145,12 @@ export class Execution {
     this.ac.signal.addEventListener('abort', () => load.off('sample', onSample), { once: true });
 
     if (opts.idleTimeoutMs > 0) {
-      this.idleTimer = setTimeout(() => this.terminate('idle_timeout'), opts.idleTimeoutMs);
-      this.idleTimer.unref();
-      this.ac.signal.addEventListener('abort', () => clearTimeout(this.idleTimer), { once: true });
+      const idle = new IdleTimer(opts.idleTimeoutMs, () => void this.terminate('idle_timeout'));
+      this.idle = idle;
+      this.ac.signal.addEventListener('abort', () => idle.stop(), { once: true });
     }
 
-    const closed = [this.wire('stdout', group.subprocess.stdout), this.wire('stderr', group.subprocess.stderr)];
+    const closed = [this.wire('stdout', handle.stdout), this.wire('stderr', handle.stderr)];
     this.phase = 'running';
     this.done = this.waitForEnd(closed);
 
@@ -165,20 +170,6 @@ export class Execution {
   addHookRun(run: HookRun, warning: string | null = null): void {
     this.hookRuns.push(run);
     if (warning !== null) this.hookWarnings.push(warning);
-  }
-
-  /** Spawn the group and start streaming. Throws ServerError SPAWN_FAILED when the OS refuses. */
-  static async start(opts: ExecutionOptions): Promise<Execution> {
-    let group: ProcessGroup;
-    try {
-      group = await ProcessGroup.spawn(opts.spawn);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new ServerError('SPAWN_FAILED', `could not start ${opts.spawn.file}: ${err.code ?? err.message}`, {
-        errno: err.code ?? null,
-      });
-    }
-    return new Execution(opts, group);
   }
 
   get state(): ExecutionState {
@@ -208,7 +199,7 @@ export class Execution {
       if (this.outputCapped) return;
       const buf = this.capOutput(data);
       this.lastDataAt = Date.now();
-      this.idleTimer?.refresh();
+      this.idle?.touch();
       pendingBytes += buf.length;
       const text = decoder.write(buf);
       if (text.length === 0) return;
@@ -241,7 +232,7 @@ export class Execution {
     return data.subarray(0, room);
   }
 
-  /** Stop reading the child's pipes while a subscriber is full; resume when all have drained. */
+  /** Stop reading the handle's output while a subscriber is full; resume when all have drained. */
   private applyBackPressure(): void {
     if (this.readingPaused || !this.log.congested) return;
     this.readingPaused = true;
@@ -254,7 +245,7 @@ export class Execution {
   }
 
   private async waitForEnd(closed: Promise<void>[]): Promise<void> {
-    const exit = await this.group.leaderExit;
+    const exit = await this.handle.exit;
     this.exitCode = exit.exitCode;
     this.exitSignal = exit.signal;
     // Children may hold the pipes after the leader exits: keep streaming them. Only a pipe held by a
@@ -266,7 +257,7 @@ export class Execution {
       await Promise.race([allClosed, new Promise((r) => setTimeout(r, ORPHAN_PIPE_CHECK_MS))]);
       if (settled) break;
       const quiet = Date.now() - this.lastDataAt > ORPHAN_PIPE_QUIET_MS;
-      if (quiet && !this.readingPaused && !this.group.isAlive()) {
+      if (quiet && !this.readingPaused && !this.handle.isAlive()) {
         for (const p of this.pipes) p.destroy();
         await allClosed;
       }
@@ -278,11 +269,19 @@ export class Execution {
   private transition(next: ExecutionPhase): void {
     if (this.phase === 'exited' || this.phase === next) return;
     this.phase = next;
-    if (next === 'paused') this.clock.pause();
-    else if (next === 'running') this.clock.resume();
-    else if (next === 'exiting') this.clock.stop();
-    else if (next === 'exited') {
+    // Paused time counts towards neither the deadline nor the idle timeout.
+    if (next === 'paused') {
+      this.clock.pause();
+      this.idle?.pause();
+    } else if (next === 'running') {
+      this.clock.resume();
+      this.idle?.resume();
+    } else if (next === 'exiting') {
       this.clock.stop();
+      this.idle?.stop();
+    } else if (next === 'exited') {
+      this.clock.stop();
+      this.idle?.stop();
       this.endedAt = new Date();
       this.ac.abort();
     }
@@ -300,23 +299,30 @@ export class Execution {
     }
   }
 
-  pause(): void {
+  /** Stop everything the command started; the deadline and idle clocks stop with it. */
+  async pause(): Promise<void> {
     this.requireLive('pause');
     if (this.phase === 'paused') throw new ServerError('INVALID_STATE', `execution ${this.id} is already paused`, { state: 'paused' });
-    this.group.signal('SIGSTOP');
-    this.transition('paused');
+    await this.handle.pause();
+    // It may have been told to stop (or have exited) meanwhile: only a running execution becomes paused.
+    if (this.phase === 'running') this.transition('paused');
   }
 
-  resume(): void {
+  async resume(): Promise<void> {
     this.requireLive('resume');
     if (this.phase !== 'paused') throw new ServerError('INVALID_STATE', `execution ${this.id} is not paused`, { state: this.state });
-    this.group.signal('SIGCONT');
-    this.transition('running');
+    await this.handle.resume();
+    if (this.phase === 'paused') this.transition('running');
   }
 
-  /** Send any signal to the group. The group may outlive its leader, so this works after exit too. */
+  /** True while anything the command started is alive (members may outlive the leader). */
+  hasLiveProcesses(): boolean {
+    return this.handle.isAlive();
+  }
+
+  /** Send any signal to everything the command started; that may outlive the leader, so this works after exit too. */
   sendSignal(sig: NodeJS.Signals): boolean {
-    const sent = this.group.signal(sig);
+    const sent = this.handle.signal(sig);
     if (!sent && this.phase === 'exited')
       throw new ServerError('INVALID_STATE', `execution ${this.id} has exited and its process group is gone`, { state: 'exited' });
     if (sig === 'SIGCONT' && this.phase === 'paused') this.transition('running');
@@ -325,38 +331,39 @@ export class Execution {
   }
 
   /**
-   * Stop the whole group: TERM (+CONT), grace, KILL. The first reason wins.
-   * Works after the leader exited as long as members of the group remain.
+   * Stop everything the command started: TERM (+CONT), grace, KILL. The first reason wins.
+   * Works after the leader exited as long as members it left behind remain.
    */
   terminate(reason: TerminationReason, graceMs = this.opts.graceMs): Promise<void> {
     if (this.phase === 'exited') {
       // The leader is gone but lingering members still count as ours.
-      return this.group.isAlive() ? this.group.terminate(graceMs) : Promise.resolve();
+      return this.handle.isAlive() ? this.handle.terminate(graceMs).then(() => undefined) : Promise.resolve();
     }
     this.reason ??= reason;
     this.transition('exiting');
     if (reason === 'kill' || graceMs === 0) {
-      this.group.kill();
+      this.handle.kill();
       return this.done;
     }
-    return Promise.all([this.group.terminate(graceMs), this.done]).then(() => undefined);
+    return Promise.all([this.handle.terminate(graceMs), this.done]).then(() => undefined);
   }
 
   /** Last-resort synchronous kill (process 'exit' handler). */
   killNow(): void {
-    this.group.kill();
+    this.handle.kill();
   }
 
   snapshot(): ExecutionSnapshot {
     const end = this.endedAt ?? new Date();
+    const where = this.handle.describe();
     return {
       id: this.id,
       sessionId: this.sessionId,
       command: this.opts.command ?? null,
       argv: this.opts.argv ?? null,
-      cwd: this.opts.spawn.cwd,
-      pid: this.group.pid,
-      pgid: this.group.pgid,
+      cwd: this.opts.cwd,
+      pid: where.pid,
+      pgid: where.pgid,
       state: this.state,
       exitCode: this.exitCode,
       signal: this.exitSignal,

@@ -3,12 +3,13 @@
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ExecutionBackend, HandleDescription } from '../backends/backend.js';
+import type { ProcessIdentity, ServerIdentity } from '../backends/local/server-identity.js';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Execution, ExecutionSnapshot } from '../processes/execution.js';
 import { shortId } from '../processes/execution-registry.js';
 import type { OutputRead } from '../processes/output-log.js';
-import { listGroupMembers, readProcStat } from '../processes/proc.js';
 import { VERSION } from '../version.js';
 import { OutputFiles, outputFileList, outputPaths, readOutputFiles, type OutputPaths } from './output-files.js';
 
@@ -22,7 +23,9 @@ export interface ExecutionRecord extends Omit<ExecutionSnapshot, 'state'> {
   /** Variables the request set; values of secret-looking names are "[redacted]". */
   env: Record<string, string>;
   pgidStartTicks: number | null;
-  server: { pid: number; startTicks: number | null; version: string };
+  /** What the backend needs to find (and stop) what the execution started; absent in records of older versions. */
+  handle?: HandleDescription;
+  server: ProcessIdentity & { version: string };
   loadAtStart: unknown;
   stdout: string;
   stderr: string;
@@ -64,6 +67,10 @@ export interface RecordStoreOptions {
   maxRecords: number;
   maxLogBytes: number;
   graceMs: number;
+  /** Recovers what a dead server's executions left behind, from their records. */
+  backend: ExecutionBackend;
+  /** This server, and whether the one that wrote a record still runs. */
+  identity: ServerIdentity;
 }
 
 /** Extra fields an execution's record carries that the snapshot does not (transport, request env, load). */
@@ -97,8 +104,6 @@ function summarise(r: ExecutionRecord): RecordSummary {
     startedAt: r.startedAt,
   };
 }
-
-const SELF_START_TICKS = readProcStat(process.pid)?.startTicks ?? null;
 
 export class RecordStore {
   readonly dir: string;
@@ -137,23 +142,28 @@ export class RecordStore {
     }
     let lost = 0;
     let killed = 0;
-    const kills: Promise<void>[] = [];
+    const recoveries: Promise<void>[] = [];
     for (const { record, base } of found) {
       if ((record.state === 'running' || record.state === 'paused') && !this.serverAlive(record)) {
         lost++;
         record.state = 'lost';
         record.lostReason = 'the server that ran it exited while it was running (crash, SIGKILL or power loss)';
-        const kill = this.killOrphanGroup(record);
-        if (kill) {
-          killed++;
-          kills.push(kill);
-          record.lostReason += '; its process group was still alive and has been terminated';
-        }
-        await this.writeAtomic(base, record).catch(() => undefined);
+        recoveries.push(
+          this.options.backend
+            .recover(handleOf(record), this.options.graceMs)
+            .catch(() => ({ killed: false }))
+            .then(async ({ killed: wasAlive }) => {
+              if (wasAlive) {
+                killed++;
+                record.lostReason += '; its process group was still alive and has been terminated';
+              }
+              await this.writeAtomic(base, record).catch(() => undefined);
+            }),
+        );
       }
       this.index.set(record.id, { ...summarise(record), base, logBytes: this.logBytesOf(base), live: false });
     }
-    await Promise.all(kills);
+    await Promise.all(recoveries);
     this.logger.info(
       { dir: this.dir, records: found.length, lost, groupsTerminated: killed, unreadable },
       `records: found ${found.length}, marked ${lost} lost, terminated ${killed} orphaned group(s)`,
@@ -162,42 +172,7 @@ export class RecordStore {
   }
 
   private serverAlive(record: ExecutionRecord): boolean {
-    if (record.server?.pid === process.pid && record.server.startTicks === SELF_START_TICKS) return true;
-    const stat = record.server ? readProcStat(record.server.pid) : undefined;
-    return stat !== undefined && stat.startTicks === record.server.startTicks && stat.state !== 'Z';
-  }
-
-  /** Terminate a dead server's group, but only if the pgid still names that group (start time checked). */
-  private killOrphanGroup(record: ExecutionRecord): Promise<void> | undefined {
-    const pgid = record.pgid;
-    if (!pgid || pgid <= 1) return undefined;
-    const leader = readProcStat(pgid);
-    // The pid was reused by an unrelated process: never touch it.
-    if (leader && leader.startTicks !== record.pgidStartTicks) return undefined;
-    const members = listGroupMembers(pgid).filter((m) => record.pgidStartTicks === null || m.startTicks >= record.pgidStartTicks);
-    if (members.length === 0) return undefined;
-    const signal = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-pgid, sig);
-      } catch {
-        // already gone
-      }
-    };
-    signal('SIGTERM');
-    signal('SIGCONT');
-    return new Promise((resolve) => {
-      const until = Date.now() + this.options.graceMs;
-      const poll = setInterval(() => {
-        if (listGroupMembers(pgid).length === 0) {
-          clearInterval(poll);
-          resolve();
-        } else if (Date.now() > until) {
-          signal('SIGKILL');
-          clearInterval(poll);
-          resolve();
-        }
-      }, 25);
-    });
+    return record.server !== undefined && this.options.identity.isRunning(record.server);
   }
 
   private logBytesOf(base: string): number {
@@ -234,6 +209,7 @@ export class RecordStore {
   private build(live: LiveRecord): ExecutionRecord {
     const { execution: e, meta } = live;
     const s = e.snapshot();
+    const handle = e.handle.describe();
     const stdout = e.log.inlineOutput('stdout');
     const stderr = e.log.inlineOutput('stderr');
     return {
@@ -241,8 +217,9 @@ export class RecordStore {
       ...s,
       transport: meta.transport,
       env: redactEnv(meta.env),
-      pgidStartTicks: e.group.startTicks ?? null,
-      server: { pid: process.pid, startTicks: SELF_START_TICKS, version: VERSION },
+      pgidStartTicks: typeof handle.startTicks === 'number' ? handle.startTicks : null,
+      handle,
+      server: { ...this.options.identity.self, version: VERSION },
       loadAtStart: meta.loadAtStart,
       stdout: stdout.text,
       stderr: stderr.text,
@@ -400,4 +377,9 @@ export class RecordStore {
     const { base } = this.find(id);
     return readOutputFiles(outputPaths(base), sinceSeq, maxBytes);
   }
+}
+
+/** The backend's description of a record's processes; records of older versions only carry the local pid/pgid/start time. */
+function handleOf(record: ExecutionRecord): HandleDescription {
+  return record.handle ?? { backend: 'local', pid: record.pid, pgid: record.pgid, startTicks: record.pgidStartTicks };
 }

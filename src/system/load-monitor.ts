@@ -1,8 +1,11 @@
 // Samples CPU and GPU use in the background and caches the latest reading; never sampled on a request path.
+import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { execa } from 'execa';
+import { promisify } from 'node:util';
 import si from 'systeminformation';
 import type { Logger } from '../logger.js';
+
+const runFile = promisify(execFile);
 
 export interface LoadReading {
   /** Whole-machine CPU use in percent, null before the first sample. */
@@ -91,17 +94,20 @@ export class LoadMonitor extends EventEmitter<{ sample: [LoadReading] }> {
    */
   async sampleGpu(): Promise<void> {
     if (!this.gpuAvailable) return;
-    const result = await execa('nvidia-smi', ['--query-gpu=utilization.gpu', '--format=csv,noheader,nounits'], {
-      reject: false,
+    // node:child_process, not execa: spawning commands with execa is the local backend's business alone.
+    const stdout = await runFile('nvidia-smi', ['--query-gpu=utilization.gpu', '--format=csv,noheader,nounits'], {
       timeout: NVIDIA_SMI_TIMEOUT_MS,
-      stdin: 'ignore',
-    });
-    const values = result.failed
-      ? []
-      : String(result.stdout)
-          .split('\n')
-          .map((l) => Number.parseFloat(l.trim()))
-          .filter((n) => Number.isFinite(n));
+    }).then(
+      (r) => r.stdout,
+      () => null,
+    );
+    const values =
+      stdout === null
+        ? []
+        : stdout
+            .split('\n')
+            .map((l) => Number.parseFloat(l.trim()))
+            .filter((n) => Number.isFinite(n));
     if (values.length === 0) {
       this.gpuAvailable = false;
       this.logger?.info('no usable nvidia-smi: GPU load is not sampled');

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listGroupMembers, readProcStat } from '../../src/processes/proc.js';
+import { listGroupMembers, readProcStat } from '../../src/backends/local/proc.js';
 import { GroupTracker, connectWs, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 import { bigText } from '../fixtures/write-bytes.mjs';
 import { MAIN_JS, hex, killClients, runCli, spawnCli, writeBytesArgv } from './bin.js';
@@ -266,7 +266,7 @@ describe('cc-executor run: signals', () => {
     const p = spawnCli(['run', '--', 'sleep 300 & sleep 300 & echo ready; wait'], { url: server.url });
     await p.waitForStdout('ready');
     const execution = await liveExecution();
-    const pgid = execution.snapshot().pgid;
+    const pgid = execution.snapshot().pgid!;
     await waitFor(() => listGroupMembers(pgid).length >= 3, 5_000, 'the group with its children');
     p.child.kill('SIGINT');
     const { code } = await p.exited;
@@ -281,7 +281,7 @@ describe('cc-executor run: signals', () => {
     p.child.kill('SIGINT');
     expect((await p.exited).code).toBe(143);
     expect(execution.terminationReason).toBe('cancel');
-    await waitFor(() => listGroupMembers(execution.snapshot().pgid).length === 0, 5_000, 'the group to be gone');
+    await waitFor(() => listGroupMembers(execution.snapshot().pgid!).length === 0, 5_000, 'the group to be gone');
   });
 
   it('a second SIGINT kills a command that ignores SIGTERM', async () => {
@@ -291,7 +291,7 @@ describe('cc-executor run: signals', () => {
       await p.waitForStdout('ready');
       let execution: ReturnType<typeof slow.engine.executions.list>[number] | undefined;
       await waitFor(() => (execution = slow.engine.executions.list()[0]) !== undefined);
-      const pgid = execution!.snapshot().pgid;
+      const pgid = execution!.snapshot().pgid!;
       groups.add(pgid);
       p.child.kill('SIGINT');
       await waitFor(() => execution!.terminationReason === 'cancel', 5_000, 'the cancel');
@@ -310,7 +310,7 @@ describe('cc-executor run: signals', () => {
     const p = spawnCli(['run', '--', `echo ready; while [ ! -e ${flag} ]; do sleep 0.05; done; echo end`], { url: server.url });
     await p.waitForStdout('ready');
     const execution = await liveExecution();
-    const pgid = execution.snapshot().pgid;
+    const pgid = execution.snapshot().pgid!;
     p.child.kill('SIGTSTP');
     await waitFor(() => execution.state === 'paused', 5_000, 'the remote pause');
     await waitFor(() => readProcStat(p.child.pid!)?.state === 'T', 5_000, 'the client to stop');

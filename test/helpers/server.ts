@@ -10,7 +10,7 @@ import { expect } from 'vitest';
 import { createConfig, type ConfigSchema } from '../../src/config.js';
 import { createEngine, type EngineParts } from '../../src/engine.js';
 import { createLogger } from '../../src/logger.js';
-import { listGroupMembers } from '../../src/processes/proc.js';
+import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { startNetworkServer, type NetworkServer } from '../../transports/http.js';
 import type { z } from 'zod';
 
@@ -105,7 +105,7 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
 /** Process groups seen by a test; `expectGroupsGone` asserts none has a live member. */
 export class GroupTracker {
   private readonly pgids = new Set<number>();
-  add(pgid: number | undefined): void {
+  add(pgid: number | null | undefined): void {
     if (typeof pgid === 'number' && pgid > 0) this.pgids.add(pgid);
   }
   addResult(result: CallToolResult): void {

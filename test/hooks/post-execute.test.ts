@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isProcessAlive, listGroupMembers } from '../../src/processes/proc.js';
+import { isProcessAlive, listGroupMembers } from '../../src/backends/local/proc.js';
 import type { Execution } from '../../src/processes/execution.js';
 import { callTool, callWithProgress, connectWs, GroupTracker, startTestServer, structured, waitFor } from '../helpers/server.js';
 import { fixture, tempDir, withHooks } from './helpers.js';
@@ -83,7 +83,7 @@ describe('postExecute hooks', () => {
       void call.catch(() => undefined);
       await waitFor(() => server.engine.executions.list().length === 1, 10_000, 'execution to start');
       const execution = server.engine.executions.list()[0]!;
-      groups.add(execution.group.pgid);
+      groups.add(execution.snapshot().pgid);
       await other.close();
       await waitFor(() => existsSync(join(tmp.dir, `${execution.id}.postExecute.json`)), 10_000, 'post hook record');
       expect(recorded(tmp.dir, execution.id).input).toMatchObject({ state: 'exited', terminationReason: 'disconnect' });

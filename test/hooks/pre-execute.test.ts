@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listGroupMembers } from '../../src/processes/proc.js';
+import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { callTool, callWithProgress, GroupTracker, structured, waitFor } from '../helpers/server.js';
 import { fixture, tempDir, withHooks } from './helpers.js';
 

@@ -74,7 +74,7 @@ describe('load-aware timeouts with real processes', () => {
     server = await startTestServer();
     const { executions, load } = server.engine;
     const execution = await executions.start({ sessionId: 's', argv: ['sleep', '30'], timeoutMs: 600 });
-    groups.add(execution.group.pgid);
+    groups.add(execution.snapshot().pgid);
     await new Promise((r) => setTimeout(r, 250));
     const before = execution.snapshot().timeout;
     expect(before.multiplier).toBe(1);
@@ -94,7 +94,7 @@ describe('load-aware timeouts with real processes', () => {
   it('times out on budget alone on an idle machine', async () => {
     server = await startTestServer();
     const execution = await server.engine.executions.start({ sessionId: 's', argv: ['sleep', '30'], timeoutMs: 400 });
-    groups.add(execution.group.pgid);
+    groups.add(execution.snapshot().pgid);
     await execution.done;
     expect(execution.snapshot()).toMatchObject({ terminationReason: 'timeout', timeout: { stretchedMs: 0, multiplier: 1 } });
     expect(execution.snapshot().durationMs).toBeLessThan(1_000);
@@ -108,8 +108,8 @@ describe('load-aware timeouts with real processes', () => {
       idleTimeoutMs: 500,
     });
     const silent = await server.engine.executions.start({ sessionId: 's', command: 'echo once; sleep 30', idleTimeoutMs: 500 });
-    groups.add(chatty.group.pgid);
-    groups.add(silent.group.pgid);
+    groups.add(chatty.snapshot().pgid);
+    groups.add(silent.snapshot().pgid);
     await Promise.all([chatty.done, silent.done]);
     expect(chatty.snapshot()).toMatchObject({ exitCode: 0, terminationReason: null });
     expect(silent.snapshot()).toMatchObject({ terminationReason: 'idle_timeout' });

@@ -3,7 +3,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { listGroupMembers } from '../../src/processes/proc.js';
+import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { initialize, open } from '../helpers/raw-ws.js';
 import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -117,13 +117,13 @@ describe('session lifetime', () => {
         params: { name: 'execute', arguments: { command: 'sleep 60 & sleep 60; wait' } },
       }),
     );
-    await waitFor(() => server!.engine.executions.list().some((e) => listGroupMembers(e.group.pgid).length >= 2), 5_000, 'execution');
+    await waitFor(() => server!.engine.executions.list().some((e) => listGroupMembers(e.snapshot().pgid!).length >= 2), 5_000, 'execution');
     const execution = server.engine.executions.list()[0]!;
-    groups.add(execution.group.pgid);
+    groups.add(execution.snapshot().pgid);
     (ws as unknown as { _socket: import('node:net').Socket })._socket.destroy();
     await execution.done;
     expect(execution.terminationReason).toBe('disconnect');
-    await waitFor(() => listGroupMembers(execution.group.pgid).length === 0, 5_000, 'group to die');
+    await waitFor(() => listGroupMembers(execution.snapshot().pgid!).length === 0, 5_000, 'group to die');
   });
 });
 

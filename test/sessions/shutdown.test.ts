@@ -1,6 +1,6 @@
 // Graceful shutdown of the real binary: every group dies (running, paused, detached), calls answer, the server exits.
 import { afterEach, describe, expect, it } from 'vitest';
-import { listGroupMembers } from '../../src/processes/proc.js';
+import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { callTool, connectWs, structured, waitFor } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
 

@@ -1,7 +1,7 @@
 // control over the SDK's WebSocket client: pause/resume reach the whole group, cancel and kill leave nothing behind.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { listGroupMembers, readProcStat } from '../../src/processes/proc.js';
+import { listGroupMembers, readProcStat } from '../../src/backends/local/proc.js';
 import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;

@@ -2,7 +2,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isProcessAlive } from '../../src/processes/proc.js';
+import { isProcessAlive } from '../../src/backends/local/proc.js';
 import {
   callTool,
   callWithProgress,

@@ -1,7 +1,7 @@
 // The original service's protocol on /ws/mcp (no subprotocol), driven by a client written from its description.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listGroupMembers, readProcStat } from '../../src/processes/proc.js';
+import { listGroupMembers, readProcStat } from '../../src/backends/local/proc.js';
 import { LegacyClient, type RpcMessage } from '../helpers/legacy-client.js';
 import { connectWs, GroupTracker, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 

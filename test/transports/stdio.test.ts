@@ -4,7 +4,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { isProcessAlive, listGroupMembers } from '../../src/processes/proc.js';
+import { isProcessAlive, listGroupMembers } from '../../src/backends/local/proc.js';
 import { callWithProgress, structured, waitFor } from '../helpers/server.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));

@@ -4,7 +4,7 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import { request, type IncomingMessage } from 'node:http';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listGroupMembers } from '../../src/processes/proc.js';
+import { listGroupMembers } from '../../src/backends/local/proc.js';
 import {
   callTool,
   callWithProgress,
@@ -256,7 +256,7 @@ describe('Streamable HTTP back-pressure', () => {
     const session = server.engine.sessions.get(sessionId)!;
     await waitFor(() => session.flow.pauses > 0, 20_000, 'back-pressure');
     const execution = server.engine.executions.list({ sessionId })[0]!;
-    groups.add(execution.group.pgid);
+    groups.add(execution.snapshot().pgid);
     await new Promise((r) => setTimeout(r, 500));
     const stalled = execution.log.bytes.stdout;
     await new Promise((r) => setTimeout(r, 500));

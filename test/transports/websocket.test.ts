@@ -1,6 +1,6 @@
 // The WebSocket transport with raw `ws` peers: subprotocol, protocol errors, limits, heartbeat, disconnect cleanup.
 import { afterEach, describe, expect, it } from 'vitest';
-import { listGroupMembers } from '../../src/processes/proc.js';
+import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { closed, initialize, nextMessage, open } from '../helpers/raw-ws.js';
 import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -75,7 +75,7 @@ describe('WebSocket transport', () => {
     await client.close();
     await fg;
     await waitFor(() => listGroupMembers(pgid).length === 0, 5_000, 'session group to die');
-    const fgExec = server.engine.executions.find(String(server.engine.executions.list().find((e) => e.group.pgid === pgid)?.id));
+    const fgExec = server.engine.executions.find(String(server.engine.executions.list().find((e) => e.snapshot().pgid === pgid)?.id));
     await fgExec.done;
     expect(fgExec.terminationReason).toBe('disconnect');
     expect(listGroupMembers(bg.pgid).length).toBe(1);

@@ -15,6 +15,8 @@ export interface SpawnSpec {
 export type LeaderExit = { exitCode: number | null; signal: NodeJS.Signals | null };
 
 const POLL_MS = 20;
+/** After SIGKILL, how long terminate waits for the kernel to take the members away. */
+const KILL_WAIT_MS = 5_000;
 
 export class ProcessGroup {
   readonly pid: number;
@@ -145,13 +147,16 @@ export class ProcessGroup {
     return true;
   }
 
-  /** SIGTERM (plus SIGCONT so stopped members can act on it), wait `graceMs`, then SIGKILL. */
-  async terminate(graceMs: number): Promise<void> {
-    if (!this.signal('SIGTERM')) return;
+  /**
+   * SIGTERM (plus SIGCONT so stopped members can act on it), wait `graceMs`, then SIGKILL.
+   * Resolves true once the group is gone, false if members survived even SIGKILL for 5 s.
+   */
+  async terminate(graceMs: number): Promise<boolean> {
+    if (!this.signal('SIGTERM')) return true;
     this.signal('SIGCONT');
-    if (await this.waitGone(graceMs)) return;
+    if (await this.waitGone(graceMs)) return true;
     this.kill();
-    await this.waitGone(5_000);
+    return this.waitGone(KILL_WAIT_MS);
   }
 
   /** SIGKILL the whole group at once (synchronous: safe in an `exit` handler). */

@@ -5,8 +5,12 @@ import { performance } from 'node:perf_hooks';
 import { VERSION } from '../src/version.js';
 import { ChildSet } from './lib/children.js';
 import { renderTable, writeJson, type BenchContext, type Row } from './lib/report.js';
+import { benchFinishedMemory } from './finished-memory.js';
+import { benchHistoryScale } from './history-scale.js';
+import { benchLineLatency } from './line-latency.js';
 import { benchLoadMonitorLoop } from './load-monitor-loop.js';
 import { benchRoundTrip } from './round-trip.js';
+import { benchShutdownScale } from './shutdown-scale.js';
 import { benchSlowReaderRss } from './slow-reader-rss.js';
 import { benchStreamThroughput } from './stream-throughput.js';
 
@@ -20,17 +24,30 @@ function envNumber(name: string, fallback: number): number {
   return n;
 }
 
+/** BENCH_QUICK=1: smaller sizes everywhere, for iterating (about a fifth of the full run). */
+const quick = process.env.BENCH_QUICK === '1';
+
 const settings = {
-  streamMiB: envNumber('BENCH_STREAM_MIB', 256),
-  streamRuns: Math.round(envNumber('BENCH_STREAM_RUNS', 3)),
-  rtN: Math.round(envNumber('BENCH_RT_N', 200)),
-  rtWarmup: Math.round(envNumber('BENCH_RT_WARMUP', 20)),
-  slowMiB: envNumber('BENCH_SLOW_MIB', 1024),
-  slowRateMiBps: envNumber('BENCH_SLOW_RATE_MIBPS', 64),
-  only: (process.env.BENCH_ONLY ?? 'stream,rt,rss,loop').split(',').map((s) => s.trim()),
+  quick,
+  streamMiB: envNumber('BENCH_STREAM_MIB', quick ? 64 : 256),
+  streamRuns: Math.round(envNumber('BENCH_STREAM_RUNS', quick ? 1 : 3)),
+  rtN: Math.round(envNumber('BENCH_RT_N', quick ? 50 : 200)),
+  rtWarmup: Math.round(envNumber('BENCH_RT_WARMUP', quick ? 5 : 20)),
+  slowMiB: envNumber('BENCH_SLOW_MIB', quick ? 128 : 512),
+  latencyLines: Math.round(envNumber('BENCH_LATENCY_LINES', quick ? 40 : 150)),
+  latencyFloods: Math.round(envNumber('BENCH_LATENCY_FLOODS', 10)),
+  historyRecords: Math.round(envNumber('BENCH_HISTORY_RECORDS', quick ? 10_000 : 100_000)),
+  finishedRuns: Math.round(envNumber('BENCH_FINISHED_RUNS', quick ? 50 : 150)),
+  shutdownExecutions: Math.round(envNumber('BENCH_SHUTDOWN_EXECUTIONS', quick ? 300 : 1000)),
+  only: (process.env.BENCH_ONLY ?? 'latency,stream,rt,rss,finished,shutdown,history,loop').split(',').map((s) => s.trim()),
 };
 
 const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = [
+  {
+    key: 'latency',
+    name: 'line latency',
+    run: (ctx) => benchLineLatency(ctx, { lines: settings.latencyLines, intervalMs: 50, floods: settings.latencyFloods }),
+  },
   {
     key: 'stream',
     name: 'streaming throughput',
@@ -40,7 +57,22 @@ const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Pr
   {
     key: 'rss',
     name: 'slow-reader memory',
-    run: (ctx) => benchSlowReaderRss(ctx, { mib: settings.slowMiB, rateMiBps: settings.slowRateMiBps }),
+    run: (ctx) => benchSlowReaderRss(ctx, { mib: settings.slowMiB, readMs: 40, pausedMs: 150 }),
+  },
+  {
+    key: 'finished',
+    name: 'finished-execution memory',
+    run: (ctx) => benchFinishedMemory(ctx, { runs: settings.finishedRuns, mibEach: 2 }),
+  },
+  {
+    key: 'shutdown',
+    name: 'shutdown at scale',
+    run: (ctx) => benchShutdownScale(ctx, { executions: settings.shutdownExecutions }),
+  },
+  {
+    key: 'history',
+    name: 'history scaling',
+    run: (ctx) => benchHistoryScale(ctx, { records: settings.historyRecords, calls: quick ? 20 : 50, starts: quick ? 2 : 3 }),
   },
   { key: 'loop', name: 'load-monitor event loop', run: benchLoadMonitorLoop },
 ];

@@ -1,4 +1,6 @@
-// Builds the shared engine (load monitor, executions, sessions) from a config; main.ts and tests use the same path.
+// The engine: one object holding the shared parts (backend, executions, records, sessions...), the one lookup of
+// an execution (live or past), the one reader of its output, and close(). main.ts and the tests build it alike.
+import { join } from 'node:path';
 import type { ExecutionBackend } from './backends/backend.js';
 import { createBackend } from './backends/create-backend.js';
 import { baseChildEnv } from './backends/local/child-env.js';
@@ -6,17 +8,35 @@ import { spawnGroupHandle } from './backends/local/group-handle.js';
 import { localServerIdentity } from './backends/local/server-identity.js';
 import { resolveShell } from './backends/local/shell.js';
 import type { Config } from './config.js';
+import { ServerError } from './errors.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import type { Logger } from './logger.js';
-import { join } from 'node:path';
-import { DurationHistory } from './processes/duration-history.js';
-import { RecordStore } from './records/record-store.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { DurationHistory } from './processes/duration-history.js';
+import type { Execution } from './processes/execution.js';
 import { ExecutionRegistry } from './processes/execution-registry.js';
+import { viewOf, type ExecutionView } from './processes/execution-view.js';
+import type { OutputRead, StreamName } from './processes/output-log.js';
+import { readOutput, readOutputRange, type OutputSource } from './records/output-reader.js';
+import { RecordStore, type ExecutionRecord } from './records/record-store.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { LoadMonitor } from './system/load-monitor.js';
 
-export interface EngineParts {
+/** An execution named by id or prefix: in memory (`execution`) or known only from its record. */
+export interface FoundExecution {
+  /** The full id. */
+  id: string;
+  /** Running, or exited recently enough to still be in memory; undefined for a past execution. */
+  execution: Execution | undefined;
+}
+
+/** What `status` and the record resource show of one execution: live from memory, past from its record. */
+export type ExecutionDetails = ((ExecutionView & { transport: string; saveErrors: string[] }) | ExecutionRecord) & {
+  /** True while anything the command started is alive (also after its leader exited). */
+  groupAlive: boolean;
+};
+
+export interface Engine {
   config: Config;
   logger: Logger;
   /** Where commands run (config.backend). */
@@ -29,9 +49,29 @@ export interface EngineParts {
   records: RecordStore;
   metrics: Metrics;
   serverStartedAt: number;
+  /** The execution with this full id or unique prefix: in memory first, then the saved records. NOT_FOUND, AMBIGUOUS_ID. */
+  find(idOrPrefix: string): FoundExecution;
+  /** Like find, but only an execution in memory (control acts on those). */
+  findLive(idOrPrefix: string): Execution;
+  /** Its snapshot with inline output (live) or its record (past), with `groupAlive`. */
+  details(found: FoundExecution): ExecutionDetails;
+  /** Output after `sinceSeq`: memory window first, then the log files. */
+  readOutput(found: FoundExecution, sinceSeq: number, maxBytes: number): Promise<OutputRead>;
+  /** A byte range of one stream's full log. */
+  readOutputRange(
+    found: FoundExecution,
+    stream: StreamName,
+    byteOffset: number,
+    length: number,
+  ): Promise<{ data: string; bytes: number; eof: boolean }>;
+  /**
+   * Stop everything: refuse new work, terminate every execution (TERM, grace, KILL), let hooks and records
+   * finish, then close the backend. Transports close their sockets after it. Safe to call twice.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
 }
 
-export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?: boolean } = {}): EngineParts {
+export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?: boolean } = {}): Engine {
   const load = new LoadMonitor(
     {
       cpuThreshold: config.loadCpuThreshold,
@@ -86,5 +126,54 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
     logger,
   );
   const metrics = createMetrics({ executions, sessions, load });
-  return { config, logger, backend, load, executions, hooks, sessions, history, records, metrics, serverStartedAt: Date.now() };
+
+  const find = (idOrPrefix: string): FoundExecution => {
+    const execution = executions.lookup(idOrPrefix);
+    if (execution) return { id: execution.id, execution };
+    const past = records.lookup(idOrPrefix);
+    if (past) return { id: past.summary.id, execution: undefined };
+    throw new ServerError('NOT_FOUND', `no execution with id ${idOrPrefix}`);
+  };
+  const source = (found: FoundExecution): OutputSource => ({ execution: found.execution, base: records.baseOf(found.id) });
+  let closing: Promise<void> | undefined;
+
+  // A plain object, not a class: tools receive it spread together with their session.
+  return {
+    config,
+    logger,
+    backend,
+    load,
+    executions,
+    hooks,
+    sessions,
+    history,
+    records,
+    metrics,
+    serverStartedAt: Date.now(),
+    find,
+    findLive(idOrPrefix) {
+      return executions.find(idOrPrefix);
+    },
+    details(found) {
+      const e = found.execution;
+      if (!e) return { ...records.read(found.id), groupAlive: false };
+      return { ...viewOf(e), transport: e.meta.transport, groupAlive: e.hasLiveProcesses(), saveErrors: records.saveErrors(e.id) };
+    },
+    readOutput: (found, sinceSeq, maxBytes) => readOutput(found.id, source(found), sinceSeq, maxBytes),
+    readOutputRange: (found, stream, byteOffset, length) => readOutputRange(found.id, source(found), stream, byteOffset, length),
+    close({ graceMs = config.graceMs } = {}) {
+      closing ??= (async () => {
+        load.stop();
+        sessions.stop();
+        // Executions first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
+        await executions.shutdown(graceMs);
+        await records.flush();
+        metrics.close();
+        // No debounced write may recreate the data directory after the caller removed it.
+        history.flush();
+        await backend.close();
+      })();
+      return closing;
+    },
+  };
 }

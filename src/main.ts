@@ -1,9 +1,11 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 // CLI entry: load config -> logger -> engine -> transports -> signal handling and orderly shutdown.
 // `run`, `status`, `control` and `help` are the client (src/cli/); `serve` or no subcommand is the server.
+// The shebang passes --max-semi-space-size=8: V8 (Node 24 most of all) grows the young generation up to
+// 128 MiB while a slow client holds output strings, and v8.setFlagsFromString() cannot shrink it at run time.
 import { COMMANDS_USAGE, isClientCommand } from './cli/commands.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createEngine, type EngineParts } from './engine.js';
+import { createEngine, type Engine } from './engine.js';
 import { createLogger } from './logger.js';
 import { describeStartup } from './startup-line.js';
 import { VERSION } from './version.js';
@@ -44,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel, { format: config.logFormat });
-  const engine: EngineParts = createEngine(config, logger);
+  const engine: Engine = createEngine(config, logger);
   await engine.records.init();
 
   // Last resort: whatever ends this process, no group we started survives it.
@@ -89,15 +91,11 @@ async function main(argv: string[]): Promise<void> {
     );
     hardStop.unref();
     stopAccepting();
-    engine.load.stop();
-    engine.sessions.stop();
-    // Executions first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
-    await engine.executions.shutdown(config.graceMs);
-    await engine.records.flush();
+    // Executions end first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
+    await engine.close();
     await new Promise((r) => setTimeout(r, 50));
     engine.sessions.closeAll(CLOSE_CODES.GOING_AWAY, 'server shutting down');
     await stopTransport();
-    engine.history.flush();
     logger.info('stopped');
     process.exit(0);
   }

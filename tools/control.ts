@@ -5,13 +5,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { ServerError, toToolError } from '../src/errors.js';
 import type { Execution } from '../src/processes/execution.js';
+import { MIN_ID_PREFIX_CHARS } from '../src/processes/id-lookup.js';
 import type { ToolDeps } from './deps.js';
 import { executionResult, toCallToolResult } from './results.js';
 
 export const CONTROL_ACTIONS = ['pause', 'resume', 'cancel', 'kill', 'signal'] as const;
 
 export const ControlInputShape = {
-  id: z.string().min(1).describe('Execution id (or a unique prefix of at least 4 characters).'),
+  id: z.string().min(1).describe(`Execution id (or a unique prefix of at least ${MIN_ID_PREFIX_CHARS} characters).`),
   action: z
     .enum(CONTROL_ACTIONS)
     .describe(
@@ -48,7 +49,7 @@ export function registerControlTool(server: McpServer, deps: ToolDeps): void {
     },
     async (input) => {
       try {
-        const execution = deps.executions.find(input.id);
+        const execution = deps.findLive(input.id);
         await act(execution, input.action, input, deps.config.graceMs);
         return toCallToolResult(executionResult(execution), { action: input.action });
       } catch (e) {

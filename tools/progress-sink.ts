@@ -51,15 +51,28 @@ export class ProgressSink extends FlowSubscriber {
     this.heartbeat.unref();
   }
 
+  /**
+   * After a quiet spell (nothing sent for coalesceMs) a chunk goes out at once: a line printed now and
+   * then reaches the client in about a millisecond. While output keeps coming, chunks are coalesced
+   * for up to coalesceMs or until chunkBytes are buffered, so a flood costs few notifications. A chunk
+   * that would take the buffer past chunkBytes flushes the buffer first, so no notification carries more
+   * than chunkBytes unless one chunk alone does (a chunk is never split: its seq is the client's cursor).
+   */
   write(chunk: OutputChunk): void {
     if (this.closed) return;
+    const quiet = this.flushTimer === undefined && Date.now() - this.lastOutputAt >= this.opts.coalesceMs;
     if (this.bufferedStream !== null && this.bufferedStream !== chunk.stream) this.flush();
+    if (this.bufferedBytes > 0 && this.bufferedBytes + chunk.bytes > this.opts.chunkBytes) this.flush();
     this.bufferedStream = chunk.stream;
     this.buffered.push(chunk.data);
     this.bufferedBytes += chunk.bytes;
     this.lastSeq = chunk.seq;
-    if (this.bufferedBytes >= this.opts.chunkBytes) this.flush();
-    else if (this.flushTimer === undefined) this.flushTimer = setTimeout(() => this.flush(), this.opts.coalesceMs);
+    if (quiet || this.bufferedBytes >= this.opts.chunkBytes) this.flush();
+    else if (this.flushTimer === undefined) {
+      // Coalesce until coalesceMs after the last output notification, not after this chunk.
+      const wait = Math.max(0, this.lastOutputAt + this.opts.coalesceMs - Date.now());
+      this.flushTimer = setTimeout(() => this.flush(), wait);
+    }
   }
 
   private nextProgress(): number {

@@ -5,7 +5,6 @@ import { ServerError } from '../src/errors.js';
 import type { Execution } from '../src/processes/execution.js';
 import type { OutputChunk, OutputSubscriber } from '../src/processes/output-log.js';
 import type { ToolDeps } from './deps.js';
-import { executionResult } from './results.js';
 
 export const RECORD_URI = 'cc-executor://executions/{id}';
 export const OUTPUT_URI = 'cc-executor://executions/{id}/output';
@@ -19,27 +18,12 @@ function recordUri(id: string): string {
   return `cc-executor://executions/${id}`;
 }
 
-function liveExecution(deps: ToolDeps, id: string): Execution | undefined {
-  try {
-    return deps.executions.find(id);
-  } catch (e) {
-    if (e instanceof ServerError && e.code === 'NOT_FOUND') return undefined;
-    throw e;
-  }
-}
-
 function asMcpError(e: unknown): McpError {
   return e instanceof ServerError ? new McpError(ErrorCode.InvalidParams, `${e.code}: ${e.message}`) : (e as McpError);
 }
 
 /** Registers the two templates and the subscribe/unsubscribe handlers; returns a cleanup for session end. */
 export function registerExecutionResources(server: McpServer, deps: ToolDeps): () => void {
-  const readRecord = (id: string): unknown => {
-    const live = liveExecution(deps, id);
-    if (live) return { ...executionResult(live), transport: live.meta.transport, saveErrors: deps.records.saveErrors(live.id) };
-    return deps.records.read(id);
-  };
-
   // The output template first: `{id}` cannot contain '/', but keep the more specific one ahead anyway.
   server.registerResource(
     'execution-output',
@@ -51,10 +35,7 @@ export function registerExecutionResources(server: McpServer, deps: ToolDeps): (
     },
     async (uri, { id }) => {
       try {
-        const key = String(id);
-        const live = liveExecution(deps, key);
-        const fullId = live?.id ?? deps.records.find(key).summary.id;
-        const out = await deps.records.readOutput(fullId, 0, OUTPUT_RESOURCE_MAX_BYTES, live);
+        const out = await deps.readOutput(deps.find(String(id)), 0, OUTPUT_RESOURCE_MAX_BYTES);
         let text = out.chunks.map((c: OutputChunk) => c.data).join('');
         if (out.more) text += `\n[output continues; use the status tool with sinceSeq ${out.nextSeq}]\n`;
         return { contents: [{ uri: uri.href, mimeType: 'text/plain', text }] };
@@ -84,7 +65,9 @@ export function registerExecutionResources(server: McpServer, deps: ToolDeps): (
     (uri, { id }) => {
       try {
         return {
-          contents: [{ uri: uri.href, mimeType: 'application/json', text: `${JSON.stringify(readRecord(String(id)), null, 2)}\n` }],
+          contents: [
+            { uri: uri.href, mimeType: 'application/json', text: `${JSON.stringify(deps.details(deps.find(String(id))), null, 2)}\n` },
+          ],
         };
       } catch (e) {
         throw asMcpError(e);
@@ -99,9 +82,9 @@ export function registerExecutionResources(server: McpServer, deps: ToolDeps): (
     const m = URI_PATTERN.exec(uri);
     if (!m) throw new McpError(ErrorCode.InvalidParams, `not a cc-executor execution resource: ${uri}`);
     if (subscriptions.has(uri)) return {};
-    const live = liveExecution(deps, m[1]!);
+    const live = deps.find(m[1]!).execution;
     if (!live) {
-      deps.records.find(m[1]!); // past execution: nothing will change, but the subscription is valid
+      // A past execution: nothing will change, but the subscription is valid.
       subscriptions.set(uri, () => undefined);
       return {};
     }

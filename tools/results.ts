@@ -1,12 +1,9 @@
 // Shapes engine snapshots into MCP tool results: structuredContent for machines, a readable text for models.
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Execution, ExecutionSnapshot } from '../src/processes/execution.js';
+import { viewOf, type ExecutionView } from '../src/processes/execution-view.js';
 
-export type ExecutionResult = ExecutionSnapshot & {
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-};
+export type ExecutionResult = ExecutionView;
 
 export function describeOutcome(s: ExecutionSnapshot): string {
   const id = `execution ${s.id}`;
@@ -20,10 +17,7 @@ export function describeOutcome(s: ExecutionSnapshot): string {
 }
 
 export function executionResult(execution: Execution): ExecutionResult {
-  const s = execution.snapshot();
-  const stdout = execution.log.inlineOutput('stdout');
-  const stderr = execution.log.inlineOutput('stderr');
-  return { ...s, stdout: stdout.text, stderr: stderr.text, truncated: stdout.truncated || stderr.truncated };
+  return viewOf(execution);
 }
 
 export function toCallToolResult(result: ExecutionResult, extra: Record<string, unknown> = {}): CallToolResult {

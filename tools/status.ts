@@ -2,13 +2,11 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { ServerError, toToolError } from '../src/errors.js';
-import type { Execution } from '../src/processes/execution.js';
 import type { OutputRead } from '../src/processes/output-log.js';
-import { readByteRange } from '../src/records/output-files.js';
 import type { HookRunner } from '../src/hooks/hook-runner.js';
 import { VERSION } from '../src/version.js';
 import type { ToolDeps } from './deps.js';
-import { describeOutcome, executionResult } from './results.js';
+import { describeOutcome } from './results.js';
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
 const MAX_MAX_BYTES = 8 * 1024 * 1024;
@@ -77,15 +75,6 @@ export function registerStatusTool(server: McpServer, deps: ToolDeps): void {
   );
 }
 
-function findLive(deps: ToolDeps, id: string): Execution | undefined {
-  try {
-    return deps.executions.find(id);
-  } catch (e) {
-    if (e instanceof ServerError && e.code === 'NOT_FOUND') return undefined;
-    throw e;
-  }
-}
-
 function outputJson(output: OutputRead) {
   return {
     chunks: output.chunks.map(({ seq, stream, data }) => ({ seq, stream, data })),
@@ -98,26 +87,18 @@ function outputJson(output: OutputRead) {
 
 async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
   const maxBytes = input.maxBytes ?? DEFAULT_MAX_BYTES;
-  const execution = findLive(deps, id);
-  const base = execution
-    ? { ...executionResult(execution), groupAlive: execution.hasLiveProcesses(), saveErrors: deps.records.saveErrors(execution.id) }
-    : (() => {
-        const record = deps.records.read(id);
-        return { ...record, groupAlive: false };
-      })();
+  const found = deps.find(id);
+  const base = deps.details(found);
   if (input.byteOffset !== undefined || input.stream !== undefined) {
     if (input.byteOffset === undefined || input.stream === undefined)
       throw new ServerError('INVALID_INPUT', 'a byte range needs both `stream` and `byteOffset`');
-    const { base: recordBase } = deps.records.find(base.id);
-    const range = await readByteRange(`${recordBase}.${input.stream}.log`, input.byteOffset, maxBytes).catch(() => {
-      throw new ServerError('NOT_FOUND', `no ${input.stream} log is saved for ${base.id}`);
-    });
+    const range = await deps.readOutputRange(found, input.stream, input.byteOffset, maxBytes);
     return {
       content: [{ type: 'text' as const, text: `${describeOutcome(base as never)}\n${range.data}` }],
       structuredContent: { ...base, range: { stream: input.stream, byteOffset: input.byteOffset, ...range } },
     };
   }
-  const output = await deps.records.readOutput(base.id, input.sinceSeq ?? 0, maxBytes, execution);
+  const output = await deps.readOutput(found, input.sinceSeq ?? 0, maxBytes);
   const text = [describeOutcome(base as never)];
   if (output.evicted) text.push(`(output before seq ${output.firstSeq} is no longer available)`);
   for (const c of output.chunks) text.push(c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data);

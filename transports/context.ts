@@ -1,24 +1,10 @@
 // The shared objects a transport needs to turn a connection into a session with its own McpServer.
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { Config } from '../src/config.js';
-import type { Logger } from '../src/logger.js';
-import type { Metrics } from '../src/metrics.js';
-import type { ExecutionRegistry } from '../src/processes/execution-registry.js';
-import type { RecordStore } from '../src/records/record-store.js';
+import type { Engine } from '../src/engine.js';
 import { createServer } from '../src/server.js';
-import type { Session, SessionRegistry } from '../src/sessions/session-registry.js';
-import type { LoadMonitor } from '../src/system/load-monitor.js';
+import type { Session } from '../src/sessions/session-registry.js';
 
-export interface Engine {
-  config: Config;
-  logger: Logger;
-  executions: ExecutionRegistry;
-  sessions: SessionRegistry;
-  load: LoadMonitor;
-  records: RecordStore;
-  metrics: Metrics;
-  serverStartedAt: number;
-}
+export type { Engine } from '../src/engine.js';
 
 export function createSessionServer(engine: Engine, session: Session): McpServer {
   return createServer({ ...engine, session });

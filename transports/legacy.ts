@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ServerError } from '../src/errors.js';
 import type { Execution, TerminationReason } from '../src/processes/execution.js';
 import { shortId } from '../src/processes/execution-registry.js';
+import { matchId } from '../src/processes/id-lookup.js';
 import type { Session } from '../src/sessions/session-registry.js';
 import { VERSION } from '../src/version.js';
 import type { Engine } from './context.js';
@@ -33,7 +34,6 @@ const ControlParamsSchema = z.object({
 });
 
 const CONTROL_STATUS = { PAUSE: 'paused', RESUME: 'resumed', CANCEL: 'canceled' } as const;
-const MIN_PREFIX_CHARS = 4;
 
 function describeZodError(error: z.ZodError): string {
   return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
@@ -317,11 +317,12 @@ class LegacyConnection {
       return latest;
     }
     const mine = this.engine.executions.list({ sessionId: this.session!.id });
-    const exact = mine.find((e) => e.id === target);
-    const matches = exact ? [exact] : target.length >= MIN_PREFIX_CHARS ? mine.filter((e) => e.id.startsWith(target)) : [];
-    if (matches.length > 1)
-      throw new ServerError('AMBIGUOUS_ID', `id prefix ${target} matches ${matches.length} processes; give more characters`);
-    const found = matches[0];
+    const found = matchId(
+      mine,
+      target,
+      mine.find((e) => e.id === target),
+      'processes',
+    );
     if (!found) throw new ServerError('NOT_FOUND', `No process with id ${target} on this connection`);
     if (!live.includes(found)) throw new ServerError('INVALID_STATE', `Process ${found.id} is not running`, { state: found.state });
     return found;

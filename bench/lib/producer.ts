@@ -7,3 +7,13 @@ const LINE = 'cc-executor bench line: the quick brown fox jumps over the lazy do
 export function producerCommand(bytes: number): string {
   return `yes '${LINE}' | head -c ${bytes}`;
 }
+
+/** A bash command that writes exactly `bytes` bytes of one line with no newline at all. */
+export function singleLineCommand(bytes: number): string {
+  return `head -c ${bytes} /dev/zero | tr '\\0' x`;
+}
+
+/** A bash command that writes exactly `bytes` NUL bytes (6 bytes each once JSON-escaped). */
+export function nulCommand(bytes: number): string {
+  return `head -c ${bytes} /dev/zero`;
+}

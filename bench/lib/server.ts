@@ -1,6 +1,7 @@
 // Starts the real cc-executor server (dist/src/main.js) as a separate process and reads its URL from its log.
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ChildSet } from './children.js';
@@ -10,6 +11,9 @@ const START_TIMEOUT_MS = 20_000;
 export interface ServerProcess {
   url: string;
   pid: number;
+  dataDir: string;
+  /** ms from spawn to the "listening" log line. */
+  startMs: number;
   child: ChildProcess;
   /** Last lines the server logged (for error messages). */
   recentLog(): string;
@@ -20,17 +24,33 @@ function splitArgs(raw: string | undefined): string[] {
   return (raw ?? '').split(/\s+/).filter((a) => a !== '');
 }
 
+/** The Node flags the bin's shebang passes (`#!/usr/bin/env -S node --flag...`): the bench runs what users run. */
+export function shebangNodeFlags(mainJs: string): string[] {
+  const first = readFileSync(mainJs, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
+  return m ? splitArgs(m[1]) : [];
+}
+
 /**
  * `node dist/src/main.js --port 0` at the default log level (info), as users run it. The bench keeps
  * reading its stderr, so the synchronous logger never blocks on a full pipe.
  * BENCH_SERVER_ARGS adds server flags (e.g. `--high-water-bytes 1048576`), BENCH_SERVER_NODE_FLAGS adds Node flags.
  */
-export async function startServer(children: ChildSet, extraArgs: string[] = []): Promise<ServerProcess> {
+export async function startServer(
+  children: ChildSet,
+  extraArgs: string[] = [],
+  options: { dataDir?: string } = {},
+): Promise<ServerProcess> {
   const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-  // A fresh data directory per server: no records or history from earlier runs, and nothing left behind.
+  // A fresh data directory per server unless one is given: no records or history from earlier runs, and
+  // nothing left behind (a given directory is the caller's to remove).
   mkdirSync('tmp/bench', { recursive: true });
-  const dataDir = mkdtempSync('tmp/bench/data-');
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync('tmp/bench/data-');
+  // BENCH_NO_SHEBANG_FLAGS=1 runs the server without the bin's Node flags (to measure what they buy).
+  const shebang = process.env.BENCH_NO_SHEBANG_FLAGS === '1' ? [] : shebangNodeFlags(main);
   const args = [
+    ...shebang,
     ...splitArgs(process.env.BENCH_SERVER_NODE_FLAGS),
     main,
     '--host',
@@ -42,6 +62,7 @@ export async function startServer(children: ChildSet, extraArgs: string[] = []):
     ...splitArgs(process.env.BENCH_SERVER_ARGS),
     ...extraArgs,
   ];
+  const t0 = performance.now();
   const child = children.spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const lines: string[] = [];
   const recentLog = () => lines.slice(-20).join('\n');
@@ -70,17 +91,20 @@ export async function startServer(children: ChildSet, extraArgs: string[] = []):
     url = await listening;
   } catch (e) {
     await children.stop(child);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     throw e;
   }
+  const startMs = performance.now() - t0;
   return {
     url,
     pid: child.pid!,
+    dataDir,
+    startMs,
     child,
     recentLog,
     async stop() {
       await children.stop(child);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -8,6 +8,8 @@ interface Args {
   command: string;
   /** Read rate the client allows itself, bytes per second of stdout text; 0 = as fast as it can. */
   bytesPerSecond: number;
+  /** Instead of a rate: read for readMs, then pause the socket for pausedMs, over and over. */
+  cycle?: { readMs: number; pausedMs: number };
 }
 
 interface JsonRpc {
@@ -26,7 +28,7 @@ interface JsonRpc {
 const BURST_BYTES = 1024 * 1024;
 
 runRoleMain(async () => {
-  const { url, command, bytesPerSecond } = roleArgs<Args>();
+  const { url, command, bytesPerSecond, cycle } = roleArgs<Args>();
   const ws = new WebSocket(url, 'mcp', { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -75,7 +77,7 @@ runRoleMain(async () => {
     if (m.params?._meta?.['cc-executor/stream'] !== 'stdout') return;
     bytes += Buffer.byteLength(m.params.message ?? '');
     notifications++;
-    if (paused || bytesPerSecond <= 0) return;
+    if (cycle || paused || bytesPerSecond <= 0) return;
     const allowed = ((performance.now() - t0) / 1000) * bytesPerSecond;
     const ahead = bytes - allowed;
     if (ahead > BURST_BYTES) {
@@ -92,8 +94,26 @@ runRoleMain(async () => {
       );
     }
   };
+  let cycleTimer: NodeJS.Timeout | undefined;
+  if (cycle) {
+    // A reader that is slow in bursts: reads for readMs, then does something else for pausedMs.
+    const readPhase = () => {
+      paused = false;
+      ws.resume();
+      cycleTimer = setTimeout(pausePhase, cycle.readMs);
+    };
+    const pausePhase = () => {
+      paused = true;
+      pauses++;
+      ws.pause();
+      cycleTimer = setTimeout(readPhase, cycle.pausedMs);
+    };
+    cycleTimer = setTimeout(pausePhase, cycle.readMs);
+  }
   const cpu0 = cpuMs();
   const reply = await request('tools/call', { name: 'execute', arguments: { command }, _meta: { progressToken: 'slow' } });
+  clearTimeout(cycleTimer);
+  ws.resume();
   const ms = performance.now() - t0;
   const s = reply.result?.structuredContent;
   const cpu = cpuMs() - cpu0;

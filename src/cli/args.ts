@@ -1,5 +1,6 @@
 // Argument helpers shared by the client subcommands: node:util parseArgs, options before the command, durations, env pairs.
 import { parseArgs } from 'node:util';
+import { MIN_ID_PREFIX_CHARS } from '../processes/id-lookup.js';
 import { UsageError } from './exit-codes.js';
 
 export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
@@ -86,12 +87,10 @@ export function parseEnvPairs(pairs: string[], env: NodeJS.ProcessEnv): Record<s
   return out;
 }
 
-/** Ids are UUIDs; the server accepts unique prefixes of at least this many characters. */
-export const MIN_ID_PREFIX = 4;
-
 export function checkIdArg(id: string | undefined, usage: string): string {
   if (id === undefined || id === '') throw new UsageError(`missing execution id (${usage})`);
-  if (id.length < MIN_ID_PREFIX)
-    throw new UsageError(`id prefix ${JSON.stringify(id)} is too short: give at least ${MIN_ID_PREFIX} characters`);
+  // The server's own rule (a tiny module: the client loads nothing else of the server for it).
+  if (id.length < MIN_ID_PREFIX_CHARS)
+    throw new UsageError(`id prefix ${JSON.stringify(id)} is too short: give at least ${MIN_ID_PREFIX_CHARS} characters`);
   return id;
 }

@@ -1,35 +1,22 @@
-// Creates executions, enforces limits, finds them by id or unique prefix, and shuts them all down.
-import { randomUUID } from 'node:crypto';
+// Keeps the executions: starts planned ones, enforces limits, finds them by id or unique prefix, shuts them all down.
 import { EventEmitter } from 'node:events';
-import type { ExecutionBackend, Launch, LaunchPlan } from '../backends/backend.js';
+import type { ExecutionBackend } from '../backends/backend.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
-import type { HookRunner, PreHookRequest } from '../hooks/hook-runner.js';
+import type { HookRunner } from '../hooks/hook-runner.js';
 import type { Logger } from '../logger.js';
 import { CommandPolicy } from '../policy/command-policy.js';
 import type { LoadMonitor } from '../system/load-monitor.js';
-import { normaliseCommand, type DurationHistory } from './duration-history.js';
+import type { DurationHistory } from './duration-history.js';
 import { Execution, type TerminationReason } from './execution.js';
+import { viewOf } from './execution-view.js';
+import { matchId } from './id-lookup.js';
+import { planExecution, type ExecuteRequest } from './plan.js';
 
-export interface ExecuteRequest {
-  sessionId: string;
-  /** Which transport the request came through (for the record). */
-  transport?: string;
-  command?: string;
-  argv?: string[];
-  cwd?: string;
-  env?: Record<string, string>;
-  stdin?: string;
-  timeoutMs?: number;
-  idleTimeoutMs?: number;
-  background?: boolean;
-  /** The caller gave up (request cancelled, session closed): preExecute hooks stop and nothing is spawned. */
-  signal?: AbortSignal;
-}
+export type { ExecuteRequest } from './plan.js';
 
 /** Exited executions kept in memory for `status` (records on disk keep the rest). */
 const MAX_EXITED_IN_MEMORY = 500;
-const MIN_PREFIX_CHARS = 4;
 /** At shutdown, how long running postExecute hooks may take before they are stopped (main.ts has a hard stop). */
 const SHUTDOWN_POST_HOOKS_MS = 2_000;
 
@@ -66,69 +53,31 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     return this.hooks;
   }
 
+  /** Plan (validation, policy, hooks), spawn through the backend, and keep the execution. */
   async start(req: ExecuteRequest): Promise<Execution> {
     if (this.closing) throw new ServerError('SHUTTING_DOWN', 'the server is shutting down');
-    const hasCommand = req.command !== undefined;
-    const hasArgv = req.argv !== undefined;
-    if (hasCommand === hasArgv) {
-      throw new ServerError('INVALID_INPUT', 'give exactly one of `command` (a shell string) or `argv` (an array run without a shell)');
-    }
-    if (hasCommand && req.command!.trim() === '') throw new ServerError('INVALID_INPUT', '`command` is empty');
-    if (hasArgv && (req.argv!.length === 0 || req.argv![0] === ''))
-      throw new ServerError('INVALID_INPUT', '`argv` needs at least a program name');
-    for (const s of [req.command, ...(req.argv ?? [])]) {
-      if (s?.includes('\0')) throw new ServerError('INVALID_INPUT', 'command strings cannot contain NUL bytes');
-    }
-    // The backend resolves cwd and environment on its machine (INVALID_CWD, INVALID_INPUT) before anything else.
-    // The id exists before the preExecute hooks run: they receive it.
-    const id = randomUUID();
-    let launch = this.backend.prepare(launchPlan(id, req, req));
-    const cwd = launch.cwd;
-    this.checkLimits(req.sessionId);
-    // Refused before any hook runs; counts towards the per-minute rate.
-    let allowed = this.policy.check(req, cwd);
-
-    let requested = req.timeoutMs ?? this.config.defaultTimeoutMs;
-    // History learns the command as requested: hook rewrites (a venv prefix) would blur its key.
-    const historyKey = normaliseCommand(req.command, req.argv);
-    let timeoutRequested = req.timeoutMs !== undefined;
-    let plan: PreHookRequest = {
-      executionId: id,
-      sessionId: req.sessionId,
-      ...(hasCommand ? { command: req.command! } : { argv: req.argv! }),
-      cwd,
-      env: { ...req.env },
-      timeoutMs: Math.min(requested, this.config.maxTimeoutMs),
-    };
-    const pre = this.hooks?.hasPre ? await this.hooks.runPre(plan, req.signal) : undefined;
-    if (pre) {
-      // Hooks take time: the world may have changed meanwhile.
-      if (this.closing) throw new ServerError('SHUTTING_DOWN', 'the server is shutting down');
-      if (req.signal?.aborted) throw new ServerError('INVALID_STATE', 'the request was cancelled before the command started');
-      if (pre.request.timeoutMs !== plan.timeoutMs) {
-        requested = pre.request.timeoutMs;
-        timeoutRequested = true;
-      }
-      plan = pre.request;
-      launch = this.backend.prepare(launchPlan(id, plan, req));
-      this.checkLimits(req.sessionId);
-      // Hooks are configuration, but what finally runs must still obey the policy.
-      allowed = this.policy.check({ ...plan, sessionId: req.sessionId }, launch.cwd, { countRate: false });
-    }
-    const timeoutMs = Math.min(requested, this.config.maxTimeoutMs);
-    const shellMode = plan.command !== undefined;
-    // What the policy vouched for runs: the checked executable path and the checked (real) directory.
-    const final: Launch = { ...launch, cwd: allowed.cwd, ...(shellMode ? {} : { file: allowed.file! }) };
-    const handle = await this.backend.spawn(final);
+    const plan = await planExecution(req, {
+      config: this.config,
+      backend: this.backend,
+      policy: this.policy,
+      hooks: this.hooks,
+      history: this.history,
+      admit: (sessionId) => {
+        if (this.closing) throw new ServerError('SHUTTING_DOWN', 'the server is shutting down');
+        this.checkLimits(sessionId);
+      },
+    });
+    const handle = await this.backend.spawn(plan.launch);
+    const id = plan.id;
     const execution = new Execution(
       {
         id,
         sessionId: req.sessionId,
-        ...(shellMode ? { command: plan.command! } : { argv: plan.argv! }),
-        cwd: final.cwd,
-        timeoutMs,
-        timeoutClamped: requested > timeoutMs,
-        ...(pre ? { hooks: pre.runs, hookWarnings: pre.warnings } : {}),
+        ...(plan.command !== undefined ? { command: plan.command } : { argv: plan.argv! }),
+        cwd: plan.launch.cwd,
+        timeoutMs: plan.timeoutMs,
+        timeoutClamped: plan.timeoutClamped,
+        ...(plan.hookRuns ? { hooks: plan.hookRuns, hookWarnings: plan.hookWarnings ?? [] } : {}),
         ...(this.hooks?.hasPost ? { postHooks: (e: Execution) => this.runPostHooks(e, this.hooks!) } : {}),
         idleTimeoutMs: req.idleTimeoutMs ?? this.config.idleTimeoutMs,
         graceMs: this.config.graceMs,
@@ -137,9 +86,9 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         maxOutputBytes: this.config.maxOutputBytes,
         inlineOutputChars: this.config.inlineOutputChars,
         load: this.load,
-        historyKey,
-        expectedMs: this.history?.expectedMs(historyKey),
-        timeoutRequested,
+        historyKey: plan.historyKey,
+        expectedMs: plan.expectedMs,
+        timeoutRequested: plan.timeoutRequested,
         meta: { transport: req.transport ?? 'internal', env: { ...(req.env ?? {}) }, loadAtStart: this.load.current() },
       },
       handle,
@@ -162,14 +111,9 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   }
 
   private runPostHooks(execution: Execution, hooks: HookRunner): Promise<void> {
-    const stdout = execution.log.inlineOutput('stdout');
-    const stderr = execution.log.inlineOutput('stderr');
-    const record = {
-      ...execution.snapshot(),
-      stdout: stdout.text,
-      stderr: stderr.text,
-      outputTruncated: stdout.truncated || stderr.truncated,
-    };
+    const { truncated, ...view } = viewOf(execution);
+    // Hooks have always read `outputTruncated`: the public name stays.
+    const record = { ...view, outputTruncated: truncated };
     return hooks.runPost(record, (run, warning) => execution.addHookRun(run, warning));
   }
 
@@ -197,20 +141,16 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     }
   }
 
-  /** Find by full id or a unique prefix (at least 4 characters). */
+  /** The execution in memory with this full id or unique prefix; undefined when none (AMBIGUOUS_ID when several). */
+  lookup(idOrPrefix: string): Execution | undefined {
+    return matchId(this.executions.values(), idOrPrefix, this.executions.get(idOrPrefix));
+  }
+
+  /** Like lookup, but NOT_FOUND when no execution in memory matches. */
   find(idOrPrefix: string): Execution {
-    const exact = this.executions.get(idOrPrefix);
-    if (exact) return exact;
-    if (idOrPrefix.length >= MIN_PREFIX_CHARS) {
-      const matches = [...this.executions.values()].filter((e) => e.id.startsWith(idOrPrefix));
-      if (matches.length === 1) return matches[0]!;
-      if (matches.length > 1) {
-        throw new ServerError('AMBIGUOUS_ID', `id prefix ${idOrPrefix} matches ${matches.length} executions; give more characters`, {
-          matches: matches.map((m) => m.id),
-        });
-      }
-    }
-    throw new ServerError('NOT_FOUND', `no execution with id ${idOrPrefix}`);
+    const found = this.lookup(idOrPrefix);
+    if (!found) throw new ServerError('NOT_FOUND', `no execution with id ${idOrPrefix}`);
+    return found;
   }
 
   list(filter: { sessionId?: string } = {}): Execution[] {
@@ -296,19 +236,4 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
 /** The id is a capability: logs at info level carry only a prefix. */
 export function shortId(id: string): string {
   return id.slice(0, 8);
-}
-
-/** The machine-independent plan for the backend: what to run (as the request or the hooks left it), where, with which variables. */
-function launchPlan(
-  id: string,
-  what: { command?: string; argv?: string[]; cwd?: string; env?: Record<string, string | null> },
-  req: ExecuteRequest,
-): LaunchPlan {
-  return {
-    id,
-    ...(what.command !== undefined ? { command: what.command } : { argv: what.argv! }),
-    ...(what.cwd !== undefined ? { cwd: what.cwd } : {}),
-    env: { ...what.env },
-    ...(req.stdin !== undefined ? { stdin: req.stdin } : {}),
-  };
 }

@@ -9,9 +9,10 @@ import { ServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Execution, ExecutionSnapshot } from '../processes/execution.js';
 import { shortId } from '../processes/execution-registry.js';
-import type { OutputRead } from '../processes/output-log.js';
+import { viewOf } from '../processes/execution-view.js';
+import { matchId } from '../processes/id-lookup.js';
 import { VERSION } from '../version.js';
-import { OutputFiles, outputFileList, outputPaths, readOutputFiles, type OutputPaths } from './output-files.js';
+import { OutputFiles, outputFileList, type OutputPaths } from './output-files.js';
 
 export type RecordState = ExecutionSnapshot['state'] | 'lost';
 
@@ -208,10 +209,8 @@ export class RecordStore {
 
   private build(live: LiveRecord): ExecutionRecord {
     const { execution: e, meta } = live;
-    const s = e.snapshot();
+    const { stdout, stderr, truncated, ...s } = viewOf(e);
     const handle = e.handle.describe();
-    const stdout = e.log.inlineOutput('stdout');
-    const stderr = e.log.inlineOutput('stderr');
     return {
       version: 1,
       ...s,
@@ -221,9 +220,9 @@ export class RecordStore {
       handle,
       server: { ...this.options.identity.self, version: VERSION },
       loadAtStart: meta.loadAtStart,
-      stdout: stdout.text,
-      stderr: stderr.text,
-      truncated: stdout.truncated || stderr.truncated,
+      stdout,
+      stderr,
+      truncated,
       logs: live.files.paths,
       saveErrors: [...live.saveErrors],
     };
@@ -331,18 +330,17 @@ export class RecordStore {
     };
   }
 
-  /** Find a past execution by id or unique prefix (at least 4 characters). */
+  /** A saved execution by full id or unique prefix; undefined when none (AMBIGUOUS_ID when several). */
+  lookup(idOrPrefix: string): { summary: RecordSummary; base: string } | undefined {
+    const m = matchId(this.index.values(), idOrPrefix, this.index.get(idOrPrefix));
+    return m && { summary: m, base: m.base };
+  }
+
+  /** Like lookup, but NOT_FOUND when no record matches. */
   find(idOrPrefix: string): { summary: RecordSummary; base: string } {
-    const exact = this.index.get(idOrPrefix);
-    const matches = exact ? [exact] : idOrPrefix.length >= 4 ? [...this.index.values()].filter((e) => e.id.startsWith(idOrPrefix)) : [];
-    if (matches.length > 1) {
-      throw new ServerError('AMBIGUOUS_ID', `id prefix ${idOrPrefix} matches ${matches.length} executions; give more characters`, {
-        matches: matches.map((m) => m.id),
-      });
-    }
-    const m = matches[0];
-    if (!m) throw new ServerError('NOT_FOUND', `no execution with id ${idOrPrefix}`);
-    return { summary: m, base: m.base };
+    const found = this.lookup(idOrPrefix);
+    if (!found) throw new ServerError('NOT_FOUND', `no execution with id ${idOrPrefix}`);
+    return found;
   }
 
   /** The record as saved on disk. */
@@ -360,22 +358,9 @@ export class RecordStore {
     return [...(this.live.get(id)?.saveErrors ?? this.index.get(id)?.saveErrors ?? [])];
   }
 
-  /**
-   * Output after `sinceSeq`, from memory when it is still there and from the log files otherwise,
-   * so a client following an execution never sees a gap.
-   */
-  async readOutput(id: string, sinceSeq: number, maxBytes: number, execution?: Execution): Promise<OutputRead> {
-    if (execution) {
-      const mem = execution.log.read(sinceSeq, maxBytes);
-      const entry = this.index.get(id);
-      if (!mem.evicted || !entry) return mem;
-      // The start of what was asked for left memory: serve it from disk up to where memory begins.
-      const disk = await readOutputFiles(outputPaths(entry.base), sinceSeq, maxBytes, mem.firstSeq);
-      if (disk.chunks.length === 0) return mem;
-      return { ...disk, firstSeq: 1, evicted: false, more: disk.nextSeq < execution.log.seq };
-    }
-    const { base } = this.find(id);
-    return readOutputFiles(outputPaths(base), sinceSeq, maxBytes);
+  /** The base path of a saved execution's files (exact id); undefined when it has no record. */
+  baseOf(id: string): string | undefined {
+    return this.index.get(id)?.base;
   }
 }
 

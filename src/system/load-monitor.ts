@@ -2,8 +2,8 @@
 import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
-import si from 'systeminformation';
 import type { Logger } from '../logger.js';
+import { cpuPercentBetween, readCpuTimes, type CpuTimes } from './cpu-times.js';
 
 const runFile = promisify(execFile);
 
@@ -36,6 +36,8 @@ export class LoadMonitor extends EventEmitter<{ sample: [LoadReading] }> {
   private sampledAt: string | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private gpuAvailable = true;
+  /** The counters of the previous CPU sample: each reading is the busy share since then. */
+  private lastCpuTimes: CpuTimes | undefined;
 
   constructor(
     private readonly policy: LoadPolicy,
@@ -80,12 +82,17 @@ export class LoadMonitor extends EventEmitter<{ sample: [LoadReading] }> {
     for (const t of this.timers.splice(0)) clearInterval(t);
   }
 
+  /**
+   * CPU use since the previous sample (the first one: since boot). Reads /proc/stat asynchronously:
+   * systeminformation's currentLoad() runs execSync('cat /proc/stat'), a subprocess that stalled the
+   * event loop for ~30 ms on a loaded machine. `npm run bench` measures the event-loop delay sampling costs.
+   */
   async sampleCpu(): Promise<void> {
-    // currentLoad() diffs os.cpus() tick counters since its previous call (no sample window), but on
-    // Linux it also runs a short execSync('cat /proc/stat') for steal/guest time: a few ms once per
-    // cpuSampleMs. `npm run bench` measures the event-loop delay this costs.
-    const load = await si.currentLoad();
-    this.record({ cpu: Number.isFinite(load.currentLoad) ? load.currentLoad : null });
+    const now = await readCpuTimes();
+    if (!now) return;
+    const percent = cpuPercentBetween(this.lastCpuTimes, now);
+    this.lastCpuTimes = now;
+    if (percent !== null) this.record({ cpu: percent });
   }
 
   /**

@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { createConfig, type ConfigSchema } from '../../src/config.js';
-import { createEngine, type EngineParts } from '../../src/engine.js';
+import { createEngine, type Engine } from '../../src/engine.js';
 import { createLogger } from '../../src/logger.js';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { startNetworkServer, type NetworkServer } from '../../transports/http.js';
 import type { z } from 'zod';
 
 export interface TestServer {
-  engine: EngineParts;
+  engine: Engine;
   net: NetworkServer;
   url: string;
   close(): Promise<void>;
@@ -32,13 +32,8 @@ export async function startTestServer(overrides: Partial<z.input<typeof ConfigSc
     net,
     url: net.url,
     async close() {
-      await engine.executions.shutdown(200);
+      await engine.close({ graceMs: 200 });
       await net.close();
-      engine.load.stop();
-      engine.sessions.stop();
-      await engine.records.flush();
-      engine.metrics.close();
-      engine.history.flush(); // no debounced write may recreate the directory after it is removed
       if (ownDir) rmSync(ownDir, { recursive: true, force: true });
     },
   };

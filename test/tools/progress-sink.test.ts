@@ -1,0 +1,101 @@
+// ProgressSink on its own: when output goes out at once, when it is coalesced, and how large one notification may be.
+import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { OutputChunk, StreamName } from '../../src/processes/output-log.js';
+import { FlowMeter } from '../../src/sessions/flow-meter.js';
+import { META_KIND, META_SEQ, META_STREAM, ProgressSink } from '../../tools/progress-sink.js';
+import { waitFor } from '../helpers/server.js';
+
+interface Sent {
+  message: string;
+  kind: unknown;
+  stream: unknown;
+  seq: unknown;
+}
+
+const sinks: ProgressSink[] = [];
+afterEach(async () => {
+  await Promise.all(sinks.splice(0).map((s) => s.close()));
+});
+
+function makeSink(opts: { coalesceMs?: number; chunkBytes?: number } = {}): { sink: ProgressSink; sent: Sent[] } {
+  const sent: Sent[] = [];
+  const sink = new ProgressSink({
+    executionId: 'e1',
+    progressToken: 't1',
+    send: (n: ServerNotification) => {
+      const p = n.params as { message: string; _meta: Record<string, unknown> };
+      sent.push({ message: p.message, kind: p._meta[META_KIND], stream: p._meta[META_STREAM], seq: p._meta[META_SEQ] });
+      return Promise.resolve();
+    },
+    flow: new FlowMeter(1 << 20, 1 << 18),
+    coalesceMs: opts.coalesceMs ?? 20,
+    chunkBytes: opts.chunkBytes ?? 64 * 1024,
+    heartbeatMs: 60_000,
+    startedAt: Date.now(),
+  });
+  sinks.push(sink);
+  return { sink, sent };
+}
+
+function chunkOf(seq: number, data: string, stream: StreamName = 'stdout'): OutputChunk {
+  return { seq, stream, data, bytes: Buffer.byteLength(data) };
+}
+
+describe('ProgressSink', () => {
+  it('sends a chunk at once when nothing was sent for the coalescing delay', () => {
+    const { sink, sent } = makeSink({ coalesceMs: 1_000 });
+    sink.write(chunkOf(1, 'first line\n'));
+    // No timer involved: the notification is handed to the transport inside write().
+    expect(sent).toEqual([{ message: 'first line\n', kind: 'output', stream: 'stdout', seq: 1 }]);
+  });
+
+  it('coalesces chunks that keep coming into one notification sent after the delay', async () => {
+    const { sink, sent } = makeSink({ coalesceMs: 50 });
+    sink.write(chunkOf(1, 'a\n'));
+    sink.write(chunkOf(2, 'b\n'));
+    sink.write(chunkOf(3, 'c\n'));
+    sink.write(chunkOf(4, 'd\n'));
+    expect(sent.map((s) => s.message)).toEqual(['a\n']);
+    await waitFor(() => sent.length === 2, 10_000, 'the coalesced notification');
+    expect(sent[1]).toEqual({ message: 'b\nc\nd\n', kind: 'output', stream: 'stdout', seq: 4 });
+  });
+
+  it('sends at once again once output has been quiet for the coalescing delay', async () => {
+    const { sink, sent } = makeSink({ coalesceMs: 30 });
+    sink.write(chunkOf(1, 'a\n'));
+    sink.write(chunkOf(2, 'b\n'));
+    await waitFor(() => sent.length === 2, 10_000, 'the coalesced notification');
+    // Wait out a quiet spell measured from the last notification, then the next chunk needs no timer.
+    const quietSince = Date.now();
+    await waitFor(() => Date.now() - quietSince > 100, 10_000, 'a quiet spell');
+    sink.write(chunkOf(3, 'c\n'));
+    expect(sent.map((s) => s.message)).toEqual(['a\n', 'b\n', 'c\n']);
+  });
+
+  it('never puts more than chunkBytes of output in one notification when chunks fit', async () => {
+    const { sink, sent } = makeSink({ coalesceMs: 50, chunkBytes: 1024 });
+    const chunks = Array.from({ length: 40 }, (_, i) => chunkOf(i + 1, `${String(i).padStart(3, '0')}:${'x'.repeat(295)}\n`));
+    for (const c of chunks) sink.write(c);
+    await waitFor(() => sent.map((s) => s.message).join('') === chunks.map((c) => c.data).join(''), 10_000, 'all output');
+    for (const s of sent) expect(Buffer.byteLength(s.message)).toBeLessThanOrEqual(1024);
+    // Full notifications, not one per chunk: three 300-byte chunks fit in 1024 bytes.
+    expect(sent.length).toBeLessThanOrEqual(Math.ceil(40 / 3) + 1);
+    const seqs = sent.map((s) => s.seq as number);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(seqs.at(-1)).toBe(40);
+  });
+
+  it('keeps stdout and stderr in separate notifications, in order', () => {
+    const { sink, sent } = makeSink({ coalesceMs: 1_000 });
+    sink.write(chunkOf(1, 'out1\n'));
+    sink.write(chunkOf(2, 'out2\n'));
+    sink.write(chunkOf(3, 'err1\n', 'stderr'));
+    sink.flush();
+    expect(sent.map((s) => [s.stream, s.message, s.seq])).toEqual([
+      ['stdout', 'out1\n', 1],
+      ['stdout', 'out2\n', 2],
+      ['stderr', 'err1\n', 3],
+    ]);
+  });
+});

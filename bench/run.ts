@@ -3,6 +3,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { VERSION } from '../src/version.js';
+import { benchCliStartup } from './cli-startup.js';
 import { ChildSet } from './lib/children.js';
 import { renderTable, writeJson, type BenchContext, type Row } from './lib/report.js';
 import { benchFinishedMemory } from './finished-memory.js';
@@ -39,7 +40,8 @@ const settings = {
   historyRecords: Math.round(envNumber('BENCH_HISTORY_RECORDS', quick ? 10_000 : 100_000)),
   finishedRuns: Math.round(envNumber('BENCH_FINISHED_RUNS', quick ? 50 : 150)),
   shutdownExecutions: Math.round(envNumber('BENCH_SHUTDOWN_EXECUTIONS', quick ? 300 : 1000)),
-  only: (process.env.BENCH_ONLY ?? 'latency,stream,rt,rss,finished,shutdown,history,loop').split(',').map((s) => s.trim()),
+  cliN: Math.round(envNumber('BENCH_CLI_N', quick ? 5 : 20)),
+  only: (process.env.BENCH_ONLY ?? 'latency,stream,rt,rss,finished,shutdown,history,loop,cli').split(',').map((s) => s.trim()),
 };
 
 const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = [
@@ -75,6 +77,7 @@ const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Pr
     run: (ctx) => benchHistoryScale(ctx, { records: settings.historyRecords, calls: quick ? 20 : 50, starts: quick ? 2 : 3 }),
   },
   { key: 'loop', name: 'load-monitor event loop', run: benchLoadMonitorLoop },
+  { key: 'cli', name: 'CLI startup', run: (ctx) => benchCliStartup(ctx, { n: settings.cliN, warmup: 2 }) },
 ];
 
 async function main(): Promise<number> {

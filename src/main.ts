@@ -1,130 +1,27 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
-// CLI entry: load config -> logger -> engine -> transports -> signal handling and orderly shutdown.
-// `run`, `status`, `control` and `help` are the client (src/cli/); `serve` or no subcommand is the server.
+// The bin: dispatches to the client (run/status/control/help) or the server, loading only what the subcommand needs.
+// Static imports here are kept to two tiny modules: the server graph and the MCP client load on demand.
 // The shebang passes --max-semi-space-size=8: V8 (Node 24 most of all) grows the young generation up to
 // 128 MiB while a slow client holds output strings, and v8.setFlagsFromString() cannot shrink it at run time.
-import { COMMANDS_USAGE, isClientCommand } from './cli/commands.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { createEngine, type Engine } from './engine.js';
-import { createLogger } from './logger.js';
-import { describeStartup } from './startup-line.js';
+import { isClientCommand } from './cli/commands.js';
 import { VERSION } from './version.js';
-import { checkBind } from '../transports/gate.js';
-import { startNetworkServer } from '../transports/http.js';
-import { startStdioServer } from '../transports/stdio.js';
-import { CLOSE_CODES } from '../transports/websocket.js';
 
-/** Extra time, beyond the grace period, that shutdown may take before we exit anyway. */
-const SHUTDOWN_SLACK_MS = 1_000;
-
-function readConfig(argv: string[]): Config {
-  try {
-    const result = loadConfig({ argv, env: process.env });
-    if (result.kind === 'help') {
-      process.stdout.write(`${COMMANDS_USAGE}\n${result.text}\n`);
-      process.exit(0);
-    }
-    if (result.kind === 'version') {
-      process.stdout.write(`${VERSION}\n`);
-      process.exit(0);
-    }
-    return result.config;
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`cc-executor: ${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
-}
-
-async function main(argv: string[]): Promise<void> {
-  const config = readConfig(argv);
-  const bindProblem = config.stdio ? undefined : checkBind(config);
-  if (bindProblem) {
-    process.stderr.write(`cc-executor: ${bindProblem}\n`);
-    process.exit(2);
-  }
-  const logger = createLogger(config.logLevel, { format: config.logFormat });
-  const engine: Engine = createEngine(config, logger);
-  await engine.records.init();
-
-  // Last resort: whatever ends this process, no group we started survives it.
-  process.on('exit', () => engine.executions.killAllNow());
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception; killing every process group');
-    engine.executions.killAllNow();
-    process.exit(1);
-  });
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled rejection');
-  });
-
-  let stopTransport: () => Promise<void>;
-  let stopAccepting: () => void = () => undefined;
-  if (config.stdio) {
-    const stdio = await startStdioServer(engine);
-    stopTransport = () => stdio.close();
-    void stdio.ended.then(() => shutdown('stdin closed'));
-    const line = describeStartup(config);
-    logger.info(line.fields, line.msg);
-  } else {
-    const net = await startNetworkServer(engine);
-    stopTransport = () => net.close();
-    stopAccepting = () => net.stopAccepting();
-    const line = describeStartup(config, net);
-    logger.info(line.fields, line.msg);
-  }
-
-  let stopping = false;
-  async function shutdown(why: string): Promise<void> {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ why }, 'shutting down: terminating every process group');
-    const hardStop = setTimeout(
-      () => {
-        logger.warn('shutdown took too long; killing what is left');
-        engine.executions.killAllNow();
-        process.exit(1);
-      },
-      config.graceMs + SHUTDOWN_SLACK_MS + 4_000,
-    );
-    hardStop.unref();
-    stopAccepting();
-    // Executions end first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
-    await engine.close();
-    await new Promise((r) => setTimeout(r, 50));
-    engine.sessions.closeAll(CLOSE_CODES.GOING_AWAY, 'server shutting down');
-    await stopTransport();
-    logger.info('stopped');
-    process.exit(0);
-  }
-
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      if (stopping) {
-        logger.warn({ signal: sig }, 'second signal: killing every process group now');
-        engine.executions.killAllNow();
-        process.exit(130);
-      }
-      void shutdown(sig);
-    });
-  }
-  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+function fail(code: number): (err: unknown) => never {
+  return (err) => {
+    process.stderr.write(`cc-executor: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(code);
+  };
 }
 
 const [subcommand, ...rest] = process.argv.slice(2);
+const serverArgs = subcommand === 'serve' ? rest : process.argv.slice(2);
 if (isClientCommand(subcommand)) {
-  // Loaded only for client commands: the server never loads the client code.
   import('./cli/index.js')
     .then((cli) => cli.main(subcommand, rest))
-    .catch((err: unknown) => {
-      process.stderr.write(`cc-executor: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(125);
-    });
+    .catch(fail(125));
+} else if (serverArgs.length === 1 && serverArgs[0] === '--version') {
+  // The common case answered without loading the config schema (zod) or the server.
+  process.stdout.write(`${VERSION}\n`);
 } else {
-  main(subcommand === 'serve' ? rest : process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`cc-executor: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  });
+  import('./serve.js').then((server) => server.serve(serverArgs)).catch(fail(1));
 }

@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Execution, TerminationReason } from './processes/execution.js';
 import type { ExecutionRegistry } from './processes/execution-registry.js';
 import type { StreamName } from './processes/output-log.js';
-import type { SessionRegistry, TransportKind } from './sessions/session-registry.js';
+import { TRANSPORT_KINDS, type SessionRegistry } from './sessions/session-registry.js';
 import type { LoadMonitor } from './system/load-monitor.js';
 import { VERSION } from './version.js';
 
@@ -14,7 +14,6 @@ export const METRIC_PREFIX = 'cc_executor_';
 
 /** Seconds: from instant commands to day-long jobs. */
 const DURATION_BUCKETS_S = [0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600];
-const TRANSPORTS: TransportKind[] = ['websocket', 'http', 'stdio'];
 const STREAMS: StreamName[] = ['stdout', 'stderr'];
 
 export interface MetricsSources {
@@ -130,7 +129,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers: [registry],
     collect() {
       const counts = sessions.countByTransport();
-      for (const transport of TRANSPORTS) this.set({ transport }, counts[transport]);
+      for (const transport of TRANSPORT_KINDS) this.set({ transport }, counts[transport]);
     },
   });
   let pausesSeen = 0;

@@ -6,7 +6,13 @@ import { SERVICE_NAME, VERSION } from './version.js';
 
 export type ServerDeps = ToolDeps;
 
-export function createServer(deps: ServerDeps): McpServer {
+/** One session's MCP server and the names of the tools it has (the SDK has no public way to list them). */
+export interface SessionServer {
+  readonly mcp: McpServer;
+  readonly toolNames: ReadonlySet<string>;
+}
+
+export function createServer(deps: ServerDeps): SessionServer {
   const server = new McpServer(
     { name: SERVICE_NAME, version: VERSION },
     {
@@ -16,6 +22,12 @@ export function createServer(deps: ServerDeps): McpServer {
         'use background/waitMs for long jobs, `status` with sinceSeq to follow output, `control` to pause/resume/cancel.',
     },
   );
+  const toolNames = new Set<string>();
+  const register = server.registerTool.bind(server);
+  server.registerTool = ((name: string, ...rest: unknown[]) => {
+    toolNames.add(name);
+    return (register as (...args: unknown[]) => unknown)(name, ...rest);
+  }) as typeof server.registerTool;
   registerTools(server, deps);
   const cleanup = registerExecutionResources(server, deps);
   const previous = server.server.onclose;
@@ -23,5 +35,5 @@ export function createServer(deps: ServerDeps): McpServer {
     cleanup();
     previous?.();
   };
-  return server;
+  return { mcp: server, toolNames };
 }

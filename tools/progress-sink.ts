@@ -4,12 +4,7 @@ import { setImmediate as nextMacrotask, setTimeout as delay } from 'node:timers/
 import type { OutputChunk, StreamName } from '../src/processes/output-log.js';
 import type { FlowMeter } from '../src/sessions/flow-meter.js';
 import { FlowSubscriber } from '../src/sessions/flow-subscriber.js';
-
-/** `_meta` keys of our progress notifications (the SDK client's onprogress receives `_meta` intact). */
-export const META_KIND = 'cc-executor/kind';
-export const META_STREAM = 'cc-executor/stream';
-export const META_EXECUTION = 'cc-executor/executionId';
-export const META_SEQ = 'cc-executor/seq';
+import { META_EXECUTION, META_KIND, META_SEQ, META_STREAM } from '../src/wire.js';
 
 export interface ProgressSinkOptions {
   executionId: string;
@@ -81,7 +76,7 @@ export class ProgressSink extends FlowSubscriber {
     return this.lastProgress;
   }
 
-  private emit(message: string, meta: Record<string, unknown>, bytes: number): void {
+  private emit(message: string, meta: Record<string, unknown>): void {
     this.lastSentAt = Date.now();
     const total = this.opts.expectedMs;
     const progress = this.nextProgress();
@@ -96,8 +91,8 @@ export class ProgressSink extends FlowSubscriber {
       },
     });
     // A closed transport rejects: the result and `status` still have everything, so nothing is lost.
+    // The transport meters the frame it writes (attachSession), so the flow meter counts its real size.
     this.lastSent = sent.catch(() => undefined);
-    this.opts.flow.track(bytes + 200, this.lastSent);
   }
 
   flush(): void {
@@ -105,19 +100,18 @@ export class ProgressSink extends FlowSubscriber {
     this.flushTimer = undefined;
     if (this.bufferedStream === null || this.buffered.length === 0) return;
     const text = this.buffered.join('');
-    const bytes = this.bufferedBytes;
     const stream = this.bufferedStream;
     this.buffered = [];
     this.bufferedBytes = 0;
     this.bufferedStream = null;
     this.lastOutputAt = Date.now();
-    this.emit(text, { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq }, bytes);
+    this.emit(text, { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq });
   }
 
   private beat(): void {
     if (this.closed || Date.now() - this.lastSentAt < this.opts.heartbeatMs / 2) return;
     const seconds = Math.round((Date.now() - this.opts.startedAt) / 1000);
-    this.emit(`[still running after ${seconds}s, no new output]`, { [META_KIND]: 'heartbeat' }, 0);
+    this.emit(`[still running after ${seconds}s, no new output]`, { [META_KIND]: 'heartbeat' });
   }
 
   /**

@@ -2,6 +2,7 @@
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ServerError } from '../src/errors.js';
+import { MCP_ERRORS } from '../src/wire.js';
 import type { Execution } from '../src/processes/execution.js';
 import type { OutputChunk, OutputSubscriber } from '../src/processes/output-log.js';
 import type { ToolDeps } from './deps.js';
@@ -14,12 +15,20 @@ const UPDATE_INTERVAL_MS = 250;
 const OUTPUT_RESOURCE_MAX_BYTES = 4 * 1024 * 1024;
 const LISTED_RECENT = 50;
 
+/** Whether a URI names one of our execution resources (anything else is "resource not found"). */
+export function isExecutionResourceUri(uri: string): boolean {
+  return URI_PATTERN.test(uri);
+}
+
 function recordUri(id: string): string {
   return `cc-executor://executions/${id}`;
 }
 
+/** A missing execution is the spec's "resource not found" (-32002); other refusals are invalid params. */
 function asMcpError(e: unknown): McpError {
-  return e instanceof ServerError ? new McpError(ErrorCode.InvalidParams, `${e.code}: ${e.message}`) : (e as McpError);
+  if (!(e instanceof ServerError)) return e as McpError;
+  const code = e.code === 'NOT_FOUND' ? MCP_ERRORS.RESOURCE_NOT_FOUND : ErrorCode.InvalidParams;
+  return new McpError(code, `${e.code}: ${e.message}`);
 }
 
 /** Registers the two templates and the subscribe/unsubscribe handlers; returns a cleanup for session end. */
@@ -82,7 +91,12 @@ export function registerExecutionResources(server: McpServer, deps: ToolDeps): (
     const m = URI_PATTERN.exec(uri);
     if (!m) throw new McpError(ErrorCode.InvalidParams, `not a cc-executor execution resource: ${uri}`);
     if (subscriptions.has(uri)) return {};
-    const live = deps.find(m[1]!).execution;
+    let live;
+    try {
+      live = deps.find(m[1]!).execution;
+    } catch (e) {
+      throw asMcpError(e);
+    }
     if (!live) {
       // A past execution: nothing will change, but the subscription is valid.
       subscriptions.set(uri, () => undefined);

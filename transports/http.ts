@@ -5,14 +5,14 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ServerError } from '../src/errors.js';
-import { createSessionServer, type Engine } from './context.js';
+import { CLOSE_CODES, MCP_SUBPROTOCOL } from '../src/wire.js';
+import { attachSession } from './attach-session.js';
+import type { Engine } from './context.js';
 import { checkBind, checkGate, isLoopbackBind, redactHeaders, requestPath, type GateEndpoint, type GateVerdict } from './gate.js';
 import { checkHealth } from './health.js';
 import { serveLegacyConnection } from './legacy.js';
 import { StreamableHttpEndpoint } from './streamable-http.js';
-import { CLOSE_CODES, WebSocketServerTransport } from './websocket.js';
-
-export const MCP_SUBPROTOCOL = 'mcp';
+import { SESSION_CLOSE_FRAMES, WebSocketServerTransport } from './websocket.js';
 
 export interface NetworkServer {
   readonly port: number;
@@ -151,25 +151,22 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
     // Before anything can fail: an 'error' without a listener (invalid UTF-8 from the peer) would throw.
     ws.on('error', () => undefined);
     let session;
+    const transport = new WebSocketServerTransport(ws, { pingIntervalMs: config.pingIntervalMs, headers: redactHeaders(req.headers) });
     try {
-      session = engine.sessions.open('websocket', (code, reason) => ws.close(code ?? CLOSE_CODES.GOING_AWAY, reason));
+      ({ session } = await attachSession(engine, {
+        kind: 'websocket',
+        transport,
+        close: (reason) => void transport.close(SESSION_CLOSE_FRAMES[reason].code, SESSION_CLOSE_FRAMES[reason].text),
+      }));
     } catch (e) {
       // Lost a race for the last slot after the upgrade check.
       ws.close(CLOSE_CODES.POLICY_VIOLATION, e instanceof ServerError ? e.message : 'refused');
       return;
     }
     const sessionId = session.id;
-    const transport = new WebSocketServerTransport(ws, {
-      sessionId,
-      pingIntervalMs: config.pingIntervalMs,
-      headers: redactHeaders(req.headers),
-    });
-    // Set before connect(): the SDK chains our onclose first, so 'disconnect' is recorded before handlers abort.
-    transport.onclose = () => void engine.sessions.end(sessionId);
-    transport.onerror = (err) => logger.debug({ err: err.message }, 'websocket transport error');
+    // The SDK hands it to handlers as extra.sessionId; messages are read only from the next macrotask on.
+    transport.sessionId = sessionId;
     ws.on('message', () => engine.sessions.touch(sessionId));
-    const server = createSessionServer(engine, session);
-    await server.connect(transport);
   }
 
   await new Promise<void>((resolve, reject) => {

@@ -1,17 +1,6 @@
 // ServerError codes mapped once to the original protocol's numeric JSON-RPC error codes.
 import { ServerError, type ErrorCode } from '../src/errors.js';
-
-/** Numeric error codes of the original protocol (the JSON-RPC standard ones plus its own three). */
-export const LEGACY_ERRORS = {
-  PARSE_ERROR: -32700,
-  INVALID_REQUEST: -32600,
-  METHOD_NOT_FOUND: -32601,
-  INVALID_PARAMS: -32602,
-  INTERNAL_ERROR: -32603,
-  COMMAND_NOT_ALLOWED: -32001,
-  NO_PROCESS: -32002,
-  SESSION_LIMIT: -32003,
-} as const;
+import { LEGACY_ERRORS } from '../src/wire.js';
 
 /** Every ServerError code, mapped once (a new code fails typecheck here until it is mapped). */
 const CODE_FOR: Record<ErrorCode, number> = {

@@ -1,6 +1,6 @@
 // The original service's JSON-RPC protocol on a WebSocket that offered no subprotocol: same engine, limits and sessions as MCP.
 import { constants as osConstants } from 'node:os';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { z } from 'zod';
 import { ServerError } from '../src/errors.js';
 import type { Execution, TerminationReason } from '../src/processes/execution.js';
@@ -8,10 +8,13 @@ import { shortId } from '../src/processes/execution-registry.js';
 import { matchId } from '../src/processes/id-lookup.js';
 import type { Session } from '../src/sessions/session-registry.js';
 import { VERSION } from '../src/version.js';
+import { CLOSE_CODES, LEGACY_ERRORS } from '../src/wire.js';
+import { attachSession } from './attach-session.js';
 import type { Engine } from './context.js';
-import { LEGACY_ERRORS, toLegacyError, type LegacyError } from './legacy-errors.js';
+import { toLegacyError, type LegacyError } from './legacy-errors.js';
 import { LegacyOutputSubscriber, type ProcessOutputParams } from './legacy-output.js';
-import { CLOSE_CODES } from './websocket.js';
+import { LegacyTransport } from './legacy-transport.js';
+import { SESSION_CLOSE_FRAMES } from './websocket.js';
 
 type RequestId = string | number | null;
 type Params = Record<string, unknown>;
@@ -62,12 +65,27 @@ function legacyExitCode(exitCode: number | null, signal: string | null): number 
 }
 
 /** Serve one original-protocol connection until it closes. */
-export function serveLegacyConnection(engine: Engine, ws: WebSocket): void {
-  new LegacyConnection(engine, ws).start();
+export async function serveLegacyConnection(engine: Engine, ws: WebSocket): Promise<void> {
+  const transport = new LegacyTransport(ws, { pingIntervalMs: engine.config.pingIntervalMs });
+  let connection: LegacyConnection | undefined;
+  try {
+    await attachSession(engine, {
+      kind: 'websocket',
+      transport,
+      close: (reason) => transport.close(SESSION_CLOSE_FRAMES[reason].code, SESSION_CLOSE_FRAMES[reason].text),
+      onEnd: () => connection?.onClose(),
+      protocol: (session) => (connection = new LegacyConnection(engine, session)),
+    });
+  } catch (e) {
+    // As the original: an error, then close 1008.
+    const err = toLegacyError(e);
+    await transport.send({ jsonrpc: '2.0', id: null, error: { ...err, message: `Session limit exceeded: ${err.message}` } });
+    transport.close(CLOSE_CODES.POLICY_VIOLATION, 'Session limit exceeded');
+  }
 }
 
 class LegacyConnection {
-  private session: Session | undefined;
+  private transport!: LegacyTransport;
   private closed = false;
   /** Aborted when the connection goes: preExecute hooks still running stop, and nothing is spawned. */
   private readonly ac = new AbortController();
@@ -77,73 +95,44 @@ class LegacyConnection {
   private readonly pendingStarts = new Set<Promise<void>>();
   /** This connection's executions with their output subscribers and request numbers. */
   private readonly executions: Array<{ execution: Execution; output: LegacyOutputSubscriber; seq: number }> = [];
-  private readonly timers: NodeJS.Timeout[] = [];
-  private alive = true;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly engine: Engine,
-    private readonly ws: WebSocket,
+    private readonly session: Session,
   ) {}
 
-  start(): void {
+  async connect(transport: LegacyTransport): Promise<void> {
     const { sessions, config, logger } = this.engine;
-    try {
-      this.session = sessions.open('websocket', (code, reason) => this.ws.close(code ?? CLOSE_CODES.GOING_AWAY, reason));
-    } catch (e) {
-      // As the original: an error, then close 1008.
-      const err = toLegacyError(e);
-      this.send({ jsonrpc: '2.0', id: null, error: { ...err, message: `Session limit exceeded: ${err.message}` } });
-      this.ws.close(CLOSE_CODES.POLICY_VIOLATION, 'Session limit exceeded');
-      return;
-    }
+    this.transport = transport;
     const sessionId = this.session.id;
     logger.debug({ session: shortId(sessionId) }, 'original-protocol connection');
-    this.ws.on('message', (data, isBinary) => {
+    transport.onmessage = (text, isBinary) => {
       sessions.touch(sessionId);
-      this.alive = true;
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
       this.handle(text, isBinary).catch((err: unknown) => logger.error({ err }, 'legacy handler failed'));
-    });
-    this.ws.on('pong', () => (this.alive = true));
-    this.ws.on('error', (err) => logger.debug({ err: err.message }, 'legacy websocket error'));
-    this.ws.on('close', () => this.onClose());
-
-    // Dead peers are found with protocol-level pings (terminate: no close frame, so no code is sent at all).
-    this.every(config.pingIntervalMs, () => {
-      if (!this.alive) return this.ws.terminate();
-      this.alive = false;
-      this.ws.ping();
-    });
+    };
     // The original's application heartbeat; a client that never answers it is not closed for that.
-    if (config.legacyHeartbeatMs > 0) this.every(config.legacyHeartbeatMs, () => this.notify('ping', { timestamp: Date.now() / 1000 }));
-
+    if (config.legacyHeartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.notify('ping', { timestamp: Date.now() / 1000 }), config.legacyHeartbeatMs);
+      this.heartbeat.unref();
+    }
+    await transport.start();
     this.notify('connected', { session_id: sessionId, version: VERSION, capabilities: ['execute', 'control', 'stream'] });
-    if (this.ws.readyState !== WebSocket.OPEN) this.onClose();
   }
 
-  private every(ms: number, fn: () => void): void {
-    const timer = setInterval(fn, ms);
-    timer.unref();
-    this.timers.push(timer);
-  }
-
-  private onClose(): void {
+  onClose(): void {
     if (this.closed) return;
     this.closed = true;
     this.ac.abort();
-    for (const t of this.timers) clearInterval(t);
+    clearInterval(this.heartbeat);
     for (const { output } of this.executions) output.abandon();
-    if (this.session) void this.engine.sessions.end(this.session.id);
   }
 
   // ---- frames ----
 
-  /** Send one JSON-RPC message; counted by the session's flow meter until `ws` has written it. */
+  /** Send one JSON-RPC message (metered by the transport until written). */
   private send(message: unknown): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    const text = JSON.stringify(message);
-    const written = new Promise<void>((resolve) => this.ws.send(text, () => resolve()));
-    this.session?.flow.track(Buffer.byteLength(text), written);
+    void this.transport.send(message);
   }
 
   private notify(method: string, params: Params): void {
@@ -234,7 +223,7 @@ class LegacyConnection {
     // The original rejected an empty command through its command validation, with -32001.
     if (p.command.trim() === '') return this.fail(id, { code: LEGACY_ERRORS.COMMAND_NOT_ALLOWED, message: 'Command cannot be empty' });
     const execution = await this.engine.executions.start({
-      sessionId: this.session!.id,
+      sessionId: this.session.id,
       // The session is a 'websocket' one (limits, cleanup); the record says which protocol it spoke.
       transport: 'legacy',
       command: p.command,
@@ -251,7 +240,7 @@ class LegacyConnection {
     const { pid, pgid } = execution.handle.describe();
     const output = new LegacyOutputSubscriber({
       maxLineChars: this.engine.config.legacyMaxLineChars,
-      flow: this.session!.flow,
+      flow: this.session.flow,
       emit: (o: ProcessOutputParams) => this.notify('process.output', { ...o, id: execution.id }),
     });
     this.executions.push({ execution, output, seq });
@@ -316,7 +305,7 @@ class LegacyConnection {
       if (!latest) throw new ServerError('NOT_FOUND', 'No process is running');
       return latest;
     }
-    const mine = this.engine.executions.list({ sessionId: this.session!.id });
+    const mine = this.engine.executions.list({ sessionId: this.session.id });
     const found = matchId(
       mine,
       target,

@@ -1,6 +1,10 @@
 // One MCP session on stdin/stdout. The 1.x SDK transport ignores stdin EOF, so we watch for it ourselves.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { createSessionServer, type Engine } from './context.js';
+import { serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Readable, Writable } from 'node:stream';
+import { attachSession, type MeteredTransport } from './attach-session.js';
+import type { Engine } from './context.js';
 
 export interface StdioServer {
   /** Resolves when stdin ends or the transport closes. */
@@ -8,18 +12,35 @@ export interface StdioServer {
   close(): Promise<void>;
 }
 
+/** The SDK's stdio transport with a metered send: the same line it writes, counted until the pipe took it. */
+class MeteredStdioTransport extends StdioServerTransport implements MeteredTransport {
+  onframe?: (bytes: number, written: Promise<unknown>) => void;
+
+  constructor(
+    stdin: Readable,
+    private readonly out: Writable,
+  ) {
+    super(stdin, out);
+  }
+
+  override send(message: JSONRPCMessage): Promise<void> {
+    const line = serializeMessage(message);
+    // As the SDK's own send: resolved when write() takes it, or once the pipe drains.
+    const written = new Promise<void>((resolve) => {
+      if (this.out.write(line)) resolve();
+      else this.out.once('drain', resolve);
+    });
+    this.onframe?.(Buffer.byteLength(line), written);
+    return written;
+  }
+}
+
 export async function startStdioServer(engine: Engine): Promise<StdioServer> {
-  const transport = new StdioServerTransport(process.stdin, process.stdout);
-  const session = engine.sessions.open('stdio', () => void transport.close());
+  const transport = new MeteredStdioTransport(process.stdin, process.stdout);
   let end!: () => void;
   const ended = new Promise<void>((resolve) => (end = resolve));
-  transport.onclose = () => {
-    void engine.sessions.end(session.id);
-    end();
-  };
-  transport.onerror = (err) => engine.logger.debug({ err: err.message }, 'stdio transport error');
-  const server = createSessionServer(engine, session);
-  await server.connect(transport);
+  // stdio is the process's own lifeline: whatever the reason, closing it ends the server.
+  await attachSession(engine, { kind: 'stdio', transport, close: () => void transport.close(), onEnd: () => end() });
   process.stdin.once('end', end);
   process.stdin.once('close', end);
   return { ended, close: () => transport.close() };

@@ -1,27 +1,28 @@
 // MCP over Streamable HTTP at /mcp: the SDK's transport, stateful, one McpServer and one registry session per client.
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { StreamableHTTPServerTransportOptions } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
+import { ServerError } from '../src/errors.js';
 import { shortId } from '../src/processes/execution-registry.js';
 import type { Session } from '../src/sessions/session-registry.js';
-import { createSessionServer, type Engine } from './context.js';
+import { HTTP_TRANSPORT_ERRORS, JSONRPC_ERRORS, MCP_SESSION_HEADER } from '../src/wire.js';
+import { attachSession, type MeteredTransport } from './attach-session.js';
+import type { Engine } from './context.js';
 
-/** JSON-RPC error codes the SDK's transport uses for HTTP-level refusals; ours match them. */
-const SERVER_ERROR = -32000;
-const SESSION_NOT_FOUND = -32001;
-const PARSE_ERROR = -32700;
-const SESSION_HEADER = 'mcp-session-id';
+const { SERVER_ERROR, SESSION_NOT_FOUND } = HTTP_TRANSPORT_ERRORS;
+/** What the SDK's transport writes around each message on an SSE stream: `event: message\ndata: ` and a blank line. */
+const SSE_FRAME_OVERHEAD_BYTES = Buffer.byteLength('event: message\ndata: \n\n');
 
 /**
  * The SDK transport, plus back-pressure: its send() returns once the event is queued in a web stream,
  * which never fills. Ours also waits while any of the session's HTTP responses needs 'drain', so the
  * FlowMeter (bytes handed over but not yet written) sees a slow reader and pauses the child's pipes.
  */
-class FlowControlledHttpTransport extends StreamableHTTPServerTransport {
+class FlowControlledHttpTransport extends StreamableHTTPServerTransport implements MeteredTransport {
+  onframe?: (bytes: number, written: Promise<unknown>) => void;
   private readonly responses = new Set<ServerResponse>();
 
   constructor(options: StreamableHTTPServerTransportOptions) {
@@ -34,7 +35,14 @@ class FlowControlledHttpTransport extends StreamableHTTPServerTransport {
     await super.handleRequest(req, res, parsedBody);
   }
 
-  override async send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
+  override send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
+    const written = this.sendAndDrain(message, options);
+    // The SDK serialises inside its transport, out of our reach: measure the same JSON once more.
+    this.onframe?.(Buffer.byteLength(JSON.stringify(message)) + SSE_FRAME_OVERHEAD_BYTES, written);
+    return written;
+  }
+
+  private async sendAndDrain(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
     await super.send(message, options);
     // One macrotask lets the stream reader hand the event to the socket (or find it needs 'drain').
     await nextMacrotask();
@@ -49,7 +57,6 @@ class FlowControlledHttpTransport extends StreamableHTTPServerTransport {
 interface HttpSession {
   session: Session;
   transport: FlowControlledHttpTransport;
-  server: McpServer;
 }
 
 function writeRpcError(res: ServerResponse, status: number, code: number, message: string, data?: unknown): void {
@@ -97,7 +104,7 @@ export class StreamableHttpEndpoint {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const header = req.headers[SESSION_HEADER];
+    const header = req.headers[MCP_SESSION_HEADER];
     const sessionId = Array.isArray(header) ? header[0] : header;
     if (sessionId !== undefined) {
       const entry = this.sessions.get(sessionId);
@@ -120,7 +127,7 @@ export class StreamableHttpEndpoint {
     try {
       parsed = JSON.parse(body.toString('utf8'));
     } catch {
-      return writeRpcError(res, 400, PARSE_ERROR, 'Parse error: Invalid JSON');
+      return writeRpcError(res, 400, JSONRPC_ERRORS.PARSE_ERROR, 'Parse error: Invalid JSON');
     }
     const messages: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
     if (!messages.some((m) => isInitializeRequest(m))) {
@@ -132,49 +139,43 @@ export class StreamableHttpEndpoint {
   private async initialize(req: IncomingMessage, res: ServerResponse, parsed: unknown): Promise<void> {
     const { engine } = this;
     if (!this.accepting) return writeRpcError(res, 503, SERVER_ERROR, 'Service Unavailable: the server is shutting down');
-    let session: Session;
-    try {
-      session = engine.sessions.open('http', () => void entry.server.close());
-    } catch {
-      return writeRpcError(
-        res,
-        503,
-        SERVER_ERROR,
-        `Service Unavailable: session limit reached (maxSessions ${engine.config.maxSessions})`,
-        {
-          limit: 'maxSessions',
-          maxSessions: engine.config.maxSessions,
-        },
-      );
-    }
+    let session: Session | undefined;
     const transport = new FlowControlledHttpTransport({
       // The registry's id is the MCP session id: one id in logs, status and the Mcp-Session-Id header.
-      sessionIdGenerator: () => session.id,
-      onsessioninitialized: (id) => void this.sessions.set(id, entry),
+      sessionIdGenerator: () => session!.id,
+      onsessioninitialized: (id) => void this.sessions.set(id, { session: session!, transport }),
       maxRequestBodySize: engine.config.maxPayloadBytes,
     });
-    const entry: HttpSession = { session, transport, server: createSessionServer(engine, session) };
-    // Set before connect(): the SDK chains our onclose first, so 'disconnect' is recorded before handlers abort.
-    // Closing comes from DELETE, Session.close() (idle expiry, shutdown) or a refused initialize.
-    transport.onclose = () => {
-      this.sessions.delete(session.id);
-      engine.logger.debug({ session: shortId(session.id) }, 'streamable HTTP session closed');
-      void engine.sessions.end(session.id);
-    };
-    transport.onerror = (err) => engine.logger.debug({ err: err.message, session: shortId(session.id) }, 'streamable HTTP transport error');
     try {
-      await entry.server.connect(transport);
+      // Closing comes from DELETE, Session.close() (idle expiry, shutdown) or a refused initialize.
+      ({ session } = await attachSession(engine, {
+        kind: 'http',
+        transport,
+        close: () => void transport.close(),
+        onEnd: () => {
+          this.sessions.delete(session!.id);
+          engine.logger.debug({ session: shortId(session!.id) }, 'streamable HTTP session closed');
+        },
+      }));
+    } catch (e) {
+      if (!(e instanceof ServerError)) throw e;
+      return writeRpcError(res, 503, SERVER_ERROR, `Service Unavailable: session limit reached (maxSessions ${engine.config.maxSessions})`, {
+        limit: 'maxSessions',
+        maxSessions: engine.config.maxSessions,
+      });
+    }
+    try {
       await transport.handleRequest(req, res, parsed);
     } finally {
       // The SDK refused the initialize before giving it a session (wrong Accept or Content-Type...), or it threw:
       // nothing to keep, and the registry slot is freed.
-      if (transport.sessionId === undefined) await entry.server.close();
+      if (transport.sessionId === undefined) await transport.close();
     }
   }
 
   /** Close every session (shutdown): their non-background executions end with reason 'disconnect'. */
   async closeAll(): Promise<void> {
     this.accepting = false;
-    await Promise.all([...this.sessions.values()].map((e) => e.server.close()));
+    await Promise.all([...this.sessions.values()].map((e) => e.transport.close()));
   }
 }

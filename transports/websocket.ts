@@ -3,35 +3,26 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage, type MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import WebSocket from 'ws';
-
-/** Close codes we use (RFC 6455 section 7.4.1). 1006 is reserved for "no close frame" and never sent. */
-export const CLOSE_CODES = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  UNSUPPORTED_DATA: 1003,
-  POLICY_VIOLATION: 1008,
-  MESSAGE_TOO_BIG: 1009,
-} as const;
-
-/** JSON-RPC error codes the transport answers with before the SDK sees a message. */
-export const JSONRPC_PARSE_ERROR = -32700;
-export const JSONRPC_INVALID_REQUEST = -32600;
+import { CLOSE_CODES, JSONRPC_ERRORS } from '../src/wire.js';
+import type { SessionCloseReason } from '../src/sessions/session-registry.js';
+import type { MeteredTransport } from './attach-session.js';
 
 const CLOSE_TIMEOUT_MS = 2_000;
 
 export interface WebSocketTransportOptions {
-  sessionId: string;
   /** Protocol-level ping interval; a peer that misses one pong is terminated. */
   pingIntervalMs: number;
   /** Request headers of the upgrade, passed to handlers as `extra.requestInfo.headers`. */
   headers?: IncomingHttpHeaders;
 }
 
-export class WebSocketServerTransport implements Transport {
+export class WebSocketServerTransport implements Transport, MeteredTransport {
   onclose?: () => void;
+  onframe?: (bytes: number, written: Promise<unknown>) => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
-  readonly sessionId: string;
+  /** The registry's session id, set once the session is attached (handlers see it as extra.sessionId). */
+  sessionId?: string;
 
   private started = false;
   private closeFired = false;
@@ -42,7 +33,6 @@ export class WebSocketServerTransport implements Transport {
     private readonly ws: WebSocket,
     private readonly options: WebSocketTransportOptions,
   ) {
-    this.sessionId = options.sessionId;
   }
 
   start(): Promise<void> {
@@ -79,18 +69,18 @@ export class WebSocketServerTransport implements Transport {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      this.reject(null, JSONRPC_PARSE_ERROR, `Parse error: ${(e as Error).message}`);
+      this.reject(null, JSONRPC_ERRORS.PARSE_ERROR, `Parse error: ${(e as Error).message}`);
       return;
     }
     if (Array.isArray(parsed)) {
-      this.reject(null, JSONRPC_INVALID_REQUEST, 'Invalid Request: JSON-RPC batches are not supported; send one message per frame');
+      this.reject(null, JSONRPC_ERRORS.INVALID_REQUEST, 'Invalid Request: JSON-RPC batches are not supported; send one message per frame');
       return;
     }
     const result = JSONRPCMessageSchema.safeParse(parsed);
     if (!result.success) {
       const id = (parsed as { id?: unknown } | null)?.id;
       const safeId = typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
-      this.reject(safeId, JSONRPC_INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message');
+      this.reject(safeId, JSONRPC_ERRORS.INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message');
       return;
     }
     this.onmessage?.(result.data, { requestInfo: { headers: this.options.headers ?? {} } });
@@ -98,19 +88,20 @@ export class WebSocketServerTransport implements Transport {
 
   private reject(id: string | number | null, code: number, message: string): void {
     // id null is what JSON-RPC prescribes when the request id could not be read.
-    const payload = JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } });
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(payload, () => undefined);
+    this.sendText(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })).catch(() => undefined);
   }
 
   /** Resolves once `ws` has handed the frame to the socket; rejects if the connection is not open. */
   send(message: JSONRPCMessage): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.ws.readyState !== WebSocket.OPEN) {
-        reject(new Error('WebSocket is not open'));
-        return;
-      }
-      this.ws.send(JSON.stringify(message), (err) => (err ? reject(err) : resolve()));
-    });
+    return this.sendText(JSON.stringify(message));
+  }
+
+  /** Every frame goes out here, so `onframe` sees each one with its real size. */
+  private sendText(text: string): Promise<void> {
+    if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('WebSocket is not open'));
+    const written = new Promise<void>((resolve, reject) => this.ws.send(text, (err) => (err ? reject(err) : resolve())));
+    this.onframe?.(Buffer.byteLength(text), written);
+    return written;
   }
 
   /** Bytes queued in `ws` but not yet written to the socket. */
@@ -142,3 +133,12 @@ export class WebSocketServerTransport implements Transport {
     this.onclose?.();
   }
 }
+
+/** How a WebSocket says each reason the server closes a session: a close code and a short text. */
+export const SESSION_CLOSE_FRAMES: Record<SessionCloseReason, { code: number; text: string }> = {
+  // 1000: a normal close the client may simply reconnect after.
+  idle: { code: CLOSE_CODES.NORMAL, text: 'session idle' },
+  reclaimed: { code: CLOSE_CODES.TRY_AGAIN_LATER, text: 'session reclaimed for another client' },
+  shutdown: { code: CLOSE_CODES.GOING_AWAY, text: 'server shutting down' },
+  flood: { code: CLOSE_CODES.POLICY_VIOLATION, text: 'too many messages or errors on this connection' },
+};

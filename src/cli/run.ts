@@ -1,8 +1,8 @@
 // `cc-executor run`: one command on the server, its output live on our stdout/stderr, its exit status ours; Ctrl-C/Ctrl-Z reach it.
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { resolve as resolvePath } from 'node:path';
-// The `_meta` keys the server puts on progress notifications: one definition, shared with the server.
-import { META_EXECUTION, META_KIND, META_SEQ, META_STREAM } from '../../tools/progress-sink.js';
+// The `_meta` keys the server puts on progress notifications: the wire contract, shared with the server.
+import { META_EXECUTION, META_KIND, META_SEQ, META_STREAM } from '../wire.js';
 import { COMMON_HELP, COMMON_OPTIONS, parseDuration, parseEnvPairs, parseOptions, splitAtCommand } from './args.js';
 import { Connection, MAX_TIMER_MS, resolveTarget, toolErrorOf } from './connect.js';
 import type { CliContext } from './context.js';

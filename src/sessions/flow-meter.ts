@@ -5,6 +5,8 @@ export class FlowMeter {
   private waiters: Array<() => void> = [];
   /** How many times this session crossed the high-water mark (reported by status and metrics). */
   pauses = 0;
+  /** Every byte ever tracked: what the session's transport has handed to its connection. */
+  trackedBytes = 0;
 
   constructor(
     private readonly highWaterBytes: number,
@@ -22,6 +24,7 @@ export class FlowMeter {
   /** Count `bytes` as in flight until `written` settles (a transport's send() resolves once written). */
   track(bytes: number, written: Promise<unknown>): void {
     this.pending += bytes;
+    this.trackedBytes += bytes;
     if (!this.isFull && this.pending > this.highWaterBytes) {
       this.isFull = true;
       this.pauses++;

@@ -6,11 +6,17 @@ import type { ExecutionRegistry } from '../processes/execution-registry.js';
 import { shortId } from '../processes/execution-registry.js';
 import { FlowMeter } from './flow-meter.js';
 
-/** WebSocket close code for an idle session: 1000, a normal close the client may simply reconnect after. */
-const CLOSE_IDLE = 1000;
 const IDLE_SWEEP_MAX_MS = 30_000;
 
-export type TransportKind = 'websocket' | 'stdio' | 'http';
+/** Every kind of transport a session can come from: a new transport adds its name here (metrics and status follow). */
+export const TRANSPORT_KINDS = ['websocket', 'http', 'stdio'] as const;
+export type TransportKind = (typeof TRANSPORT_KINDS)[number];
+
+/**
+ * Why the server closes a session. Each transport maps the reason onto its own way of closing (a
+ * WebSocket close code, ending an HTTP session); the engine knows nothing about frames or codes.
+ */
+export type SessionCloseReason = 'idle' | 'reclaimed' | 'shutdown' | 'flood';
 
 export interface Session {
   readonly id: string;
@@ -18,8 +24,8 @@ export interface Session {
   readonly createdAt: Date;
   lastActivity: number;
   readonly flow: FlowMeter;
-  /** Close the connection from the server side (idle expiry, shutdown). */
-  close(code?: number, reason?: string): void;
+  /** Close the connection from the server side (idle expiry, shutdown...). */
+  close(reason: SessionCloseReason): void;
 }
 
 export interface SessionOptions {
@@ -66,7 +72,7 @@ export class SessionRegistry {
       // stdio is the process's own lifeline: it ends with stdin, not with a timer.
       if (s.transport === 'stdio' || s.lastActivity > cutoff || this.executions.hasLive(s.id)) continue;
       this.logger.info({ session: shortId(s.id), idleMs: Date.now() - s.lastActivity }, 'closing idle session');
-      s.close(CLOSE_IDLE, 'session idle');
+      s.close('idle');
     }
   }
 
@@ -79,7 +85,7 @@ export class SessionRegistry {
   }
 
   countByTransport(): Record<TransportKind, number> {
-    const counts: Record<TransportKind, number> = { websocket: 0, stdio: 0, http: 0 };
+    const counts = Object.fromEntries(TRANSPORT_KINDS.map((k) => [k, 0])) as Record<TransportKind, number>;
     for (const s of this.sessions.values()) counts[s.transport]++;
     return counts;
   }
@@ -111,6 +117,11 @@ export class SessionRegistry {
     return session;
   }
 
+  /** Every open session. */
+  list(): Session[] {
+    return [...this.sessions.values()];
+  }
+
   get(id: string): Session | undefined {
     return this.sessions.get(id);
   }
@@ -132,7 +143,7 @@ export class SessionRegistry {
   }
 
   /** Close every connection (shutdown). */
-  closeAll(code: number, reason: string): void {
-    for (const s of [...this.sessions.values()]) s.close(code, reason);
+  closeAll(reason: SessionCloseReason = 'shutdown'): void {
+    for (const s of [...this.sessions.values()]) s.close(reason);
   }
 }

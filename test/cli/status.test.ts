@@ -154,11 +154,11 @@ describe('cc-executor status --follow', () => {
     const { id } = await startElsewhere({ argv: writeBytesArgv(...steps, 'exit:3'), background: true });
     const p = spawnCli(['status', '-f', id], { url: server.url });
     await p.waitForStdout('line 5 ');
-    server.engine.sessions.closeAll(1001, 'dropped by the test');
+    server.engine.sessions.closeAll('shutdown');
     await p.waitForStdout('line 15 ');
-    server.engine.sessions.closeAll(1001, 'dropped by the test');
+    server.engine.sessions.closeAll('shutdown');
     await new Promise((r) => setTimeout(r, 50));
-    server.engine.sessions.closeAll(1001, 'dropped by the test');
+    server.engine.sessions.closeAll('shutdown');
     const { code } = await p.exited;
     expect(code, p.stderr().toString()).toBe(3);
     expect(p.stdout().toString()).toBe(expected);

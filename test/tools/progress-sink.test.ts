@@ -3,7 +3,8 @@ import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OutputChunk, StreamName } from '../../src/processes/output-log.js';
 import { FlowMeter } from '../../src/sessions/flow-meter.js';
-import { META_KIND, META_SEQ, META_STREAM, ProgressSink } from '../../tools/progress-sink.js';
+import { META_KIND, META_SEQ, META_STREAM } from '../../src/wire.js';
+import { ProgressSink } from '../../tools/progress-sink.js';
 import { waitFor } from '../helpers/server.js';
 
 interface Sent {

@@ -1,7 +1,8 @@
 // Every ServerError code maps to one of the original protocol's numeric codes; the session limit to -32003.
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, ServerError, type ErrorCode } from '../../src/errors.js';
-import { LEGACY_ERRORS, toLegacyError } from '../../transports/legacy-errors.js';
+import { toLegacyError } from '../../transports/legacy-errors.js';
+import { LEGACY_ERRORS } from '../../src/wire.js';
 
 describe('toLegacyError', () => {
   it('maps every ServerError code to an original-protocol code and keeps the string code in data', () => {

@@ -199,7 +199,7 @@ describe('Streamable HTTP transport', () => {
     const { transport } = await open(server.net.httpUrl);
     const sessionId = transport.sessionId!;
     const session = server.engine.sessions.get(sessionId)!;
-    session.close(1001, 'idle');
+    session.close('idle');
     await waitFor(() => server!.engine.sessions.size === 0, 5_000, 'session to end');
     const after = await post(server.net.httpUrl, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { 'mcp-session-id': sessionId });
     expect(after.status).toBe(404);
@@ -257,11 +257,19 @@ describe('Streamable HTTP back-pressure', () => {
     await waitFor(() => session.flow.pauses > 0, 20_000, 'back-pressure');
     const execution = server.engine.executions.list({ sessionId })[0]!;
     groups.add(execution.snapshot().pgid);
-    await new Promise((r) => setTimeout(r, 500));
-    const stalled = execution.log.bytes.stdout;
-    await new Promise((r) => setTimeout(r, 500));
+    // Socket buffers absorb a few MiB before they are full for good: wait until the meter stays full and the output still.
+    let stalled = -1;
+    await waitFor(
+      async () => {
+        stalled = execution.log.bytes.stdout;
+        if (!session.flow.full) return false;
+        await new Promise((r) => setTimeout(r, 500));
+        return session.flow.full && execution.log.bytes.stdout === stalled;
+      },
+      30_000,
+      'the flow meter to stay full and the child to stall',
+    );
     expect(execution.state).toBe('running');
-    expect(execution.log.bytes.stdout).toBe(stalled);
     expect(stalled).toBeLessThan(totalBytes);
 
     // Reading again: everything arrives, as progress, and the call ends.

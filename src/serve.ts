@@ -1,0 +1,110 @@
+// The server's entry (loaded by main.ts only for `serve`): config -> logger -> engine -> transports -> signals and orderly shutdown.
+import { COMMANDS_USAGE } from './cli/commands.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createEngine, type Engine } from './engine.js';
+import { createLogger } from './logger.js';
+import { describeStartup } from './startup-line.js';
+import { VERSION } from './version.js';
+import { checkBind } from '../transports/gate.js';
+import { startNetworkServer } from '../transports/http.js';
+import { startStdioServer } from '../transports/stdio.js';
+
+/** Extra time, beyond the grace period, that shutdown may take before we exit anyway. */
+const SHUTDOWN_SLACK_MS = 1_000;
+
+function readConfig(argv: string[]): Config {
+  try {
+    const result = loadConfig({ argv, env: process.env });
+    if (result.kind === 'help') {
+      process.stdout.write(`${COMMANDS_USAGE}\n${result.text}\n`);
+      process.exit(0);
+    }
+    if (result.kind === 'version') {
+      process.stdout.write(`${VERSION}\n`);
+      process.exit(0);
+    }
+    return result.config;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`cc-executor: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+/** Run the server with these arguments (everything after `serve`); resolves once it is serving. */
+export async function serve(argv: string[]): Promise<void> {
+  const config = readConfig(argv);
+  const bindProblem = config.stdio ? undefined : checkBind(config);
+  if (bindProblem) {
+    process.stderr.write(`cc-executor: ${bindProblem}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
+  const engine: Engine = createEngine(config, logger);
+  await engine.records.init();
+
+  // Last resort: whatever ends this process, no group we started survives it.
+  process.on('exit', () => engine.executions.killAllNow());
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; killing every process group');
+    engine.executions.killAllNow();
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled rejection');
+  });
+
+  let stopTransport: () => Promise<void>;
+  let stopAccepting: () => void = () => undefined;
+  if (config.stdio) {
+    const stdio = await startStdioServer(engine);
+    stopTransport = () => stdio.close();
+    void stdio.ended.then(() => shutdown('stdin closed'));
+    const line = describeStartup(config);
+    logger.info(line.fields, line.msg);
+  } else {
+    const net = await startNetworkServer(engine);
+    stopTransport = () => net.close();
+    stopAccepting = () => net.stopAccepting();
+    const line = describeStartup(config, net);
+    logger.info(line.fields, line.msg);
+  }
+
+  let stopping = false;
+  async function shutdown(why: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ why }, 'shutting down: terminating every process group');
+    const hardStop = setTimeout(
+      () => {
+        logger.warn('shutdown took too long; killing what is left');
+        engine.executions.killAllNow();
+        process.exit(1);
+      },
+      config.graceMs + SHUTDOWN_SLACK_MS + 4_000,
+    );
+    hardStop.unref();
+    stopAccepting();
+    // Executions end first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
+    await engine.close();
+    await new Promise((r) => setTimeout(r, 50));
+    engine.sessions.closeAll('shutdown');
+    await stopTransport();
+    logger.info('stopped');
+    process.exit(0);
+  }
+
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) {
+        logger.warn({ signal: sig }, 'second signal: killing every process group now');
+        engine.executions.killAllNow();
+        process.exit(130);
+      }
+      void shutdown(sig);
+    });
+  }
+  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+}

@@ -1,0 +1,68 @@
+// The original protocol's frames on one `ws` connection: text in, JSON out, liveness pings; every frame sent is metered.
+import WebSocket from 'ws';
+import type { MeteredTransport } from './attach-session.js';
+
+export interface LegacyTransportOptions {
+  /** Protocol-level ping interval; a peer that misses one pong is terminated (no close frame, so no code at all). */
+  pingIntervalMs: number;
+}
+
+export class LegacyTransport implements MeteredTransport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onframe?: (bytes: number, written: Promise<unknown>) => void;
+  /** One incoming frame, as text (binary frames are passed on for the protocol to refuse). */
+  onmessage?: (text: string, isBinary: boolean) => void;
+
+  private alive = true;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private closeFired = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly options: LegacyTransportOptions,
+  ) {}
+
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  start(): Promise<void> {
+    this.ws.on('message', (data, isBinary) => {
+      this.alive = true;
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      this.onmessage?.(text, isBinary);
+    });
+    this.ws.on('pong', () => (this.alive = true));
+    this.ws.on('error', (err) => this.onerror?.(err));
+    this.ws.on('close', () => this.fireClose());
+    this.heartbeat = setInterval(() => {
+      if (!this.alive) return this.ws.terminate();
+      this.alive = false;
+      this.ws.ping();
+    }, this.options.pingIntervalMs);
+    this.heartbeat.unref();
+    if (this.ws.readyState !== WebSocket.OPEN) this.fireClose();
+    return Promise.resolve();
+  }
+
+  /** Send one JSON-RPC message; resolves once `ws` has written it (never rejects: a closed peer just misses it). */
+  send(message: unknown): Promise<void> {
+    if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve();
+    const text = JSON.stringify(message);
+    const written = new Promise<void>((resolve) => this.ws.send(text, () => resolve()));
+    this.onframe?.(Buffer.byteLength(text), written);
+    return written;
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  private fireClose(): void {
+    if (this.closeFired) return;
+    this.closeFired = true;
+    clearInterval(this.heartbeat);
+    this.onclose?.();
+  }
+}

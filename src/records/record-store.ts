@@ -1,52 +1,31 @@
-// Every execution as a prettified JSON record (written atomically at start and end), its full output on disk,
-// retention, history across restarts, and recovery of records left 'running' by a server that died.
+// Keeps every execution's record (written atomically at start and end) and its output files: retention,
+// history across restarts, and recovery of records left 'running' by a server that died. The format: record-format.ts.
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ExecutionBackend, HandleDescription } from '../backends/backend.js';
-import type { ProcessIdentity, ServerIdentity } from '../backends/local/server-identity.js';
+import type { ExecutionBackend } from '../backends/backend.js';
+import type { ServerIdentity } from '../backends/local/server-identity.js';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Execution, ExecutionSnapshot } from '../processes/execution.js';
+import type { Execution } from '../processes/execution.js';
 import { shortId } from '../processes/execution-registry.js';
 import { viewOf } from '../processes/execution-view.js';
 import { matchId } from '../processes/id-lookup.js';
 import { VERSION } from '../version.js';
-import { OutputFiles, outputFileList, type OutputPaths } from './output-files.js';
+import { OutputFiles, outputFileList } from './output-files.js';
+import {
+  compactTimestamp,
+  handleOf,
+  RECORD_SUFFIX,
+  redactEnv,
+  summarise,
+  type ExecutionRecord,
+  type RecordMeta,
+  type RecordSummary,
+} from './record-format.js';
 
-export type RecordState = ExecutionSnapshot['state'] | 'lost';
-
-export interface ExecutionRecord extends Omit<ExecutionSnapshot, 'state'> {
-  version: 1;
-  state: RecordState;
-  lostReason?: string;
-  transport: string;
-  /** Variables the request set; values of secret-looking names are "[redacted]". */
-  env: Record<string, string>;
-  pgidStartTicks: number | null;
-  /** What the backend needs to find (and stop) what the execution started; absent in records of older versions. */
-  handle?: HandleDescription;
-  server: ProcessIdentity & { version: string };
-  loadAtStart: unknown;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  logs: OutputPaths;
-  /** What could not be saved (disk full, unwritable directory...). */
-  saveErrors: string[];
-  [extra: string]: unknown;
-}
-
-export interface RecordSummary {
-  id: string;
-  command: string;
-  state: RecordState;
-  exitCode: number | null;
-  signal: string | null;
-  terminationReason: string | null;
-  durationMs: number;
-  startedAt: string;
-}
+export type { ExecutionRecord, RecordMeta, RecordState, RecordSummary } from './record-format.js';
+export { redactEnv } from './record-format.js';
 
 interface IndexEntry extends RecordSummary {
   base: string;
@@ -72,38 +51,6 @@ export interface RecordStoreOptions {
   backend: ExecutionBackend;
   /** This server, and whether the one that wrote a record still runs. */
   identity: ServerIdentity;
-}
-
-/** Extra fields an execution's record carries that the snapshot does not (transport, request env, load). */
-export interface RecordMeta {
-  transport: string;
-  env: Record<string, string>;
-  loadAtStart: unknown;
-}
-
-const SECRET_NAME = /TOKEN|SECRET|KEY|PASSWORD|PASSWD|CREDENTIAL/i;
-const RECORD_SUFFIX = '.json';
-
-export function redactEnv(env: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, SECRET_NAME.test(k) ? '[redacted]' : v]));
-}
-
-/** `20261124T060231.123Z`: sortable, and safe in every file system. */
-function compactTimestamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '');
-}
-
-function summarise(r: ExecutionRecord): RecordSummary {
-  return {
-    id: r.id,
-    command: r.command ?? r.argv?.join(' ') ?? '',
-    state: r.state,
-    exitCode: r.exitCode,
-    signal: r.signal,
-    terminationReason: r.terminationReason,
-    durationMs: r.durationMs,
-    startedAt: r.startedAt,
-  };
 }
 
 export class RecordStore {
@@ -362,9 +309,4 @@ export class RecordStore {
   baseOf(id: string): string | undefined {
     return this.index.get(id)?.base;
   }
-}
-
-/** The backend's description of a record's processes; records of older versions only carry the local pid/pgid/start time. */
-function handleOf(record: ExecutionRecord): HandleDescription {
-  return record.handle ?? { backend: 'local', pid: record.pid, pgid: record.pgid, startTicks: record.pgidStartTicks };
 }

@@ -3,8 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeadlineClock, type Timers } from '../../src/processes/deadline-clock.js';
+import { DeadlineClock } from '../../src/processes/deadline-clock.js';
 import { normaliseCommand } from '../../src/processes/duration-history.js';
+import { manualTimers } from '../helpers/manual-timers.js';
 import { callWithProgress, connectWs, GroupTracker, startTestServer, structured, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
@@ -14,28 +15,6 @@ afterEach(async () => {
   server = undefined;
   await groups.expectGroupsGone();
 });
-
-function manualTimers(): Timers & { advance(ms: number): void } {
-  let now = 0;
-  let pending: { at: number; fn: () => void } | undefined;
-  return {
-    now: () => now,
-    setTimeout: (fn, ms) => (pending = { at: now + ms, fn }),
-    clearTimeout: (h) => {
-      if (pending === h) pending = undefined;
-    },
-    advance(ms) {
-      const until = now + ms;
-      while (pending && pending.at <= until) {
-        const p = pending;
-        pending = undefined;
-        now = p.at;
-        p.fn();
-      }
-      now = until;
-    },
-  };
-}
 
 describe('DeadlineClock (pure logic)', () => {
   it('drains at 1/multiplier while loaded, stops while paused, and fires when the budget is spent', () => {

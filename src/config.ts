@@ -14,6 +14,10 @@ export const ConfigSchema = z
     port: z.number().int().min(0).max(65535).default(8003).describe('TCP port (0 = any free port)'),
     wsPath: z.string().startsWith('/').default('/ws/mcp').describe('WebSocket endpoint path'),
     mcpPath: z.string().startsWith('/').default('/mcp').describe('Streamable HTTP endpoint path'),
+    console: z
+      .boolean()
+      .default(true)
+      .describe('Serve the browser console at /console (behind the same Host, Origin and token checks); false turns it off'),
     publicHealth: z
       .boolean()
       .default(false)

@@ -17,7 +17,7 @@ import type { Execution } from './processes/execution.js';
 import { ExecutionRegistry } from './processes/execution-registry.js';
 import { viewOf, type ExecutionView } from './processes/execution-view.js';
 import type { OutputRead, StreamName } from './processes/output-log.js';
-import { readOutput, readOutputRange, type OutputSource } from './records/output-reader.js';
+import { readOutput, readOutputBefore, readOutputRange, type OutputSource } from './records/output-reader.js';
 import { RecordStore, type ExecutionRecord } from './records/record-store.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { LoadMonitor } from './system/load-monitor.js';
@@ -57,6 +57,8 @@ export interface Engine {
   details(found: FoundExecution): ExecutionDetails;
   /** Output after `sinceSeq`: memory window first, then the log files. */
   readOutput(found: FoundExecution, sinceSeq: number, maxBytes: number): Promise<OutputRead>;
+  /** Scrollback: the output just before `beforeSeq` (status `beforeSeq`, the console's earlier windows). */
+  readOutputBefore(found: FoundExecution, beforeSeq: number, maxBytes: number): Promise<OutputRead & { earlier: boolean }>;
   /** A byte range of one stream's full log. */
   readOutputRange(
     found: FoundExecution,
@@ -160,6 +162,7 @@ export function createEngine(config: Config, logger: Logger, opts: { sampleLoad?
       return { ...viewOf(e), transport: e.meta.transport, groupAlive: e.hasLiveProcesses(), saveErrors: records.saveErrors(e.id) };
     },
     readOutput: (found, sinceSeq, maxBytes) => readOutput(found.id, source(found), sinceSeq, maxBytes),
+    readOutputBefore: (found, beforeSeq, maxBytes) => readOutputBefore(found.id, source(found), beforeSeq, maxBytes),
     readOutputRange: (found, stream, byteOffset, length) => readOutputRange(found.id, source(found), stream, byteOffset, length),
     close({ graceMs = config.graceMs } = {}) {
       closing ??= (async () => {

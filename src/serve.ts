@@ -70,6 +70,8 @@ export async function serve(argv: string[]): Promise<void> {
     stopAccepting = () => net.stopAccepting();
     const line = describeStartup(config, net);
     logger.info(line.fields, line.msg);
+    // Never the token itself in the log: the user adds ?token=... once (docs/console.md).
+    if (config.console) logger.info({ console: `${net.baseUrl}/console` }, `console at ${net.baseUrl}/console`);
   }
 
   let stopping = false;

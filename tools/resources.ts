@@ -9,6 +9,8 @@ import type { ToolDeps } from './deps.js';
 
 export const RECORD_URI = 'cc-executor://executions/{id}';
 export const OUTPUT_URI = 'cc-executor://executions/{id}/output';
+/** The live executions of every session; subscribe to hear when one starts or ends (the console's list). */
+export const LIST_URI = 'cc-executor://executions';
 const URI_PATTERN = /^cc-executor:\/\/executions\/([^/,]+)(\/output)?$/;
 /** Updates for one subscription are coalesced to at most this often. */
 const UPDATE_INTERVAL_MS = 250;
@@ -17,7 +19,7 @@ const LISTED_RECENT = 50;
 
 /** Whether a URI names one of our execution resources (anything else is "resource not found"). */
 export function isExecutionResourceUri(uri: string): boolean {
-  return URI_PATTERN.test(uri);
+  return uri === LIST_URI || URI_PATTERN.test(uri);
 }
 
 function recordUri(id: string): string {
@@ -84,10 +86,31 @@ export function registerExecutionResources(server: McpServer, deps: ToolDeps): (
     },
   );
 
+  server.registerResource(
+    'executions',
+    LIST_URI,
+    {
+      title: 'Live executions',
+      description: 'Every live execution of every session (id, command, state, session). Subscribe to hear when one starts or ends.',
+      mimeType: 'application/json',
+    },
+    (uri) => {
+      const list = deps.executions.list().map((e) => {
+        const s = e.snapshot();
+        return { id: s.id, command: s.command ?? s.argv?.join(' ') ?? '', state: s.state, sessionId: s.sessionId, startedAt: s.startedAt };
+      });
+      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: `${JSON.stringify(list, null, 2)}\n` }] };
+    },
+  );
+
   const subscriptions = new Map<string, () => void>();
 
   server.server.setRequestHandler(SubscribeRequestSchema, (request) => {
     const uri = request.params.uri;
+    if (uri === LIST_URI) {
+      if (!subscriptions.has(uri)) subscriptions.set(uri, watchList(server, deps));
+      return {};
+    }
     const m = URI_PATTERN.exec(uri);
     if (!m) throw new McpError(ErrorCode.InvalidParams, `not a cc-executor execution resource: ${uri}`);
     if (subscriptions.has(uri)) return {};
@@ -118,6 +141,24 @@ export function registerExecutionResources(server: McpServer, deps: ToolDeps): (
   return () => {
     for (const stop of subscriptions.values()) stop();
     subscriptions.clear();
+  };
+}
+
+/** Notify when an execution starts or ends, coalesced like output updates. */
+function watchList(server: McpServer, deps: ToolDeps): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const changed = () => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      server.server.sendResourceUpdated({ uri: LIST_URI }).catch(() => undefined);
+    }, UPDATE_INTERVAL_MS);
+  };
+  deps.executions.on('started', changed);
+  deps.executions.on('exited', changed);
+  return () => {
+    clearTimeout(timer);
+    deps.executions.off('started', changed);
+    deps.executions.off('exited', changed);
   };
 }
 

@@ -23,6 +23,15 @@ export const StatusInputShape = {
     .min(0)
     .optional()
     .describe('Return output chunks with seq greater than this (0 = from the start). Pass back `output.nextSeq` to follow.'),
+  beforeSeq: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'Scrollback: instead of sinceSeq, the output chunks just before this seq (at most maxBytes). Pass lastSeq + 1 for the tail; ' +
+        '`output.earlier` says older output exists (pass the first returned seq as the next beforeSeq).',
+    ),
   maxBytes: z
     .number()
     .int()
@@ -75,13 +84,14 @@ export function registerStatusTool(server: McpServer, deps: ToolDeps): void {
   );
 }
 
-function outputJson(output: OutputRead) {
+function outputJson(output: OutputRead & { earlier?: boolean }) {
   return {
     chunks: output.chunks.map(({ seq, stream, data }) => ({ seq, stream, data })),
     nextSeq: output.nextSeq,
     firstSeq: output.firstSeq,
     evicted: output.evicted,
     more: output.more,
+    ...(output.earlier !== undefined ? { earlier: output.earlier } : {}),
   };
 }
 
@@ -98,7 +108,12 @@ async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
       structuredContent: { ...base, range: { stream: input.stream, byteOffset: input.byteOffset, ...range } },
     };
   }
-  const output = await deps.readOutput(found, input.sinceSeq ?? 0, maxBytes);
+  if (input.beforeSeq !== undefined && input.sinceSeq !== undefined)
+    throw new ServerError('INVALID_INPUT', 'give `sinceSeq` (read forward) or `beforeSeq` (read back), not both');
+  const output =
+    input.beforeSeq !== undefined
+      ? await deps.readOutputBefore(found, input.beforeSeq, maxBytes)
+      : await deps.readOutput(found, input.sinceSeq ?? 0, maxBytes);
   const text = [describeOutcome(base as never)];
   if (output.evicted) text.push(`(output before seq ${output.firstSeq} is no longer available)`);
   for (const c of output.chunks) text.push(c.stream === 'stderr' ? `[stderr] ${c.data}` : c.data);
@@ -115,6 +130,14 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
     executions: deps.executions.counts(),
     load: deps.load.current(),
     session: { id: deps.session.id, transport: deps.session.transport, backPressurePauses: deps.session.flow.pauses },
+    // Every open session, for the console's machine panel: who is connected and how much each runs.
+    sessionList: deps.sessions.list().map((s) => ({
+      id: s.id,
+      transport: s.transport,
+      createdAt: s.createdAt.toISOString(),
+      idleMs: Math.max(0, Date.now() - s.lastActivity),
+      running: deps.executions.list({ sessionId: s.id }).length,
+    })),
     hooks: deps.executions.hookRunner?.describe() ?? null,
   };
   const list =
@@ -130,7 +153,19 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
             id: s.id,
             command: s.command ?? s.argv?.join(' ') ?? '',
             state: s.state,
+            sessionId: s.sessionId,
+            transport: e.meta.transport,
+            cwd: s.cwd,
             pid: s.pid,
+            pgid: s.pgid,
+            lastSeq: s.lastSeq,
+            stdoutBytes: s.stdoutBytes,
+            stderrBytes: s.stderrBytes,
+            // Interactive executions and what the backend can measure; null where it cannot tell.
+            interactive: (s as { interactive?: boolean }).interactive ?? false,
+            pty: (s as { pty?: unknown }).pty ?? null,
+            waitingForInput: (s as { waitingForInput?: boolean }).waitingForInput ?? e.handle.waitingForInput?.() ?? null,
+            usage: e.handle.usage?.() ?? null,
             exitCode: s.exitCode,
             signal: s.signal,
             terminationReason: s.terminationReason,

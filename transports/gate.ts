@@ -1,13 +1,13 @@
 // The one gate every network request passes first: Host (DNS rebinding), Origin (web pages), then the token.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Config } from '../src/config.js';
 
-export type GateConfig = Pick<Config, 'host' | 'authToken' | 'allowedOrigins' | 'allowedHosts' | 'publicHealth'>;
+export type GateConfig = Pick<Config, 'host' | 'authToken' | 'allowedOrigins' | 'allowedHosts' | 'publicHealth' | 'console'>;
 
 /** What a request wants to reach. Only `health` may skip the token, and only with `publicHealth`. */
-export type GateEndpoint = 'mcp' | 'health' | 'metrics';
+export type GateEndpoint = 'mcp' | 'health' | 'metrics' | 'console';
 
 export type GateVerdict =
   { ok: true } | { ok: false; status: 401 | 403; body: { error: string; detail: string }; headers?: Record<string, string> };
@@ -30,13 +30,21 @@ export function checkGate(req: IncomingMessage, config: GateConfig, endpoint: Ga
     );
   }
   const origin = req.headers.origin;
-  if (origin !== undefined && !isAllowedOrigin(origin, config.allowedOrigins)) {
+  // With the console on, our own page is same-origin (scheme://Host, Host checked above); other pages need allowedOrigins.
+  const ownPage = config.console && origin !== undefined && isSameOrigin(origin, host!);
+  if (origin !== undefined && !ownPage && !isAllowedOrigin(origin, config.allowedOrigins)) {
     return deny(403, 'forbidden origin', `Origin ${JSON.stringify(clip(origin))} is not in allowedOrigins`);
   }
   if (config.authToken === undefined || (endpoint === 'health' && config.publicHealth)) return { ok: true };
-  if (!presentedTokens(req).some((t) => tokensEqual(t, config.authToken!))) {
+  if (!hasValidCredential(req, config.authToken)) {
     return {
-      ...deny(401, 'unauthorized', 'send the token as "Authorization: Bearer <token>" or as the "token" query parameter'),
+      ...deny(
+        401,
+        'unauthorized',
+        endpoint === 'console'
+          ? 'open the console once with ?token=<token> in the URL; it then remembers the token in a cookie'
+          : 'send the token as "Authorization: Bearer <token>" or as the "token" query parameter',
+      ),
       headers: { 'www-authenticate': 'Bearer realm="cc-executor"' },
     };
   }
@@ -95,6 +103,13 @@ function normaliseOrigin(origin: string): string {
   return origin.trim().toLowerCase().replace(/\/+$/, '');
 }
 
+/** True when `origin` is this server itself as the browser reached it (http or https, same Host header). */
+function isSameOrigin(origin: string, hostHeader: string): boolean {
+  const o = normaliseOrigin(origin);
+  const h = hostHeader.trim().toLowerCase();
+  return o === `http://${h}` || o === `https://${h}`;
+}
+
 function isAllowedOrigin(origin: string, allowed: readonly string[]): boolean {
   const o = normaliseOrigin(origin);
   return allowed.some((a) => normaliseOrigin(a) === o);
@@ -109,6 +124,40 @@ function presentedTokens(req: IncomingMessage): string[] {
   const query = parseRequestUrl(req)?.searchParams.getAll('token') ?? [];
   out.push(...query);
   return out;
+}
+
+/**
+ * The console's cookie name for the port the request came in on: browsers send a localhost cookie to every
+ * port, so two servers on one machine must not overwrite each other's cookie.
+ */
+export function consoleCookieName(req: IncomingMessage): string {
+  return `cc_executor_${req.socket.localPort ?? 0}`;
+}
+
+/**
+ * What the console cookie holds: a value derived from the token (HMAC), not the token itself, so the
+ * cookie is worth nothing against another server and does not reveal the token to anything that reads it.
+ */
+export function consoleCookieValue(token: string): string {
+  return createHmac('sha256', token).update('cc-executor console cookie v1').digest('base64url');
+}
+
+/** The console cookie's value in this request, if any. */
+function presentedCookie(req: IncomingMessage): string | undefined {
+  const header = req.headers.cookie;
+  if (typeof header !== 'string') return undefined;
+  const name = consoleCookieName(req);
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function hasValidCredential(req: IncomingMessage, token: string): boolean {
+  if (presentedTokens(req).some((t) => tokensEqual(t, token))) return true;
+  const cookie = presentedCookie(req);
+  return cookie !== undefined && tokensEqual(cookie, consoleCookieValue(token));
 }
 
 // Constant time: compare fixed-length digests, so neither the content nor the length of the token leaks through timing.

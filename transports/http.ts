@@ -9,6 +9,7 @@ import { CLOSE_CODES, MCP_SUBPROTOCOL } from '../src/wire.js';
 import { attachSession } from './attach-session.js';
 import type { Engine } from './context.js';
 import { checkBind, checkGate, isLoopbackBind, redactHeaders, requestPath, type GateEndpoint, type GateVerdict } from './gate.js';
+import { ConsoleAssets, consoleRefusalPage } from './console-assets.js';
 import { checkHealth } from './health.js';
 import { serveLegacyConnection } from './legacy.js';
 import { StreamableHttpEndpoint } from './streamable-http.js';
@@ -62,6 +63,7 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
   let accepting = true;
 
   const mcp = new StreamableHttpEndpoint(engine);
+  const consoleAssets = config.console ? new ConsoleAssets(config.wsPath) : undefined;
 
   interface Route {
     endpoint: GateEndpoint;
@@ -96,14 +98,34 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
   const http: Server = createHttpServer(async (req, res) => {
     const path = requestPath(req);
     const route = path === undefined ? undefined : routes.get(path);
+    const isConsole = consoleAssets !== undefined && path !== undefined && ConsoleAssets.owns(path);
     // Every request passes the gate first (Host, Origin, token), unknown paths included: /health and
     // /healthz may skip the token with publicHealth, anything else needs it.
-    const verdict = checkGate(req, config, route?.endpoint ?? 'mcp');
+    const verdict = checkGate(req, config, route?.endpoint ?? (isConsole ? 'console' : 'mcp'));
     if (!verdict.ok) {
       logRefusal(req, verdict, path);
+      // A person at a browser gets a page that says what to do; programs get JSON.
+      if (isConsole && /text\/html/.test(req.headers.accept ?? '')) {
+        const page = consoleRefusalPage(verdict.status, verdict.body.detail);
+        res.writeHead(verdict.status, {
+          ...verdict.headers,
+          'content-type': 'text/html; charset=utf-8',
+          'content-length': Buffer.byteLength(page),
+        });
+        return void res.end(page);
+      }
       return writeJson(res, verdict.status, verdict.body, verdict.headers);
     }
     if (path === undefined) return writeJson(res, 400, { error: 'bad request target' });
+    if (isConsole) {
+      try {
+        return await consoleAssets.handle(req, res, path, config.authToken);
+      } catch (err) {
+        logger.error({ err, path }, 'console request failed');
+        if (!res.headersSent) return writeJson(res, 500, { error: 'internal error' });
+        return void res.destroy();
+      }
+    }
     if (!route) {
       if (path === config.wsPath)
         return writeJson(res, 426, { error: 'upgrade required', detail: `connect with a WebSocket to ${config.wsPath}` });

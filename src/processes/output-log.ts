@@ -158,6 +158,24 @@ export class OutputLog {
     return { chunks: out, nextSeq, firstSeq, evicted, more: index < this.chunks.length };
   }
 
+  /**
+   * Scrollback: where a read must start (its sinceSeq) to get the chunks just before `beforeSeq`, at most
+   * `maxBytes` of them (at least one), as far as memory holds them. `reachedWindowStart` says the walk ran
+   * into the oldest held chunk with budget left, so older chunks (on disk) may belong to the window too.
+   */
+  tailStart(beforeSeq: number, maxBytes: number): { sinceSeq: number; bytes: number; reachedWindowStart: boolean } {
+    const firstSeq = this.chunks[this.head]?.seq ?? this.lastSeq + 1;
+    let since = Math.min(beforeSeq - 1, this.lastSeq);
+    let bytes = 0;
+    while (since >= firstSeq) {
+      const chunk = this.chunks[this.head + (since - firstSeq)]!;
+      if (bytes > 0 && bytes + chunk.bytes > maxBytes) return { sinceSeq: since, bytes, reachedWindowStart: false };
+      bytes += chunk.bytes;
+      since--;
+    }
+    return { sinceSeq: since, bytes, reachedWindowStart: true };
+  }
+
   inlineOutput(stream: StreamName): InlineOutput {
     return this.inline[stream].render();
   }

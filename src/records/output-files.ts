@@ -152,6 +152,38 @@ export async function readOutputFiles(paths: OutputPaths, sinceSeq: number, maxB
   return { chunks, nextSeq, firstSeq: 1, evicted: false, more };
 }
 
+/**
+ * Scrollback on disk: walking the index back from `sinceSeq` (exclusive of what is already counted in
+ * `bytes`), the lowest sinceSeq whose chunks still fit in `maxBytes` (at least one chunk in total).
+ */
+export async function tailStartOnDisk(paths: OutputPaths, sinceSeq: number, bytes: number, maxBytes: number): Promise<number> {
+  let index;
+  try {
+    index = await open(paths.index, 'r');
+  } catch {
+    return sinceSeq;
+  }
+  try {
+    const totalEntries = Math.floor((await index.stat()).size / ENTRY_BYTES);
+    let since = Math.min(sinceSeq, totalEntries);
+    const block = Buffer.alloc(4096 * ENTRY_BYTES);
+    while (since > 0) {
+      const count = Math.min(4096, since);
+      const first = since - count; // entry index of seq first+1
+      await index.read(block, 0, count * ENTRY_BYTES, first * ENTRY_BYTES);
+      for (let i = count - 1; i >= 0; i--) {
+        const length = block.readUInt32LE(i * ENTRY_BYTES + 8);
+        if (bytes > 0 && bytes + length > maxBytes) return since;
+        bytes += length;
+        since--;
+      }
+    }
+    return since;
+  } finally {
+    await index.close();
+  }
+}
+
 /** A byte range of one stream's log, as text (a range cut inside a character shows U+FFFD at its edges). */
 export async function readByteRange(path: string, offset: number, length: number): Promise<{ data: string; bytes: number; eof: boolean }> {
   const handle = await open(path, 'r');

@@ -2,7 +2,7 @@
 import { ServerError } from '../errors.js';
 import type { Execution } from '../processes/execution.js';
 import type { OutputRead, StreamName } from '../processes/output-log.js';
-import { outputPaths, readByteRange, readOutputFiles } from './output-files.js';
+import { outputPaths, readByteRange, readOutputFiles, tailStartOnDisk } from './output-files.js';
 
 /** Where one execution's output is: its live log (while in memory) and its files (while its record is kept). */
 export interface OutputSource {
@@ -27,6 +27,36 @@ export async function readOutput(id: string, source: OutputSource, sinceSeq: num
   }
   if (base === undefined) throw new ServerError('NOT_FOUND', `no execution with id ${id}`);
   return readOutputFiles(outputPaths(base), sinceSeq, maxBytes);
+}
+
+/**
+ * Scrollback: the chunks just before `beforeSeq`, at most `maxBytes` of them (at least one), from memory
+ * or disk; `earlier` says older chunks exist. Continue forward from `nextSeq` if it ends short of `beforeSeq`.
+ */
+export async function readOutputBefore(
+  id: string,
+  source: OutputSource,
+  beforeSeq: number,
+  maxBytes: number,
+): Promise<OutputRead & { earlier: boolean }> {
+  const { execution, base } = source;
+  let since: number;
+  if (execution) {
+    const mem = execution.log.tailStart(beforeSeq, maxBytes);
+    since = mem.reachedWindowStart && base !== undefined ? await tailStartOnDisk(outputPaths(base), mem.sinceSeq, mem.bytes, maxBytes) : mem.sinceSeq;
+  } else {
+    if (base === undefined) throw new ServerError('NOT_FOUND', `no execution with id ${id}`);
+    since = await tailStartOnDisk(outputPaths(base), beforeSeq - 1, 0, maxBytes);
+  }
+  // The window's bytes fit maxBytes, but one read stops where memory takes over from disk: join the pieces.
+  let read = await readOutput(id, source, since, maxBytes);
+  const chunks = read.chunks.filter((c) => c.seq < beforeSeq);
+  while (read.more && read.chunks.length > 0 && read.nextSeq < beforeSeq - 1) {
+    read = await readOutput(id, source, read.nextSeq, maxBytes);
+    chunks.push(...read.chunks.filter((c) => c.seq < beforeSeq));
+  }
+  const nextSeq = chunks.length > 0 ? chunks[chunks.length - 1]!.seq : since;
+  return { ...read, chunks, nextSeq, more: read.more || read.nextSeq > nextSeq, earlier: since > 0 };
 }
 
 /** A byte range of one stream's full log on disk. NOT_FOUND when that log is not saved. */

@@ -1,6 +1,9 @@
-// `npm run demo`: a guided tour that starts a real server on a free port, drives it with the SDK client,
-// and saves every response as prettified JSON under tmp/responses/demo/. Exits 1 if any step looks wrong.
+// `npm run demo`: a guided tour that starts a real server on a free port, drives it with the SDK client over
+// WebSocket, then runs one command over Streamable HTTP and one over stdio (a server of its own), and saves every
+// response as prettified JSON under tmp/responses/demo/. Exits 1 if any step looks wrong.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { spawn } from 'node:child_process';
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
     });
     server.once('exit', () => reject(new Error(`server exited: ${log}`)));
   });
+  const dataDir = process.env.CC_EXECUTOR_DEMO_DATA ?? 'tmp';
   const client = new Client({ name: 'cc-executor-demo', version: '1' });
   await client.connect(new WebSocketClientTransport(new URL(url)));
   const call = (name: string, args: Record<string, unknown>, onprogress?: (p: any) => void) =>
@@ -121,6 +125,35 @@ async function main(): Promise<void> {
     verify('history', await call('status', { scope: 'history', limit: 10 }), (s) =>
       s.executions.length >= 4 ? null : 'expected the four runs above in history',
     );
+
+    // 8. The same server over Streamable HTTP (POST /mcp, progress on the request's SSE stream).
+    const http = new Client({ name: 'cc-executor-demo-http', version: '1' });
+    const httpTransport = new StreamableHTTPClientTransport(new URL(url.replace(/^ws/, 'http').replace(/\/ws\/mcp$/, '/mcp')));
+    await http.connect(httpTransport);
+    try {
+      const progress: string[] = [];
+      const r = (await http.callTool({ name: 'execute', arguments: { command: 'echo over http' } }, undefined, {
+        onprogress: (p) => void (p.message !== undefined && progress.push(p.message)),
+      })) as CallToolResult;
+      verify('streamable-http', r, (s) => (s.stdout === 'over http\n' ? null : `stdout ${JSON.stringify(s.stdout)}`), {
+        progressMessages: progress,
+      });
+    } finally {
+      await httpTransport.terminateSession(); // DELETE /mcp ends the session at once
+      await http.close();
+    }
+
+    // 9. stdio: the client starts a server of its own (as Claude Code does with a stdio entry).
+    const stdio = new Client({ name: 'cc-executor-demo-stdio', version: '1' });
+    await stdio.connect(
+      new StdioClientTransport({ command: process.execPath, args: [MAIN, '--stdio', '--log-level', 'warn', '--data-dir', dataDir] }),
+    );
+    try {
+      const r = (await stdio.callTool({ name: 'execute', arguments: { argv: ['echo', 'over stdio'] } })) as CallToolResult;
+      verify('stdio', r, (s) => (s.stdout === 'over stdio\n' ? null : `stdout ${JSON.stringify(s.stdout)}`));
+    } finally {
+      await stdio.close(); // stdin EOF: that server ends its processes and exits
+    }
   } finally {
     await client.close();
     server.kill('SIGTERM');

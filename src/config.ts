@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { defaultDataDir, resolveDataDir } from './data-dir.js';
 import { HooksConfigSchema } from './hooks/hook-config.js';
 
 const KIB = 1024;
@@ -28,7 +29,14 @@ export const ConfigSchema = z
       .default('local')
       .describe('Where commands run: "local" = this machine, each command in its own process group (docs/backends.md)'),
     shell: z.string().min(1).default('/bin/bash').describe('Shell for `command` mode (falls back to /bin/sh if missing)'),
-    dataDir: z.string().min(1).default('tmp').describe('Directory for runtime data'),
+    dataDir: z
+      .string()
+      .min(1)
+      // A function, so the default follows XDG_STATE_HOME; loadConfig passes its own env's answer explicitly.
+      .default(() => defaultDataDir(process.env))
+      .describe(
+        'Directory for records, output logs and duration history (default: $XDG_STATE_HOME/cc-executor or ~/.local/state/cc-executor)',
+      ),
     maxRecords: z.number().int().min(1).default(1000).describe('Execution records kept in <dataDir>/responses (oldest pruned first)'),
     maxLogBytes: z
       .number()
@@ -46,7 +54,11 @@ export const ConfigSchema = z
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
       .default('info')
-      .describe('Log level (logs go to stderr as JSON lines)'),
+      .describe('Log level (logs go to stderr)'),
+    logFormat: z
+      .enum(['auto', 'json', 'pretty'])
+      .default('auto')
+      .describe('Log lines on stderr: "pretty" (readable), "json" (one JSON object per line), "auto" (pretty on a terminal)'),
 
     defaultTimeoutMs: z.number().int().positive().default(600_000).describe('Kill deadline when a request gives none'),
     maxTimeoutMs: z.number().int().positive().default(86_400_000).describe('Largest deadline a request may ask for (clamped)'),
@@ -81,7 +93,7 @@ export const ConfigSchema = z
       .int()
       .min(64 * KIB)
       // Small on purpose: output older than this is served from the log files on disk, and a bigger window
-      // keeps every chunk alive long enough to reach V8's old space (README, Performance).
+      // keeps every chunk alive long enough to reach V8's old space (docs/performance.md).
       .default(1 * MIB)
       .describe('Output kept in memory per execution (older output is read from disk)'),
     progressCoalesceMs: z.number().int().min(0).default(20).describe('Max delay before buffered output is sent as progress'),
@@ -151,7 +163,7 @@ export const ConfigSchema = z
     cpuSampleMs: z.number().int().min(100).default(2_000).describe('CPU sampling interval'),
     gpuSampleMs: z.number().int().min(100).default(10_000).describe('GPU sampling interval'),
 
-    hooks: HooksConfigSchema.describe('Pre/post execution hooks, JSON { preExecute: [...], postExecute: [...] } (README "Hooks")'),
+    hooks: HooksConfigSchema.describe('Pre/post execution hooks, JSON { preExecute: [...], postExecute: [...] } (docs/hooks.md)'),
 
     // Security (SECURITY.md says what each of these does and does not stop).
     authToken: z
@@ -397,6 +409,12 @@ export function loadConfig(opts: { argv: string[]; env: NodeJS.ProcessEnv }): Lo
     const raw = values[toKebab(key)];
     if (raw !== undefined) merged[key] = coerce(key, raw, `--${toKebab(key)}`);
   }
+  // Never relative to wherever an MCP client happened to start us: the user's state directory, or the given path
+  // made absolute once (docs/configuration.md, "Where data goes").
+  merged.dataDir =
+    typeof merged.dataDir === 'string' && merged.dataDir !== ''
+      ? resolveDataDir(merged.dataDir)
+      : (merged.dataDir ?? defaultDataDir(opts.env));
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(`invalid configuration: ${formatIssues(parsed.error)}`);
   const config = parsed.data;

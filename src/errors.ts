@@ -1,7 +1,7 @@
 // One domain error type with a closed set of string codes, mapped once to MCP tool results.
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 
-/** Every code a tool error can carry. The README's error table is checked against this list. */
+/** Every code a tool error can carry. docs/errors.md's table is checked against this list (test/docs.test.ts). */
 export const ERROR_CODES = {
   INVALID_INPUT: 'The request is well-typed but makes no sense (both or neither of command/argv, empty argv...)',
   NOT_FOUND: 'No execution has this id (or id prefix)',

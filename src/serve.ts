@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { ContainmentUnavailableError } from './backends/local/containment.js';
 import { createEngine, type Engine } from './engine.js';
 import { createLogger } from './logger.js';
+import { describeStartup } from './startup-line.js';
 import { VERSION } from './version.js';
 import { checkBind } from '../transports/gate.js';
 import { startNetworkServer } from '../transports/http.js';
@@ -41,7 +42,7 @@ export async function serve(argv: string[]): Promise<void> {
     process.stderr.write(`cc-executor: ${bindProblem}\n`);
     process.exit(2);
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
   let engine: Engine;
   try {
     engine = createEngine(config, logger, { configFile });
@@ -76,12 +77,14 @@ export async function serve(argv: string[]): Promise<void> {
     const stdio = await startStdioServer(engine);
     stopTransport = () => stdio.close();
     void stdio.ended.then(() => shutdown('stdin closed'));
-    logger.info({ version: VERSION }, 'serving MCP on stdio');
+    const line = describeStartup(config);
+    logger.info(line.fields, line.msg);
   } else {
     const net = await startNetworkServer(engine);
     stopTransport = () => net.close();
     stopAccepting = () => net.stopAccepting();
-    logger.info({ version: VERSION, url: net.url }, `listening on ${net.url}`);
+    const line = describeStartup(config, net);
+    logger.info(line.fields, line.msg);
     // Never the token itself in the log: the user adds ?token=... once (docs/console.md).
     if (config.console) logger.info({ console: `${net.baseUrl}/console` }, `console at ${net.baseUrl}/console`);
   }

@@ -1,5 +1,5 @@
 // The client subcommand names and the command list for `cc-executor --help`: tiny, so the server can import it.
-export const CLIENT_COMMANDS = ['run', 'status', 'control', 'help'] as const;
+export const CLIENT_COMMANDS = ['run', 'status', 'control', 'mcp-config', 'help'] as const;
 export type ClientCommand = (typeof CLIENT_COMMANDS)[number];
 
 export function isClientCommand(word: string | undefined): word is ClientCommand {
@@ -11,6 +11,7 @@ export const COMMANDS_USAGE = `Usage: cc-executor [serve] [options]            r
        cc-executor run [options] [--] COMMAND...  run a command on a server, output live, its exit code ours
        cc-executor status [options] [ID]          list executions, or show / --follow one
        cc-executor control ID ACTION [SIGNAL]     pause, resume, cancel, kill or signal an execution
+       cc-executor mcp-config [--ws|--all]        print an MCP client entry with absolute paths (.mcp.json)
        cc-executor help [COMMAND]                 help on a client command
 
 Client commands connect to CC_EXECUTOR_URL (default ws://127.0.0.1:8003/ws/mcp) with CC_EXECUTOR_TOKEN.

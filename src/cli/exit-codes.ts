@@ -1,4 +1,4 @@
-// The client's exit codes (one table, the README repeats it) and the errors that carry them.
+// The client's exit codes (one table, docs/cli.md repeats it) and the errors that carry them.
 import { constants } from 'node:os';
 
 /**

@@ -3,11 +3,17 @@ import { COMMANDS_USAGE, type ClientCommand } from './commands.js';
 import type { CliContext } from './context.js';
 import { CONTROL_HELP, runControl } from './control.js';
 import { CliError, EXIT, ToolError, UsageError } from './exit-codes.js';
+import { MCP_CONFIG_HELP, runMcpConfig } from './mcp-config.js';
 import { RUN_HELP, runRun } from './run.js';
 import { STATUS_HELP, runStatus } from './status.js';
 import { Terminal } from './terminal.js';
 
-const HELP: Record<Exclude<ClientCommand, 'help'>, string> = { run: RUN_HELP, status: STATUS_HELP, control: CONTROL_HELP };
+const HELP: Record<Exclude<ClientCommand, 'help'>, string> = {
+  run: RUN_HELP,
+  status: STATUS_HELP,
+  control: CONTROL_HELP,
+  'mcp-config': MCP_CONFIG_HELP,
+};
 
 /** Run a client command; resolves to the process exit code. */
 export async function runClient(command: ClientCommand, args: string[], ctx: CliContext): Promise<number> {
@@ -20,10 +26,12 @@ export async function runClient(command: ClientCommand, args: string[], ctx: Cli
         return await runStatus(args, ctx);
       case 'control':
         return await runControl(args, ctx);
+      case 'mcp-config':
+        return runMcpConfig(args, ctx);
       case 'help': {
         const topic = args[0];
         if (topic === undefined || !(topic in HELP)) {
-          if (topic !== undefined) throw new UsageError(`no help on ${JSON.stringify(topic)}: try run, status or control`);
+          if (topic !== undefined) throw new UsageError(`no help on ${JSON.stringify(topic)}: try run, status, control or mcp-config`);
           ctx.term.print(COMMANDS_USAGE.trimEnd());
           return EXIT.OK;
         }

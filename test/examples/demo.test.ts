@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 const DEMO = fileURLToPath(new URL('../../dist/examples/demo.js', import.meta.url));
 
 describe('npm run demo', () => {
-  it('walks through every step and saves each response as prettified JSON', async () => {
+  it('walks through every step over WebSocket, Streamable HTTP and stdio and saves each response as prettified JSON', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cc-demo-'));
     const { stdout } = await promisify(execFile)(process.execPath, [DEMO], {
       env: { ...process.env, CC_EXECUTOR_DEMO_DIR: dir, CC_EXECUTOR_DEMO_DATA: dir },
@@ -18,7 +18,7 @@ describe('npm run demo', () => {
     });
     expect(stdout).toContain('all steps ok');
     const files = readdirSync(join(dir, 'responses', 'demo')).sort();
-    expect(files).toHaveLength(9);
+    expect(files).toHaveLength(11);
     for (const f of files) {
       const text = readFileSync(join(dir, 'responses', 'demo', f), 'utf8');
       expect(text.startsWith('{\n  "step"')).toBe(true);

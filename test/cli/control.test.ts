@@ -3,7 +3,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
-import { GroupTracker, callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { GroupTracker, callTool, connectWs, isGroupStopped, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 import { MAIN_JS, killClients, runCli } from './bin.js';
 
 let server: TestServer;
@@ -42,7 +42,7 @@ describe('cc-executor control', () => {
     const paused = await runCli(['control', id.slice(0, 6), 'pause'], { url: server.url });
     expect(paused.code, paused.stderr.toString()).toBe(0);
     expect(paused.stdout.toString()).toBe(`${id} pause: ${/paused, \S+ since start \(pid \d+\)/.exec(paused.stdout.toString())![0]}\n`);
-    await waitFor(() => listGroupMembers(pgid).every((m) => m.state === 'T'), 5_000, 'all members stopped');
+    await waitFor(() => isGroupStopped(pgid), 5_000, 'all members stopped');
     const resumed = await runCli(['control', '--json', id.slice(0, 6), 'resume'], { url: server.url });
     expect(JSON.parse(resumed.stdout.toString())).toMatchObject({ id, state: 'running', action: 'resume' });
     await waitFor(() => listGroupMembers(pgid).every((m) => m.state !== 'T'), 5_000, 'all members running');

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listGroupMembers, readProcStat } from '../../src/backends/local/proc.js';
-import { GroupTracker, connectWs, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+import { GroupTracker, connectWs, isGroupStopped, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
 import { bigText } from '../fixtures/write-bytes.mjs';
 import { MAIN_JS, hex, killClients, runCli, spawnCli, writeBytesArgv } from './bin.js';
 
@@ -314,7 +314,7 @@ describe('cc-executor run: signals', () => {
     p.child.kill('SIGTSTP');
     await waitFor(() => execution.state === 'paused', 5_000, 'the remote pause');
     await waitFor(() => readProcStat(p.child.pid!)?.state === 'T', 5_000, 'the client to stop');
-    await waitFor(() => listGroupMembers(pgid).every((m) => m.state === 'T'), 5_000, 'the group to stop');
+    await waitFor(() => isGroupStopped(pgid), 5_000, 'the group to stop');
     p.child.kill('SIGCONT');
     await waitFor(() => execution.state === 'running', 5_000, 'the remote resume');
     writeFileSync(flag, '');

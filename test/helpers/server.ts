@@ -131,3 +131,44 @@ export function isStopped(execution: Execution): boolean {
   const members = listGroupMembers(s.pgid!);
   return members.length > 0 && members.every((m) => m.state === 'T');
 }
+
+/** The cgroup v2 directory of a process (hybrid layout first), or null. */
+function cgroupDirOf(pid: number): string | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return null;
+  }
+  const path = text.split('\n').find((l) => l.startsWith('0::'))?.slice(3);
+  if (!path) return null;
+  for (const root of ['/sys/fs/cgroup/unified', '/sys/fs/cgroup']) {
+    try {
+      readFileSync(join(root, path, 'cgroup.events'), 'utf8');
+      return join(root, path);
+    } catch {
+      // not this mount
+    }
+  }
+  return null;
+}
+
+/**
+ * Whether every member of a process group is stopped: state T, or (cgroup containment pauses with cgroup.freeze,
+ * and frozen tasks do not show state T) its cgroup frozen.
+ */
+export function isGroupStopped(pgid: number): boolean {
+  return listGroupMembers(pgid).every((m) => {
+    if (m.state === 'T') return true;
+    const dir = cgroupDirOf(m.pid);
+    return dir !== null && readFileSync(join(dir, 'cgroup.events'), 'utf8').includes('frozen 1');
+  });
+}
+
+/** One process stopped: state T, or its cgroup frozen. */
+export function isProcessStopped(pid: number): boolean {
+  const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+  if (state === 'T') return true;
+  const dir = cgroupDirOf(pid);
+  return dir !== null && readFileSync(join(dir, 'cgroup.events'), 'utf8').includes('frozen 1');
+}

@@ -230,8 +230,8 @@ describe('envPolicy', () => {
     expect(r.stdout).toContain('FROM_REQUEST=yes');
     expect(r.stdout).toContain('PAGER=cat');
     expect(r.stdout).toContain(`PATH=${process.env.PATH}`);
-    // bash adds PWD, SHLVL and _ itself
-    const allowed = new Set(['PATH', 'HOME', 'FROM_REQUEST', 'PWD', 'SHLVL', '_']);
+    // bash adds PWD, SHLVL and _ itself; the server names the execution (CC_EXECUTOR_EXECUTION_ID, for crash recovery)
+    const allowed = new Set(['PATH', 'HOME', 'FROM_REQUEST', 'PWD', 'SHLVL', '_', 'CC_EXECUTOR_EXECUTION_ID']);
     const extra = names.filter((n) => !allowed.has(n!) && !/PAGER|EDITOR|VISUAL|GIT_TERMINAL_PROMPT|DEBIAN_FRONTEND/.test(n!));
     expect(extra).toEqual([]);
   });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { probeBubblewrap } from '../../src/backends/local/bubblewrap-probe.js';
 import { listSandboxMembers } from '../../src/backends/local/sandbox-members.js';
-import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { callTool, connectWs, GroupTracker, isProcessStopped, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
 
 const probe = probeBubblewrap();
@@ -196,7 +196,7 @@ describe.skipIf(!probe.ok)('sandbox "always"', () => {
     const sleeper = await findSleeper(bg.pid);
     expect(procState(sleeper)).not.toBe('T');
     await callTool(client!, 'control', { id: bg.id, action: 'pause' });
-    await waitFor(() => procState(sleeper) === 'T', 10_000, 'the setsid grandchild to stop');
+    await waitFor(() => isProcessStopped(sleeper), 10_000, 'the setsid grandchild to stop');
     await callTool(client!, 'control', { id: bg.id, action: 'resume' });
     await waitFor(() => procState(sleeper) !== 'T', 10_000, 'the setsid grandchild to continue');
     await callTool(client!, 'control', { id: bg.id, action: 'cancel' });

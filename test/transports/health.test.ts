@@ -49,6 +49,7 @@ describe('health endpoints', () => {
       executions: { running: 1, paused: 1, detached: 1 },
       load: { cpu: 90, gpu: null, sampledAt: expect.any(String), multiplier: 3 },
       sandbox: { mode: 'off', network: 'none' },
+      containment: { mode: expect.stringMatching(/^(cgroup|process-group)$/), reason: expect.any(String) },
     });
   });
 

@@ -11,6 +11,7 @@ import {
   connectHttp,
   connectWs,
   GroupTracker,
+  isGroupStopped,
   startTestServer,
   structured,
   waitFor,
@@ -94,7 +95,7 @@ describe('Streamable HTTP transport', () => {
     await waitFor(() => listGroupMembers(started.pgid).length >= 3, 10_000, 'three members');
 
     expect(structured(await callTool(client, 'control', { id: started.id, action: 'pause' })).state).toBe('paused');
-    await waitFor(() => listGroupMembers(started.pgid).every((m) => m.state === 'T'), 5_000, 'all members stopped');
+    await waitFor(() => isGroupStopped(started.pgid), 5_000, 'all members stopped');
     expect(structured(await callTool(client, 'status', { id: started.id })).state).toBe('paused');
     expect(structured(await callTool(client, 'control', { id: started.id, action: 'resume' })).state).toBe('running');
     const before = (await output()).length;

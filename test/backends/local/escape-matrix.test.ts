@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CgroupTree } from '../../../src/backends/local/cgroup-tree.js';
 import { callTool, connectWs, startTestServer, structured, waitFor } from '../../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../../helpers/spawn-server.js';
+import { alive } from '../../helpers/proc.js';
 
 const ESCAPES = fileURLToPath(new URL('../../fixtures/escapes.sh', import.meta.url));
 const KINDS = ['grandchild', 'term-ignoring', 'paused', 'setsid', 'double-fork', 'nohup'];
@@ -36,14 +37,6 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function alive(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 /** A fresh pid file and the command that fills it; `tail` is what the leader does after. */
 function escapeCommand(tail: string): { file: string; command: string; env: Record<string, string> } {

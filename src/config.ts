@@ -131,6 +131,19 @@ export const ConfigSchema = z
       .min(0)
       .default(3_600_000)
       .describe('Close a session with no messages and no running execution for this long (0 = never)'),
+    httpSessionIdleMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(2_147_483_647)
+      .default(300_000)
+      .describe('Close a Streamable HTTP session with no open request or stream and nothing running after this long (0 = sessionIdleMs applies)'),
+    reservedSessions: z
+      .number()
+      .int()
+      .min(0)
+      .default(10)
+      .describe('Slots of maxSessions Streamable HTTP sessions may not take, kept for WebSocket and stdio clients (at most maxSessions - 1)'),
     detachedTtlMs: z
       .number()
       .int()

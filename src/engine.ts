@@ -155,6 +155,8 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     {
       maxSessions: config.maxSessions,
       sessionIdleMs: config.sessionIdleMs,
+      httpSessionIdleMs: config.httpSessionIdleMs,
+      reservedSessions: config.reservedSessions,
       detachedTtlMs: config.detachedTtlMs,
       highWaterBytes: config.highWaterBytes,
       lowWaterBytes: config.lowWaterBytes,

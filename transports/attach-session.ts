@@ -1,6 +1,6 @@
 // attachSession: the one place a connection becomes a session, and the one owner of the transport contract.
 import { isExecutionResourceUri } from '../tools/resources.js';
-import type { Session, SessionCloseReason, TransportKind } from '../src/sessions/session-registry.js';
+import type { Session, SessionCloseReason, SessionHooks, TransportKind } from '../src/sessions/session-registry.js';
 import { shortId } from '../src/processes/execution-registry.js';
 import { createSessionServer, type Engine } from './context.js';
 import { McpGate, type GatedTransport } from './mcp-gate.js';
@@ -29,6 +29,8 @@ export interface AttachOptions<T extends MeteredTransport> {
   close: (reason: SessionCloseReason) => void;
   /** Called once the transport has closed and the session has ended. */
   onEnd?: () => void;
+  /** Whether a client is connected now (Streamable HTTP: a request or stream is open); default always. */
+  connected?: SessionHooks['connected'];
   /** Builds the protocol for the session; default: a new McpServer with our tools, behind an McpGate. */
   protocol?: (session: Session) => SessionProtocol<T>;
 }
@@ -45,7 +47,7 @@ export interface AttachedSession<T> {
  * registry records 'disconnect' before in-flight handlers are aborted.
  */
 export async function attachSession<T extends MeteredTransport>(engine: Engine, opts: AttachOptions<T>): Promise<AttachedSession<T>> {
-  const session = engine.sessions.open(opts.kind, opts.close);
+  const session = engine.sessions.open(opts.kind, opts.close, opts.connected ? { connected: opts.connected } : {});
   const { transport } = opts;
   transport.onframe = (bytes, written) => session.flow.track(bytes, written);
   let ended = false;

@@ -53,7 +53,9 @@ export async function checkHealth(engine: Engine, opts: { shuttingDown?: boolean
   if (opts.shuttingDown) reasons.push('the server is shutting down');
   const dataDirProblem = await checkWritableDir(config.dataDir);
   if (dataDirProblem) reasons.push(dataDirProblem);
-  if (engine.sessions.atLimit) reasons.push(`sessions at maxSessions (${config.maxSessions}): new connections are refused`);
+  // Idle HTTP sessions are reclaimed for newcomers: only a limit nothing can be freed from refuses anyone.
+  if (engine.sessions.refuses('websocket'))
+    reasons.push(`sessions at maxSessions (${config.maxSessions}), none idle to reclaim: new connections are refused`);
   if (counts.running + counts.paused >= config.maxExecutions) {
     reasons.push(`executions at maxExecutions (${config.maxExecutions}): new executions are refused`);
   }

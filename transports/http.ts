@@ -159,7 +159,7 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
     // No subprotocol offered: the original service's protocol (transports/legacy.ts). Its clients expect
     // the session limit as error -32003 then close 1008 on an open socket, so they are upgraded first.
     const legacy = req.headers['sec-websocket-protocol'] === undefined;
-    if (engine.sessions.atLimit && !legacy) {
+    if (engine.sessions.refuses('websocket') && !legacy) {
       return refuseUpgrade(socket, 503, 'Service Unavailable', {
         error: 'session limit reached',
         limit: 'maxSessions',

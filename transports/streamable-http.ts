@@ -24,6 +24,8 @@ const SSE_FRAME_OVERHEAD_BYTES = Buffer.byteLength('event: message\ndata: \n\n')
 class FlowControlledHttpTransport extends StreamableHTTPServerTransport implements MeteredTransport {
   onframe?: (bytes: number, written: Promise<unknown>) => void;
   private readonly responses = new Set<ServerResponse>();
+  /** True until the initialize request is handed over: the new session counts as connected meanwhile. */
+  opening = true;
 
   constructor(options: StreamableHTTPServerTransportOptions) {
     super(options);
@@ -32,7 +34,13 @@ class FlowControlledHttpTransport extends StreamableHTTPServerTransport implemen
   override async handleRequest(req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> {
     this.responses.add(res);
     res.once('close', () => this.responses.delete(res));
+    this.opening = false;
     await super.handleRequest(req, res, parsedBody);
+  }
+
+  /** Whether the client is connected now: a request of this session is in progress or its SSE stream is open. */
+  get connected(): boolean {
+    return this.opening || this.responses.size > 0;
   }
 
   override send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
@@ -152,6 +160,7 @@ export class StreamableHttpEndpoint {
         kind: 'http',
         transport,
         close: () => void transport.close(),
+        connected: () => transport.connected,
         onEnd: () => {
           this.sessions.delete(session!.id);
           engine.logger.debug({ session: shortId(session!.id) }, 'streamable HTTP session closed');
@@ -159,16 +168,10 @@ export class StreamableHttpEndpoint {
       }));
     } catch (e) {
       if (!(e instanceof ServerError)) throw e;
-      return writeRpcError(
-        res,
-        503,
-        SERVER_ERROR,
-        `Service Unavailable: session limit reached (maxSessions ${engine.config.maxSessions})`,
-        {
-          limit: 'maxSessions',
-          maxSessions: engine.config.maxSessions,
-        },
-      );
+      return writeRpcError(res, 503, SERVER_ERROR, `Service Unavailable: session limit reached: ${e.message}`, {
+        limit: 'maxSessions',
+        maxSessions: engine.config.maxSessions,
+      });
     }
     try {
       await transport.handleRequest(req, res, parsed);

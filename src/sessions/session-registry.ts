@@ -26,12 +26,28 @@ export interface Session {
   readonly flow: FlowMeter;
   /** Close the connection from the server side (idle expiry, shutdown...). */
   close(reason: SessionCloseReason): void;
+  /**
+   * Whether a client is connected right now. Always true for a WebSocket or stdio session; a Streamable
+   * HTTP session is connected only while one of its requests or its SSE stream is open. Between
+   * requests it is a promise the client may never keep (no DELETE comes), so it may be reclaimed.
+   */
+  connected(): boolean;
+}
+
+/** How a transport describes a new session beyond its kind. */
+export interface SessionHooks {
+  /** See Session.connected (default: always connected). */
+  connected?: () => boolean;
 }
 
 export interface SessionOptions {
   maxSessions: number;
   /** Close sessions idle this long with nothing running (0 = never). */
   sessionIdleMs: number;
+  /** Close a Streamable HTTP session with nothing open and nothing running after this long (0 = sessionIdleMs applies). */
+  httpSessionIdleMs: number;
+  /** Slots of maxSessions that Streamable HTTP sessions may not take (capped at maxSessions - 1). */
+  reservedSessions: number;
   detachedTtlMs: number;
   highWaterBytes: number;
   lowWaterBytes: number;
@@ -48,11 +64,42 @@ export class SessionRegistry {
     private readonly options: SessionOptions,
     private readonly logger: Logger,
   ) {
-    if (options.sessionIdleMs > 0) {
-      const every = Math.max(50, Math.min(options.sessionIdleMs / 4, IDLE_SWEEP_MAX_MS));
+    const shortest = Math.min(...[options.sessionIdleMs, options.httpSessionIdleMs].filter((ms) => ms > 0));
+    if (Number.isFinite(shortest)) {
+      const every = Math.max(50, Math.min(shortest / 4, IDLE_SWEEP_MAX_MS));
       this.sweeper = setInterval(() => this.sweepIdle(), every);
       this.sweeper.unref();
     }
+  }
+
+  /** Streamable HTTP sessions may hold at most this many slots: the rest is kept for WebSocket and stdio clients. */
+  get maxHttpSessions(): number {
+    return this.options.maxSessions - Math.min(this.options.reservedSessions, this.options.maxSessions - 1);
+  }
+
+  /** How long this session may stay idle with nothing running before it is closed (0 = forever). */
+  private idleLimitMs(s: Session): number {
+    const { sessionIdleMs, httpSessionIdleMs } = this.options;
+    if (s.transport !== 'http' || s.connected() || httpSessionIdleMs === 0) return sessionIdleMs;
+    return sessionIdleMs === 0 ? httpSessionIdleMs : Math.min(sessionIdleMs, httpSessionIdleMs);
+  }
+
+  /**
+   * A session that can be closed to make room: Streamable HTTP, no request or stream open, nothing of its
+   * own running (background executions too). Its client, if it ever comes back, gets 404 and initializes
+   * again, as the spec tells it to.
+   */
+  private reclaimable(s: Session): boolean {
+    return s.transport === 'http' && !s.connected() && !this.executions.hasLive(s.id);
+  }
+
+  /** The least recently active reclaimable session, if any. */
+  private leastRecentlyActiveIdle(): Session | undefined {
+    let oldest: Session | undefined;
+    for (const s of this.sessions.values()) {
+      if (this.reclaimable(s) && (oldest === undefined || s.lastActivity < oldest.lastActivity)) oldest = s;
+    }
+    return oldest;
   }
 
   /** Stop the idle sweep (shutdown, tests). */
@@ -67,11 +114,12 @@ export class SessionRegistry {
   }
 
   private sweepIdle(): void {
-    const cutoff = Date.now() - this.options.sessionIdleMs;
-    for (const s of this.sessions.values()) {
+    const now = Date.now();
+    for (const s of [...this.sessions.values()]) {
+      const limit = this.idleLimitMs(s);
       // stdio is the process's own lifeline: it ends with stdin, not with a timer.
-      if (s.transport === 'stdio' || s.lastActivity > cutoff || this.executions.hasLive(s.id)) continue;
-      this.logger.info({ session: shortId(s.id), idleMs: Date.now() - s.lastActivity }, 'closing idle session');
+      if (s.transport === 'stdio' || limit === 0 || now - s.lastActivity < limit || this.executions.hasLive(s.id)) continue;
+      this.logger.info({ session: shortId(s.id), transport: s.transport, idleMs: now - s.lastActivity }, 'closing idle session');
       s.close('idle');
     }
   }
@@ -82,6 +130,40 @@ export class SessionRegistry {
 
   get atLimit(): boolean {
     return this.sessions.size >= this.options.maxSessions;
+  }
+
+  /** Whether a new session of this kind would be refused: no free slot for it, and none to reclaim. */
+  refuses(kind: TransportKind): boolean {
+    return this.isFull(kind) && this.leastRecentlyActiveIdle() === undefined;
+  }
+
+  /** Whether a session of this kind finds no free slot (before reclaiming). */
+  private isFull(kind: TransportKind): boolean {
+    if (this.sessions.size >= this.options.maxSessions) return true;
+    return kind === 'http' && this.countByTransport().http >= this.maxHttpSessions;
+  }
+
+  /** Free a slot for a new session of this kind by closing the least recently active idle HTTP session. */
+  private makeRoom(kind: TransportKind): void {
+    if (!this.isFull(kind)) return;
+    const victim = this.leastRecentlyActiveIdle();
+    if (!victim) {
+      const httpFull = kind === 'http' && this.sessions.size < this.options.maxSessions;
+      throw new ServerError(
+        'LIMIT_REACHED',
+        httpFull
+          ? `maxSessions (${this.options.maxSessions}) less reservedSessions: ${this.maxHttpSessions} HTTP sessions are open and busy`
+          : `maxSessions (${this.options.maxSessions}) sessions are already open and busy`,
+        { limit: 'maxSessions' },
+      );
+    }
+    this.logger.info(
+      { session: shortId(victim.id), idleMs: Date.now() - victim.lastActivity, for: kind },
+      'reclaiming the least recently active idle HTTP session',
+    );
+    victim.close('reclaimed');
+    // The transport ends the session from its close handler; make sure the slot is free either way.
+    void this.end(victim.id);
   }
 
   countByTransport(): Record<TransportKind, number> {
@@ -97,13 +179,12 @@ export class SessionRegistry {
     return total;
   }
 
-  /** Create and register a session; throws LIMIT_REACHED at maxSessions. */
-  open(transport: TransportKind, close: Session['close']): Session {
-    if (this.atLimit) {
-      throw new ServerError('LIMIT_REACHED', `maxSessions (${this.options.maxSessions}) sessions are already open`, {
-        limit: 'maxSessions',
-      });
-    }
+  /**
+   * Create and register a session. At the limit (maxSessions, or for HTTP its share of it), the least
+   * recently active idle HTTP session is closed to make room; LIMIT_REACHED when there is none.
+   */
+  open(transport: TransportKind, close: Session['close'], hooks: SessionHooks = {}): Session {
+    this.makeRoom(transport);
     const session: Session = {
       id: randomUUID(),
       transport,
@@ -111,6 +192,7 @@ export class SessionRegistry {
       lastActivity: Date.now(),
       flow: new FlowMeter(this.options.highWaterBytes, this.options.lowWaterBytes),
       close,
+      connected: hooks.connected ?? (() => true),
     };
     this.sessions.set(session.id, session);
     this.logger.info({ session: shortId(session.id), transport, sessions: this.sessions.size }, 'session opened');

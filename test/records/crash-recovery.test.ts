@@ -10,15 +10,8 @@ import { LocalBackend } from '../../src/backends/local/local-backend.js';
 import { EXECUTION_ID_VAR } from '../../src/backends/local/recover-orphans.js';
 import { recoverCrashLeftovers } from '../../src/records/crash-recovery.js';
 import { ExecutionJournal, ticksNow, type JournalEntry } from '../../src/records/execution-journal.js';
+import { alive } from '../helpers/proc.js';
 
-const alive = (pid: number) => {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-};
 const startTicks = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
 
 const dirs: string[] = [];

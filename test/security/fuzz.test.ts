@@ -193,7 +193,7 @@ afterEach(async () => {
   await groups.expectGroupsGone();
   if (dir) rmSync(dir, { recursive: true, force: true });
   dir = undefined;
-});
+}, 120_000); // a SIGTERM'd server with hundreds of finished groups, on a loaded machine
 
 describe('hostile input', () => {
   it(
@@ -238,7 +238,12 @@ describe('hostile input', () => {
             const r = await callTool(healthy, 'execute', { argv: ['echo', text], cwd });
             groups.addResult(r);
             if (structured(r).stdout === `${text}\n`) healthyOk++;
-            else healthyErrors.push(`call ${i}: ${JSON.stringify(structured(r)).slice(0, 300)}`);
+            else {
+              const { stdout, stderr, exitCode, terminationReason, truncated } = structured(r);
+              healthyErrors.push(
+                `call ${i}: ${JSON.stringify({ stdout, stderr, exitCode, terminationReason, truncated, text: r.content })}`.slice(0, 1200),
+              );
+            }
           } catch (e) {
             healthyErrors.push(`call ${i}: ${(e as Error).message}`);
           }

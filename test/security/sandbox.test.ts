@@ -9,6 +9,7 @@ import { probeBubblewrap } from '../../src/backends/local/bubblewrap-probe.js';
 import { listSandboxMembers } from '../../src/backends/local/sandbox-members.js';
 import { callTool, connectWs, GroupTracker, isProcessStopped, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
+import { alive } from '../helpers/proc.js';
 
 const probe = probeBubblewrap();
 if (!probe.ok) console.warn(`sandbox tests skipped, bwrap cannot run here: ${probe.reason}`);
@@ -47,15 +48,6 @@ async function run(args: Record<string, unknown>, c: Client = client!): Promise<
   return { ...structured(result), isError: result.isError === true };
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 function procState(pid: number): string | undefined {
   try {

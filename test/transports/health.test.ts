@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VERSION } from '../../src/version.js';
-import { callTool, connectHttp, connectWs, GroupTracker, startTestServer, structured, type TestServer } from '../helpers/server.js';
+import { callTool, connectHttp, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -59,8 +59,10 @@ describe('health endpoints', () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, '');
     server = await startTestServer({ maxSessions: 1, dataDir: join(file, 'data') });
-    const { client } = await connectHttp(server.net.httpUrl);
+    const { client, transport } = await connectHttp(server.net.httpUrl);
     cleanups.push(() => client.close());
+    // Connected (its SSE stream open): not an idle session that a newcomer could reclaim.
+    await waitFor(() => server!.engine.sessions.get(transport.sessionId!)?.connected() === true, 10_000, 'SSE stream');
 
     const { status, body } = await getJson(`${server.net.baseUrl}/health`);
     expect(status).toBe(200);

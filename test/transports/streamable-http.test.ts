@@ -179,6 +179,8 @@ describe('Streamable HTTP transport', () => {
   it('counts Streamable HTTP sessions toward maxSessions, shared with WebSocket', async () => {
     server = await startTestServer({ maxSessions: 1 });
     const first = await open(server.net.httpUrl);
+    // Connected (its SSE stream open), so it is not an idle session a newcomer could reclaim.
+    await waitFor(() => server!.engine.sessions.get(first.transport.sessionId!)?.connected() === true, 10_000, 'SSE stream');
     const refused = await connectHttp(server.net.httpUrl).then(
       () => undefined,
       (e: unknown) => e,

@@ -49,19 +49,28 @@ export function listSessionMembers(sid: number): ProcStat[] {
   return listProcesses((stat) => stat.sid === sid);
 }
 
-function listProcesses(matches: (stat: ProcStat) => boolean): ProcStat[] {
+/** Live (non-zombie) processes that `matches` accepts, in one scan of /proc. */
+export function listProcesses(matches: (stat: ProcStat) => boolean): ProcStat[] {
   const members: ProcStat[] = [];
+  for (const pid of listPids()) {
+    const stat = readProcStat(pid);
+    if (stat && matches(stat) && stat.state !== 'Z' && stat.state !== 'X') members.push(stat);
+  }
+  return members;
+}
+
+/** Every pid in /proc right now (empty where /proc cannot be read). */
+export function listPids(): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
   } catch {
-    return members;
+    return [];
   }
+  const pids: number[] = [];
   for (const name of entries) {
     const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const stat = readProcStat(Number(name));
-    if (stat && matches(stat) && stat.state !== 'Z' && stat.state !== 'X') members.push(stat);
+    if (c >= 48 && c <= 57) pids.push(Number(name));
   }
-  return members;
+  return pids;
 }

@@ -1,5 +1,6 @@
 // Finds every process of one sandbox by its PID namespace, including those that left the group with setsid.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { isProcessAlive, listPids } from './proc.js';
 
 /** One process inside a sandbox, by its host pid. */
 export interface SandboxMember {
@@ -13,17 +14,6 @@ function readNamespace(pid: number): string | undefined {
     return readlinkSync(`/proc/${pid}/ns/pid`);
   } catch {
     return undefined;
-  }
-}
-
-/** Live (not zombie) state from /proc/<pid>/stat. */
-function isLive(pid: number): boolean {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
   }
 }
 
@@ -55,17 +45,8 @@ export function listSandboxMembers(bwrapPid: number): SandboxMember[] {
   const ns = readNamespace(init);
   if (ns === undefined) return [];
   const members: SandboxMember[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return members;
-  }
-  for (const name of entries) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    const pid = Number(name);
-    if (readNamespace(pid) === ns && isLive(pid)) members.push({ pid, init: pid === init });
+  for (const pid of listPids()) {
+    if (readNamespace(pid) === ns && isProcessAlive(pid)) members.push({ pid, init: pid === init });
   }
   return members;
 }

@@ -7,24 +7,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cgroup } from '../../../src/backends/local/cgroup.js';
 import { CgroupTree, cgroup2Mounts, ownCgroupPath } from '../../../src/backends/local/cgroup-tree.js';
+import { alive, eventually as waitFor } from '../../helpers/proc.js';
 
-function alive(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
-async function waitFor(cond: () => boolean, ms = 10_000): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) return false;
-    await delay(20);
-  }
-  return true;
-}
 
 const dirs: string[] = [];
 const trees: CgroupTree[] = [];

@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXECUTION_ID_VAR, findOrphanProcesses, recoverOrphans } from '../../../src/backends/local/recover-orphans.js';
 import { ticksNow } from '../../../src/records/execution-journal.js';
+import { alive, eventually as waitFor } from '../../helpers/proc.js';
 
 function stat(pid: number): { state: string; startTicks: number } | undefined {
   try {
@@ -15,19 +16,7 @@ function stat(pid: number): { state: string; startTicks: number } | undefined {
     return undefined;
   }
 }
-const alive = (pid: number) => {
-  const s = stat(pid);
-  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
-};
 
-async function waitFor(cond: () => boolean, ms = 10_000): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) return false;
-    await delay(20);
-  }
-  return true;
-}
 
 const started: ChildProcess[] = [];
 afterEach(() => {

@@ -10,6 +10,7 @@ import { probeBubblewrap } from '../../../src/backends/local/bubblewrap-probe.js
 import { sandboxLaunch } from '../../../src/backends/local/sandbox-launch.js';
 import { findSandboxInit, listSandboxMembers } from '../../../src/backends/local/sandbox-members.js';
 import { waitFor } from '../../helpers/server.js';
+import { alive } from '../../helpers/proc.js';
 
 const probe = probeBubblewrap();
 if (!probe.ok) console.warn(`sandbox tests skipped: ${probe.reason}`);
@@ -39,15 +40,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 function cmdline(pid: number): string {
   try {

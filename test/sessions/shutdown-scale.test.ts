@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readProcStat } from '../../src/backends/local/proc.js';
+import { alive } from '../helpers/proc.js';
 import { callTool, connectWs, structured } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
 
@@ -20,15 +20,9 @@ afterEach(() => {
   dataDir = undefined;
 });
 
-/** Alive: exists and is neither a zombie nor dead (a zombie waits only for its parent to reap it). */
-function alive(pid: number): boolean {
-  const stat = readProcStat(pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
-}
-
 describe('shutdown at scale', () => {
   it(`SIGTERM with ${EXECUTIONS} running background executions exits 0 within grace + 3 s, with every record final and nothing alive`, async () => {
-    const graceMs = 2_000;
+    const graceMs = 5_000; // the default
     dataDir = mkdtempSync(join(tmpdir(), 'cc-shutdown-scale-'));
     const limit = String(EXECUTIONS + 10);
     proc = await spawnServer([

@@ -98,6 +98,31 @@ export function createMetrics(sources: MetricsSources): Metrics {
     counted.set(e, seen);
   }
 
+  // CPU time the same way: live for running executions at each scrape, the rest at exit. Only containments
+  // that can measure it (cgroups: cpu.stat) contribute; under process groups the counter stays at 0.
+  const countedCpuMs = new WeakMap<Execution, number>();
+  const cpuSeconds = new Counter({
+    name: `${METRIC_PREFIX}execution_cpu_seconds_total`,
+    help: 'CPU time used by everything executions started, where the containment measures it (cgroup cpu.stat)',
+    registers: [registry],
+    collect() {
+      for (const e of executions.list()) if (e.state !== 'exited') countCpu(e);
+    },
+  });
+  function countCpu(e: Execution): void {
+    const cpuMs = e.snapshot().usage?.cpuMs;
+    if (typeof cpuMs !== 'number') return;
+    const delta = cpuMs - (countedCpuMs.get(e) ?? 0);
+    if (delta > 0) cpuSeconds.inc(delta / 1000);
+    countedCpuMs.set(e, Math.max(cpuMs, countedCpuMs.get(e) ?? 0));
+  }
+  const memoryPeak = new Histogram({
+    name: `${METRIC_PREFIX}execution_memory_peak_bytes`,
+    help: 'Peak memory of each finished execution, where the cgroup memory controller measures it',
+    buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384].map((mib) => mib * 1024 * 1024),
+    registers: [registry],
+  });
+
   new Gauge({
     name: `${METRIC_PREFIX}executions_running`,
     help: 'Executions running now (not paused)',
@@ -167,6 +192,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const onStarted = () => started.inc();
   const onExited = (e: Execution) => {
     countOutput(e);
+    countCpu(e);
+    const peak = e.snapshot().usage?.memoryPeakBytes;
+    if (typeof peak === 'number') memoryPeak.observe(peak);
     finished.inc({ outcome: outcomeOf(e) });
     duration.observe(e.snapshot().durationMs / 1000);
   };

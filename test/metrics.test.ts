@@ -117,6 +117,24 @@ describe('GET /metrics', () => {
     expect(value(after, 'cc_executor_output_bytes_total', { stream: 'stdout' })).toBe(5);
   });
 
+  it('adds the CPU time cgroup containment measured for each execution, and nothing where it measures none', async () => {
+    server = await startTestServer({ graceMs: 500 });
+    const ws = await connectWs(server.url);
+    cleanups.push(() => ws.close());
+    const r = structured(await callTool(ws, 'execute', { command: 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done' }));
+    groups.add(r.pgid);
+    const metrics = await scrape(server.net.baseUrl);
+    const cpu = value(metrics, 'cc_executor_execution_cpu_seconds_total');
+    expect(metrics.get('cc_executor_execution_memory_peak_bytes')?.type).toBe('HISTOGRAM');
+    if (r.usage?.cpuMs == null) {
+      expect(cpu).toBe(0);
+      return;
+    }
+    // The loop burns well over 50 ms of CPU on any machine; the counter holds exactly what status reports.
+    expect(r.usage.cpuMs).toBeGreaterThan(50);
+    expect(cpu).toBeCloseTo(r.usage.cpuMs / 1000, 3);
+  });
+
   it('counts back-pressure pauses across sessions, open and ended', async () => {
     // The flood test in streamable-http.test.ts drives this through a real slow reader; here, the accounting.
     server = await startTestServer();

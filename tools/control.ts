@@ -8,26 +8,36 @@ import { ServerError, toToolError } from '../src/errors.js';
 import type { Execution } from '../src/processes/execution.js';
 import { MIN_ID_PREFIX_CHARS } from '../src/processes/id-lookup.js';
 import type { ToolDeps } from './deps.js';
+import { ControlOutputSchema } from './output-schemas.js';
 import { executionResult, toCallToolResult } from './results.js';
 
 export const CONTROL_ACTIONS = ['pause', 'resume', 'cancel', 'kill', 'signal', 'resize'] as const;
 
-export const ControlInputShape = {
-  id: z.string().min(1).describe(`Execution id (or a unique prefix of at least ${MIN_ID_PREFIX_CHARS} characters).`),
-  action: z
-    .enum(CONTROL_ACTIONS)
-    .describe(
-      'pause = freeze everything it started (cgroup freeze, or SIGSTOP to the group); resume = undo; cancel = SIGTERM, then SIGKILL after graceMs; kill = SIGKILL now (both also release members left behind by an exited leader, and answer once everything is gone); signal = the named `signal`; ' +
-        'resize = new terminal size `cols` x `rows` (pty executions).',
-    ),
-  signal: z
-    .string()
-    .optional()
-    .describe('Signal name for action "signal", e.g. "SIGINT", "SIGHUP", "SIGUSR1" (or without the SIG prefix).'),
-  graceMs: z.number().int().min(0).max(600_000).optional().describe('For cancel: ms between SIGTERM and SIGKILL (default 5000).'),
-  cols: z.number().int().min(1).max(MAX_PTY_COLS).optional().describe('For resize (pty executions): terminal width in columns.'),
-  rows: z.number().int().min(1).max(MAX_PTY_ROWS).optional().describe('For resize (pty executions): terminal height in rows.'),
-};
+/** control's input schema; descriptions carry this server's configured grace period. */
+export function controlInputShape(config: { graceMs: number }) {
+  return {
+    id: z.string().min(1).describe(`Execution id (or a unique prefix of at least ${MIN_ID_PREFIX_CHARS} characters).`),
+    action: z
+      .enum(CONTROL_ACTIONS)
+      .describe(
+        'pause = freeze everything it started (cgroup freeze, or SIGSTOP to the group); resume = undo; cancel = SIGTERM, then SIGKILL after graceMs; kill = SIGKILL now (both also release members left behind by an exited leader, and answer once everything is gone); signal = the named `signal`; ' +
+          'resize = new terminal size `cols` x `rows` (pty executions).',
+      ),
+    signal: z
+      .string()
+      .optional()
+      .describe('Signal name for action "signal", e.g. "SIGINT", "SIGHUP", "SIGUSR1" (or without the SIG prefix).'),
+    graceMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(600_000)
+      .optional()
+      .describe(`For cancel: ms between SIGTERM and SIGKILL (default ${config.graceMs}).`),
+    cols: z.number().int().min(1).max(MAX_PTY_COLS).optional().describe('For resize (pty executions): terminal width in columns.'),
+    rows: z.number().int().min(1).max(MAX_PTY_ROWS).optional().describe('For resize (pty executions): terminal height in rows.'),
+  };
+}
 
 /** How long `control` waits for the group to die before answering with the state so far. */
 const SETTLE_EXTRA_MS = 2_000;
@@ -47,9 +57,11 @@ export function registerControlTool(server: McpServer, deps: ToolDeps): void {
       title: 'Control an execution',
       description:
         'Pause, resume, cancel, kill or signal a running execution. Every action reaches the whole process group, ' +
-        'grandchildren included, even after the leader exited. Returns the new state.',
-      inputSchema: ControlInputShape,
-      annotations: { destructiveHint: true },
+        'grandchildren included, even after the leader exited. Returns the new state. ' +
+        `cancel ends it gracefully (SIGTERM, SIGKILL after ${deps.config.graceMs} ms); kill is immediate.`,
+      inputSchema: controlInputShape(deps.config),
+      outputSchema: ControlOutputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     async (input) => {
       try {

@@ -6,6 +6,7 @@ import type { OutputRead } from '../src/processes/output-log.js';
 import type { HookRunner } from '../src/hooks/hook-runner.js';
 import { VERSION } from '../src/version.js';
 import type { ToolDeps } from './deps.js';
+import { RECORD_STATES, StatusOutputSchema } from './output-schemas.js';
 import { describeOutcome, executionResult, nextStep } from './results.js';
 import { renderTerminalText } from '../src/processes/terminal-text.js';
 
@@ -51,7 +52,7 @@ export const StatusInputShape = {
     .describe(
       'Without id: "session" (default) this session\'s executions, "all" every live execution, "history" saved records across restarts.',
     ),
-  state: z.string().optional().describe('With scope "history": only records in this state (running, paused, exited, lost).'),
+  state: z.enum(RECORD_STATES).optional().describe('With scope "history": only records in this state.'),
   query: z.string().optional().describe('With scope "history": only records whose command contains this text.'),
   limit: z
     .number()
@@ -73,7 +74,8 @@ export function registerStatusTool(server: McpServer, deps: ToolDeps): void {
         "With id: the execution's state, exit code, timeout facts and its output after `sinceSeq` (chunks {seq, stream, data}, with nextSeq to continue); " +
         'works for past executions too (from their records). Without id: executions and server facts (version, uptime, sessions, load); scope "history" lists saved records.',
       inputSchema: StatusInputShape,
-      annotations: { readOnlyHint: true },
+      outputSchema: StatusOutputSchema,
+      annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (input) => {
       try {

@@ -6,6 +6,7 @@ import { ServerError, toToolError } from '../src/errors.js';
 import type { Execution } from '../src/processes/execution.js';
 import { renderTerminalText } from '../src/processes/terminal-text.js';
 import type { ToolDeps } from './deps.js';
+import { WriteStdinOutputSchema } from './output-schemas.js';
 import { describeOutcome, executionResult, nextStep } from './results.js';
 
 /** Largest `data` per call: input is typed text, not a file upload (use stdin or a file for bulk data). */
@@ -13,24 +14,30 @@ export const MAX_WRITE_CHARS = 1 << 20;
 /** Output returned inline per call; the rest stays readable with status. */
 const MAX_REPLY_BYTES = 256 * 1024;
 
-export const WriteStdinInputShape = {
-  id: z.string().min(1).describe('Execution id (or unique prefix) of an interactive or pty execution.'),
-  data: z
-    .string()
-    .max(MAX_WRITE_CHARS)
-    .optional()
-    .describe(
-      'Text to write to its stdin; end a line with "\\n". On a pty, control characters act as keys: "\\u0003" Ctrl-C, "\\u0004" Ctrl-D, ' +
-        '"\\u001b" Escape, "\\r" Enter.',
-    ),
-  eof: z.boolean().optional().describe('Close stdin after the data (end of input). On a pty this sends Ctrl-D.'),
-  waitMs: z
-    .number()
-    .int()
-    .min(0)
-    .optional()
-    .describe('Wait up to this long (default 1000) for the command to exit or wait for input again; returns earlier when it does.'),
-};
+/** write_stdin's input schema; descriptions carry this server's configured waits. */
+export function writeStdinInputShape(config: { writeStdinWaitMs: number; maxWriteStdinWaitMs: number }) {
+  return {
+    id: z.string().min(1).describe('Execution id (or unique prefix) of an interactive or pty execution.'),
+    data: z
+      .string()
+      .max(MAX_WRITE_CHARS)
+      .optional()
+      .describe(
+        'Text to write to its stdin; end a line with "\\n". On a pty, control characters act as keys: "\\u0003" Ctrl-C, "\\u0004" Ctrl-D, ' +
+          '"\\u001b" Escape, "\\r" Enter.',
+      ),
+    eof: z.boolean().optional().describe('Close stdin after the data (end of input). On a pty this sends Ctrl-D.'),
+    waitMs: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        `Wait up to this long (default ${config.writeStdinWaitMs}, at most ${config.maxWriteStdinWaitMs}) for the command to exit ` +
+          'or wait for input again; returns earlier when it does. For longer runs follow with status.',
+      ),
+  };
+}
 
 export function registerWriteStdinTool(server: McpServer, deps: ToolDeps): void {
   server.registerTool(
@@ -40,8 +47,9 @@ export function registerWriteStdinTool(server: McpServer, deps: ToolDeps): void 
       description:
         'Send input to a running interactive (or pty) execution, then wait briefly and return what it printed since, with its state: ' +
         'waitingForInput (it asks for more), running, or exited with its exit code. One call = one turn with a prompt or REPL.',
-      inputSchema: WriteStdinInputShape,
-      annotations: { destructiveHint: true, openWorldHint: true },
+      inputSchema: writeStdinInputShape(deps.config),
+      outputSchema: WriteStdinOutputSchema,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     async (input) => {
       try {
@@ -68,13 +76,24 @@ export function registerWriteStdinTool(server: McpServer, deps: ToolDeps): void 
   );
 }
 
-/** Until it exits, waits for input again, or waitMs passes. */
+/**
+ * Until it exits, waits for input again, or waitMs passes. Every listener goes when the call ends: a client typing
+ * key by key (the console, the CLI's -t) makes thousands of calls to one long-lived execution.
+ */
 async function settle(execution: Execution, waitMs: number): Promise<void> {
+  if (waitMs <= 0 || execution.state === 'exited' || execution.waitingForInput) return;
   let timer: NodeJS.Timeout | undefined;
+  let stopListening = () => undefined as void;
+  const waiting = new Promise<void>((resolve) => {
+    stopListening = execution.onWaitingForInput((now) => {
+      if (now) resolve();
+    });
+  });
   try {
-    await Promise.race([execution.done, execution.whenWaitingForInput(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    await Promise.race([execution.done, waiting, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
   } finally {
     clearTimeout(timer);
+    stopListening();
   }
 }
 

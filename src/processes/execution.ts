@@ -54,6 +54,8 @@ export interface ExecutionOptions {
   /** Quiet output before a blocked read counts as waiting for input, and the no-/proc fallback's longer wait. */
   inputQuietMs?: number;
   inputFallbackQuietMs?: number;
+  /** When the backend was asked to spawn (default: now); durationMs counts from here. */
+  startedAt?: Date;
 }
 
 export interface ExecutionMeta {
@@ -128,6 +130,8 @@ const DEFAULT_INPUT_QUIET_MS = 300;
 const DEFAULT_INPUT_FALLBACK_QUIET_MS = 3_000;
 const SLOWER_THAN_USUAL_FACTOR = 3;
 const ORPHAN_PIPE_QUIET_MS = 250;
+/** Check rounds without output before that pipe is cut (each round lets the event loop read the pipe). */
+const ORPHAN_PIPE_QUIET_ROUNDS = 3;
 
 export class Execution {
   readonly id: string;
@@ -139,7 +143,8 @@ export class Execution {
   readonly log: OutputLog;
   /** The running command, behind the backend seam: the only way an execution reaches its processes. */
   readonly handle: ProcessHandle;
-  readonly startedAt = new Date();
+  /** When the spawn began (ExecutionOptions.startedAt), so that a slow spawn under load is not left out of durationMs. */
+  readonly startedAt: Date;
   /** Resolves when the leader has exited and every byte of output is in the log. */
   readonly done: Promise<void>;
   /** Resolves once the postExecute hooks have run after `done` (at once when there are none). Never rejects. */
@@ -169,6 +174,7 @@ export class Execution {
     private readonly opts: ExecutionOptions,
     handle: ProcessHandle,
   ) {
+    this.startedAt = opts.startedAt ?? new Date();
     this.id = opts.id;
     this.sessionId = opts.sessionId;
     this.background = opts.background;
@@ -303,14 +309,27 @@ export class Execution {
     this.exitSignal = exit.signal;
     // Children may hold the pipes after the leader exits: keep streaming them. Only a pipe held by a
     // process outside the group (setsid'd daemon) is cut, once the group is gone and the pipe is quiet.
+    // Quiet counts from the exit, not from the last output: a command that printed its only line just
+    // before exiting (echo) has an old lastDataAt while its bytes still wait in the pipe. And it takes
+    // several check rounds: each is its own timer, so the event loop polls the pipe between them; a loaded
+    // loop can run an expired timer before it reads the pipe, which once cut `echo`'s output.
+    const exitSeenAt = Date.now();
     const allClosed = Promise.all(closed);
     let settled = false;
     void allClosed.then(() => (settled = true));
+    let lastSeen = this.lastDataAt;
+    let quietRounds = 0;
     while (!settled) {
       await Promise.race([allClosed, new Promise((r) => setTimeout(r, ORPHAN_PIPE_CHECK_MS))]);
       if (settled) break;
-      const quiet = Date.now() - this.lastDataAt > ORPHAN_PIPE_QUIET_MS;
-      if (quiet && !this.readingPaused && !this.handle.isAlive()) {
+      if (this.lastDataAt !== lastSeen) {
+        lastSeen = this.lastDataAt;
+        quietRounds = 0;
+        continue;
+      }
+      quietRounds++;
+      const quietMs = Date.now() - Math.max(this.lastDataAt, exitSeenAt);
+      if (quietRounds >= ORPHAN_PIPE_QUIET_ROUNDS && quietMs > ORPHAN_PIPE_QUIET_MS && !this.readingPaused && !this.handle.isAlive()) {
         for (const p of this.pipes) p.destroy();
         await allClosed;
       }
@@ -336,7 +355,9 @@ export class Execution {
       this.clock.stop();
       this.idle?.stop();
       this.endedAt = new Date();
-      this.ac.abort();
+      // A reason of our own: abort() without one builds a DOMException, which costs real time when a
+      // thousand executions end at once (shutdown).
+      this.ac.abort('exited');
     }
   }
 

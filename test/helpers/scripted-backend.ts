@@ -43,6 +43,19 @@ export class ScriptedHandle implements ProcessHandle {
     this.resolveExit({ exitCode, signal });
   }
 
+  /** The leader exits but something still holds the pipes (or its last bytes have not been read yet). */
+  exitLeavingPipesOpen(exitCode = 0): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.resolveExit({ exitCode, signal: null });
+  }
+
+  /** Whatever held the pipes lets go of them. */
+  closePipes(): void {
+    this.stdout.end();
+    this.stderr.end();
+  }
+
   signal(sig: NodeJS.Signals): boolean {
     if (!this.alive) return false;
     this.calls.push(sig);

@@ -79,6 +79,28 @@ describe('Execution (scripted backend)', () => {
     ]);
   });
 
+  it('keeps output that is read only after the exit, however long the command ran silent before it', async () => {
+    const { execution, handle } = await started();
+    await new Promise((r) => setTimeout(r, 400)); // silent longer than the pipe's quiet time
+    handle.exitLeavingPipesOpen(0);
+    await new Promise((r) => setTimeout(r, 150)); // a loaded event loop reads the last bytes late
+    handle.print('stdout', 'late line\n');
+    await new Promise((r) => setTimeout(r, 50));
+    handle.closePipes();
+    await execution.done;
+    expect(execution.log.read(0, 1_000).chunks.map((c) => c.data)).toEqual(['late line\n']);
+  });
+
+  it('cuts a pipe an escaped process holds once the group is gone and the pipe stays quiet', async () => {
+    const { execution, handle } = await started();
+    handle.print('stdout', 'before\n');
+    handle.exitLeavingPipesOpen(0);
+    // Never closed by the "escapee": the execution still ends, with what was printed.
+    await execution.done;
+    expect(execution.snapshot().state).toBe('exited');
+    expect(execution.log.read(0, 1_000).chunks.map((c) => c.data)).toEqual(['before\n']);
+  });
+
   it('holds a character split across reads until it is whole', async () => {
     const { execution, handle } = await started();
     const euro = Buffer.from('€', 'utf8');

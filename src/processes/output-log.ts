@@ -67,6 +67,16 @@ class HeadTail {
     return (lines.at(-1) ?? '').slice(-MAX_LAST_LINE_CHARS);
   }
 
+  /**
+   * Keep only what render() shows, in strings of their own: a slice of a big chunk's string keeps that whole
+   * chunk alive in V8, so a finished run's head and tail would otherwise pin a window's worth of chunks.
+   */
+  compact(): void {
+    if (this.tail.length > this.half) this.tail = this.tail.slice(-this.half);
+    this.head = ownCopy(this.head);
+    this.tail = ownCopy(this.tail);
+  }
+
   render(): InlineOutput {
     const tail = this.tail.length > this.half ? this.tail.slice(-this.half) : this.tail;
     const omitted = this.total - this.head.length - tail.length;
@@ -74,6 +84,11 @@ class HeadTail {
     const marker = `\n... [${omitted} characters omitted; read the full output with status] ...\n`;
     return { text: this.head + marker + tail, truncated: true, omittedChars: omitted };
   }
+}
+
+/** The same text in a string that references no other (concatenating then slicing flattens into a fresh one). */
+function ownCopy(text: string): string {
+  return text.length === 0 ? '' : ` ${text}`.slice(1);
 }
 
 const LAST_LINE_SCAN_CHARS = 4_096;
@@ -96,6 +111,7 @@ export class OutputLog {
   /** PTY only: turns stdout's raw terminal text into what a screen shows, for inline output. */
   private readonly screen: TerminalText | undefined;
   private lastStream: StreamName = 'stdout';
+  private isReleased = false;
 
   constructor(
     private readonly maxHeldBytes: number,
@@ -106,6 +122,30 @@ export class OutputLog {
     this.inline = { stdout: new HeadTail(half), stderr: new HeadTail(half) };
     // No cursor reaches above a terminal's top line: that bounds what a redraw can still change.
     if (options.terminal) this.screen = new TerminalText({ maxHeldLines: Math.max(0, options.terminal.rows - 1) });
+  }
+
+  /** Bytes of output the window holds in memory now. */
+  get windowBytes(): number {
+    return this.heldBytes;
+  }
+
+  /** True once release() dropped the window: every read of a chunk comes from the log files. */
+  get released(): boolean {
+    return this.isReleased;
+  }
+
+  /**
+   * The execution has finished and its logs on disk hold every chunk: drop the window (reads come from disk:
+   * read() and tailStart() then report everything as evicted) and keep only the inline head and tail.
+   * 500 finished runs with 1 MiB windows would otherwise hold 500 MiB.
+   */
+  release(): void {
+    this.chunks.length = 0;
+    this.head = 0;
+    this.heldBytes = 0;
+    this.isReleased = true;
+    this.inline.stdout.compact();
+    this.inline.stderr.compact();
   }
 
   /** True when stdout is a terminal's raw output (inline text is rendered). */

@@ -19,6 +19,9 @@ interface Outcome {
   ms: number;
   code: number | null;
   signal: string | null;
+  /** The server's own figures from its "stopped" line: wall time and CPU time (user + system) of the shutdown. */
+  serverMs: number | null;
+  cpuMs: number | null;
   records: number;
   running: number;
 }
@@ -51,10 +54,25 @@ async function stopAndTime(server: ServerProcess): Promise<Omit<Outcome, 'record
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
     server.child.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  // 'close' comes after the last stderr line has been read.
+  const closed = new Promise((resolve) => server.child.once('close', resolve));
   const t0 = performance.now();
   server.child.kill('SIGTERM');
   const { code, signal } = await exited;
-  return { ms: performance.now() - t0, code, signal };
+  const ms = performance.now() - t0;
+  await closed;
+  const stopped = server
+    .recentLog()
+    .split('\n')
+    .map((line) => {
+      try {
+        return JSON.parse(line) as { msg?: string; shutdownMs?: number; cpuMs?: number };
+      } catch {
+        return {};
+      }
+    })
+    .find((l) => l.msg === 'stopped');
+  return { ms, code, signal, serverMs: stopped?.shutdownMs ?? null, cpuMs: stopped?.cpuMs ?? null };
 }
 
 async function measure(ctx: BenchContext, executions: number): Promise<Outcome> {
@@ -94,7 +112,18 @@ export async function benchShutdownScale(ctx: BenchContext, opts: ShutdownOption
       ratio: round(full.ms / idle.ms, 3),
       target: `< ${TARGET_MS} ms, exit 0, records final`,
       pass: ok && full.ms < TARGET_MS,
-      note: `exit ${full.code ?? full.signal}; ${full.records} records, ${full.running} left running`,
+      note: `exit ${full.code ?? full.signal}; ${full.records} records, ${full.running} left running; server CPU ${full.cpuMs ?? '?'} ms (idle ${idle.cpuMs ?? '?'} ms)`,
+    },
+    {
+      id: 'shutdown-scale-cpu',
+      figure: `server CPU time (user + system) of that shutdown, per execution`,
+      unit: 'ms',
+      ours: full.cpuMs === null ? null : round(full.cpuMs / opts.executions, 3),
+      baseline: null,
+      ratio: null,
+      target: 'report (the wall time above depends on the machine load; this does less)',
+      pass: null,
+      note: `${full.cpuMs ?? '?'} ms CPU in ${full.serverMs ?? '?'} ms of the server's own shutdown`,
     },
   ];
 }

@@ -93,6 +93,8 @@ export async function serve(argv: string[]): Promise<void> {
   async function shutdown(why: string): Promise<void> {
     if (stopping) return;
     stopping = true;
+    const startedAt = performance.now();
+    const cpuAtStart = process.cpuUsage();
     logger.info({ why }, 'shutting down: terminating every process group');
     const hardStop = setTimeout(
       () => {
@@ -109,7 +111,12 @@ export async function serve(argv: string[]): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
     engine.sessions.closeAll('shutdown');
     await stopTransport();
-    logger.info('stopped');
+    // How long it took and what it cost this process (the bench reads them; so can an operator).
+    const cpu = process.cpuUsage(cpuAtStart);
+    logger.info(
+      { shutdownMs: Math.round(performance.now() - startedAt), cpuMs: Math.round((cpu.user + cpu.system) / 1000) },
+      'stopped',
+    );
     process.exit(0);
   }
 

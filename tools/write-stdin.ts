@@ -76,13 +76,24 @@ export function registerWriteStdinTool(server: McpServer, deps: ToolDeps): void 
   );
 }
 
-/** Until it exits, waits for input again, or waitMs passes. */
+/**
+ * Until it exits, waits for input again, or waitMs passes. Every listener goes when the call ends: a client typing
+ * key by key (the console, the CLI's -t) makes thousands of calls to one long-lived execution.
+ */
 async function settle(execution: Execution, waitMs: number): Promise<void> {
+  if (waitMs <= 0 || execution.state === 'exited' || execution.waitingForInput) return;
   let timer: NodeJS.Timeout | undefined;
+  let stopListening = () => undefined as void;
+  const waiting = new Promise<void>((resolve) => {
+    stopListening = execution.onWaitingForInput((now) => {
+      if (now) resolve();
+    });
+  });
   try {
-    await Promise.race([execution.done, execution.whenWaitingForInput(), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    await Promise.race([execution.done, waiting, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
   } finally {
     clearTimeout(timer);
+    stopListening();
   }
 }
 

@@ -144,10 +144,12 @@ function followInput(s: ExecutionStatus): void {
   const open = s.interactive === true && (s.state === 'running' || s.state === 'paused');
   input.setTarget(open ? { id: s.id, pty: Boolean(s.pty) } : undefined);
   terminal.acceptInput = open;
+  // On a pipe a prompt may never show (bash prints `read -p` prompts only to a terminal): say that it waits.
+  const waits = s.state === 'running' && s.waitingForInput === true ? 'The command waits for input. ' : '';
   ui.inputNote.textContent = open
     ? s.pty
-      ? 'Typing goes to the command (a terminal).'
-      : 'Typing goes to the command: Enter sends the line, Ctrl-D ends input, Ctrl-C interrupts.'
+      ? `${waits}Typing goes to the command (a terminal).`
+      : `${waits}Typing goes to the command: Enter sends the line, Ctrl-D ends input, Ctrl-C interrupts.`
     : '';
 }
 

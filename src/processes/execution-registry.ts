@@ -19,6 +19,8 @@ export type { ExecuteRequest } from './plan.js';
 
 /** Exited executions kept in memory for `status` (records on disk keep the rest). */
 const MAX_EXITED_IN_MEMORY = 500;
+/** At shutdown, how long the removal of journal entries may wait for groups that outlive their terminate. */
+const SHUTDOWN_JOURNAL_MS = 1_000;
 /** At shutdown, how long running postExecute hooks may take before they are stopped (main.ts has a hard stop). */
 const SHUTDOWN_POST_HOOKS_MS = 2_000;
 
@@ -34,6 +36,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   private readonly executions = new Map<string, Execution>();
   private readonly policy: CommandPolicy;
   private closing = false;
+  /** Journal entries to remove once everything their execution started is gone (shutdown waits for them). */
+  private readonly forgetting = new Set<Promise<void>>();
 
   constructor(
     private readonly config: Config,
@@ -100,13 +104,15 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     try {
       handle = await this.backend.spawn(plan.launch);
     } catch (e) {
-      this.journal?.release(id);
+      void this.journal?.release(id);
       throw e;
     }
     if (entry) {
       this.journal!.spawned(entry, handle.describe());
       // Forgotten only once nothing it started is alive (lingering members included).
-      void handle.exit.then(() => handle.waitGone()).then(() => this.journal!.release(id));
+      const forgotten = handle.exit.then(() => handle.waitGone()).then(() => this.journal!.release(id));
+      this.forgetting.add(forgotten);
+      void forgotten.then(() => this.forgetting.delete(forgotten));
     }
     const execution = new Execution(
       {
@@ -140,7 +146,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     this.logger.info({ execution: shortId(id), session: shortId(req.sessionId), pid: handle.describe().pid }, 'execution started');
     void execution.done.then(() => {
       const s = execution.snapshot();
-      this.logger.info(
+      // At shutdown a thousand of these would be a thousand synchronous writes: one summary line instead.
+      this.logger[this.closing ? 'debug' : 'info'](
         { execution: shortId(id), exitCode: s.exitCode, signal: s.signal, reason: s.terminationReason, durationMs: s.durationMs },
         'execution exited',
       );
@@ -256,6 +263,13 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       // Every hook is stopped now, so this is quick; it lets records finish before the caller flushes them.
       await Promise.all(all.map((e) => e.postHooksDone));
     }
+    // Journal entries go once their groups are gone: bounded, as a member that survived SIGKILL never goes.
+    await Promise.race([
+      Promise.all([...this.forgetting]),
+      new Promise((r) => setTimeout(r, SHUTDOWN_JOURNAL_MS).unref()),
+    ]);
+    await this.journal?.settled();
+    if (all.length > 0) this.logger.info({ executions: all.length }, `shutdown: ${all.length} execution(s) ended`);
   }
 
   /** Synchronous SIGKILL to everything we ever started that may still be alive. */

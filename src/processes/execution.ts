@@ -354,7 +354,9 @@ export class Execution {
       this.clock.stop();
       this.idle?.stop();
       this.endedAt = new Date();
-      this.ac.abort();
+      // A reason of our own: abort() without one builds a DOMException, which costs real time when a
+      // thousand executions end at once (shutdown).
+      this.ac.abort('exited');
     }
   }
 

@@ -65,7 +65,7 @@ export async function recoverCrashLeftovers(opts: {
       };
       const { killed } = await opts.backend.recover(description, opts.graceMs).catch(() => ({ killed: false }));
       if (killed) result.killed.add(entry.id);
-      opts.journal.release(entry.id);
+      await opts.journal.release(entry.id);
     }),
   );
   cleanResponses(opts.responsesDir, result);

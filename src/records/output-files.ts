@@ -28,10 +28,15 @@ export function outputFileList(base: string): string[] {
   return [p.stdout, p.stderr, p.index];
 }
 
-/** Appends every chunk to disk. A write error stops the writing (reported once), never the execution. */
+/**
+ * Appends every chunk to disk. A write error stops the writing (reported once), never the execution.
+ * A file is created with its first chunk: a run that prints nothing costs no file descriptor, no open and
+ * no close (a thousand silent background runs ending at shutdown would otherwise close three thousand
+ * files), and readers take a missing log as an empty one.
+ */
 export class OutputFiles implements OutputSubscriber {
   readonly paths: OutputPaths;
-  private readonly files: Record<StreamName | 'index', WriteStream>;
+  private readonly files: Partial<Record<StreamName | 'index', WriteStream>> = {};
   private readonly offsets: Record<StreamName, number> = { stdout: 0, stderr: 0 };
   private error: string | null = null;
   private waiters: Array<() => void> = [];
@@ -41,13 +46,18 @@ export class OutputFiles implements OutputSubscriber {
     private readonly onError: (message: string) => void,
   ) {
     this.paths = outputPaths(base);
-    const make = (path: string) => {
-      const s = createWriteStream(path, { flags: 'w' });
-      s.on('error', (e) => this.fail(`${path}: ${e.message}`));
-      s.on('drain', () => this.wake());
-      return s;
-    };
-    this.files = { stdout: make(this.paths.stdout), stderr: make(this.paths.stderr), index: make(this.paths.index) };
+  }
+
+  private file(name: StreamName | 'index'): WriteStream {
+    let f = this.files[name];
+    if (!f) {
+      const path = this.paths[name];
+      f = createWriteStream(path, { flags: 'w' });
+      f.on('error', (e) => this.fail(`${path}: ${e.message}`));
+      f.on('drain', () => this.wake());
+      this.files[name] = f;
+    }
+    return f;
   }
 
   get failed(): string | null {
@@ -67,13 +77,13 @@ export class OutputFiles implements OutputSubscriber {
     entry.writeUInt32LE(data.length, 8);
     entry.writeUInt8(STREAM_CODE[chunk.stream], 12);
     this.offsets[chunk.stream] += data.length;
-    this.files[chunk.stream].write(data);
-    this.files.index.write(entry);
+    this.file(chunk.stream).write(data);
+    this.file('index').write(entry);
   }
 
   get full(): boolean {
     if (this.error) return false;
-    return Object.values(this.files).some((f) => f.writableLength > WRITE_HIGH_WATER_BYTES);
+    return Object.values(this.files).some((f) => f !== undefined && f.writableLength > WRITE_HIGH_WATER_BYTES);
   }
 
   drained(): Promise<void> {
@@ -90,7 +100,7 @@ export class OutputFiles implements OutputSubscriber {
     if (this.error) return;
     this.error = message;
     this.onError(message);
-    for (const f of Object.values(this.files)) f.destroy();
+    for (const f of Object.values(this.files)) f?.destroy();
     for (const w of this.waiters.splice(0)) w();
   }
 
@@ -100,7 +110,7 @@ export class OutputFiles implements OutputSubscriber {
       Object.values(this.files).map(
         (f) =>
           new Promise<void>((resolve) => {
-            if (f.destroyed || f.closed) return resolve();
+            if (!f || f.destroyed || f.closed) return resolve();
             f.end(() => resolve());
             f.once('error', () => resolve());
           }),
@@ -184,9 +194,18 @@ export async function tailStartOnDisk(paths: OutputPaths, sinceSeq: number, byte
   }
 }
 
-/** A byte range of one stream's log, as text (a range cut inside a character shows U+FFFD at its edges). */
+/**
+ * A byte range of one stream's log, as text (a range cut inside a character shows U+FFFD at its edges).
+ * A log that does not exist is empty (nothing was printed on that stream); other errors are thrown.
+ */
 export async function readByteRange(path: string, offset: number, length: number): Promise<{ data: string; bytes: number; eof: boolean }> {
-  const handle = await open(path, 'r');
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { data: '', bytes: 0, eof: true };
+    throw e;
+  }
   try {
     const size = (await handle.stat()).size;
     const n = Math.max(0, Math.min(length, size - offset));

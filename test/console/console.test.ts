@@ -4,7 +4,16 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { browserMissing, openBrowser, type TestBrowser } from '../helpers/browser.js';
-import { callTool, connectWs, GroupTracker, isGroupStopped, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import {
+  callTool,
+  connectWs,
+  GroupTracker,
+  isGroupStopped,
+  startTestServer,
+  structured,
+  waitFor,
+  type TestServer,
+} from '../helpers/server.js';
 
 const missing = browserMissing();
 if (missing) console.warn(missing);
@@ -200,25 +209,23 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
     expect(await earlier.isVisible()).toBe(true);
   }, 90_000);
 
-  // KNOWN DEFECT (issue 20 note): the console's typing path has never passed against the merged write_stdin;
-  // skipped until fixed, not deleted.
-  it.skip('typing in the terminal answers a read -p prompt of an interactive execution', async (ctx) => {
-    const tools = (await client.listTools()).tools.map((t) => t.name);
-    if (!tools.includes('write_stdin')) {
-      console.warn('write_stdin is not on this branch yet: typing test skipped');
-      return ctx.skip();
-    }
-    const { page } = browser;
-    const r = await callTool(client, 'execute', {
-      command: 'read -p "your name? " name; echo "hello, $name"; read -p "again? " x; echo "bye $x"',
-      interactive: true,
-      background: true,
-    });
+  /** Start `command` as an interactive execution (background) and open it in the console page. */
+  async function startInteractive(page: Page, command: string, extra: Record<string, unknown>): Promise<string> {
+    // Its own page load: the test must not depend on an earlier one having opened the console.
+    await page.goto(`${server.net.baseUrl}/console`);
+    await page.locator('#connection[data-state="connected"]').waitFor({ timeout: UI_MS });
+    const r = await callTool(client, 'execute', { command, background: true, timeoutMs: 120_000, ...extra });
+    expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
     groups.addResult(r);
-    started.push(structured(r).id);
-    await openExecution(page, 'your name?');
-    await waitFor(async () => (await terminalText(page)).includes('your name?'), UI_MS, 'the prompt');
-    await page.locator('#input-note', { hasText: 'Enter sends the line' }).waitFor({ timeout: UI_MS });
+    const id = structured(r).id as string;
+    started.push(id);
+    await openExecution(page, command.slice(0, 20));
+    return id;
+  }
+
+  const waiting = async (id: string) => structured(await callTool(client, 'status', { id })).waitingForInput === true;
+
+  async function typeWithTypo(page: Page): Promise<void> {
     await page.locator('#terminal').click();
     // A typo fixed with Backspace: the command sees the edited line.
     await page.keyboard.type('wordl');
@@ -226,14 +233,55 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
     await page.keyboard.press('Backspace');
     await page.keyboard.type('ld');
     await page.keyboard.press('Enter');
+  }
+
+  // bash prints a `read -p` prompt only when its stdin is a terminal: on a pipe the page shows that the command
+  // waits (the state and the note), and echoes and edits the line itself.
+  it('typing in the terminal answers a read -p prompt of an interactive execution on a pipe', async () => {
+    const { page } = browser;
+    const id = await startInteractive(page, 'read -p "your name? " name; echo "hello, $name"; read -p "again? " x; echo "bye $x"', {
+      interactive: true,
+    });
+    await page.locator('#input-note', { hasText: 'waits for input' }).waitFor({ timeout: UI_MS });
+    await page.locator('#input-note', { hasText: 'Enter sends the line' }).waitFor({ timeout: UI_MS });
+    await expect.poll(() => page.locator('#detail-facts').innerText(), { timeout: UI_MS }).toContain('waiting for input');
+    await typeWithTypo(page);
     await waitFor(async () => (await terminalText(page)).includes('hello, world'), UI_MS, 'the answer');
-    await waitFor(async () => (await terminalText(page)).includes('again?'), UI_MS, 'the second prompt');
+    await waitFor(() => waiting(id), UI_MS, 'the second read');
     await page.keyboard.type('now');
     await page.keyboard.press('Enter');
-    await waitFor(async () => structured(await callTool(client, 'status', { id: structured(r).id })).state === 'exited', UI_MS, 'the end');
-    const final = structured(await callTool(client, 'status', { id: structured(r).id }));
+    await waitFor(async () => structured(await callTool(client, 'status', { id })).state === 'exited', UI_MS, 'the end');
+    const final = structured(await callTool(client, 'status', { id }));
+    expect(final.exitCode).toBe(0);
+    expect(final.stdout).toContain('hello, world\nbye now');
+    expect(final.input).toMatchObject({ writes: 2, bytes: 'world\nnow\n'.length });
+  }, 90_000);
+
+  it('typing in the terminal of a PTY execution goes to its terminal as keys, and the terminal takes the view size', async () => {
+    const { page } = browser;
+    const id = await startInteractive(
+      page,
+      'read -p "pty name? " name; echo "hello, $name"; read -p "pty again? " x; echo "bye $x"; stty size',
+      { pty: { cols: 20, rows: 5 } },
+    );
+    await waitFor(async () => (await terminalText(page)).includes('pty name?'), UI_MS, 'the prompt');
+    await page.locator('#input-note', { hasText: 'a terminal' }).waitFor({ timeout: UI_MS });
+    // The remote terminal follows the view's size (xterm fitted to the page), not the 20x5 it started with.
+    const view = await page.locator('#terminal .xterm-rows > div').count();
+    expect(view).toBeGreaterThan(5);
+    await waitFor(async () => structured(await callTool(client, 'status', { id })).pty?.rows === view, UI_MS, 'the resize');
+    await typeWithTypo(page);
+    await waitFor(async () => (await terminalText(page)).includes('hello, world'), UI_MS, 'the answer');
+    await waitFor(async () => (await terminalText(page)).includes('pty again?'), UI_MS, 'the second prompt');
+    await page.keyboard.type('now');
+    await page.keyboard.press('Enter');
+    await waitFor(async () => structured(await callTool(client, 'status', { id })).state === 'exited', UI_MS, 'the end');
+    const final = structured(await callTool(client, 'status', { id }));
     expect(final.exitCode).toBe(0);
     expect(final.stdout).toContain('bye now');
+    const size = structured(await callTool(client, 'status', { id })).pty as { cols: number; rows: number };
+    expect(final.stdout).toContain(`${size.rows} ${size.cols}`);
+    expect(size.cols).toBeGreaterThan(20);
   }, 90_000);
 
   it('fits a phone-width screen without sideways scrolling, controls in reach', async () => {

@@ -34,7 +34,7 @@ export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = 
     const timer = setTimeout(() => {
       child.kill('SIGKILL'); // the caller never gets a handle to stop it
       reject(new Error(`server did not start: ${stderr}`));
-    }, 15_000);
+    }, 30_000); // generous: node's own startup takes seconds on a loaded 2-core machine
     child.stderr.on('data', (d) => {
       stderr += String(d);
       const m = /listening on (ws:\/\/\S+?)"/.exec(stderr) ?? /listening on (ws:\/\/\S+)/.exec(stderr);

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ExecutionJournal, ticksNow } from '../../src/records/execution-journal.js';
+import { ExecutionJournal, parseJournalFile, ticksNow } from '../../src/records/execution-journal.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -16,18 +16,21 @@ function dataDir(): string {
 }
 
 describe('ExecutionJournal', () => {
-  it('writes the intent before spawn and where it runs after, synchronously, then forgets it on release', () => {
+  it('writes the intent before spawn and where it runs after, synchronously, then forgets it on release', async () => {
     const j = new ExecutionJournal(dataDir());
     const before = ticksNow();
     const entry = j.intend('id-1', 'sleep 1');
     const file = join(j.dir, 'id-1.json');
-    const onDisk = () => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const onDisk = () => parseJournalFile(readFileSync(file, 'utf8')) as unknown as Record<string, unknown>;
     expect(onDisk()).toMatchObject({ id: 'id-1', command: 'sleep 1', description: null, server: { pid: process.pid } });
     expect(onDisk().intendedAtTicks).toBeGreaterThanOrEqual(before);
     j.spawned(entry, { backend: 'local', pid: 42, pgid: 42, cgroup: null });
     expect(onDisk().description).toEqual({ backend: 'local', pid: 42, pgid: 42, cgroup: null });
-    j.release('id-1');
+    await j.release('id-1');
     expect(existsSync(file)).toBe(false);
+    // Releasing again (or an id it never had) is no error.
+    await j.release('id-1');
+    await j.settled();
   });
 
   it("returns a dead server's entries as leftovers, never a live server's, and removes dead temp files", () => {
@@ -49,6 +52,23 @@ describe('ExecutionJournal', () => {
     const left = new ExecutionJournal(d).leftovers();
     expect(left.map((e) => e.id)).toEqual(['dead-1']);
     expect(readdirSync(mine.dir).sort()).toEqual(['dead-1.json', 'live-1.json', `y.json.tmp-${process.pid}`].sort());
+  });
+
+  it('reads an entry whose appended description was torn by a crash as not yet spawned, and drops an unreadable intent', () => {
+    const d = dataDir();
+    const j = new ExecutionJournal(d);
+    const server = { pid: 999_999_999, startTicks: 1 };
+    const intent = { id: 'torn-1', server, intendedAtTicks: 5, createdAt: '', command: 'sleep 1', description: null };
+    writeFileSync(join(j.dir, 'torn-1.json'), `${JSON.stringify(intent)}\n{"descrip`);
+    writeFileSync(join(j.dir, 'torn-2.json'), '{"id":"torn-2","ser');
+    const spawned = { ...intent, id: 'spawned-1' };
+    writeFileSync(join(j.dir, 'spawned-1.json'), `${JSON.stringify(spawned)}\n${JSON.stringify({ description: { pid: 7 } })}\n`);
+    const left = j.leftovers().sort((a, b) => a.id.localeCompare(b.id));
+    expect(left.map((e) => [e.id, e.description])).toEqual([
+      ['spawned-1', { pid: 7 }],
+      ['torn-1', null],
+    ]);
+    expect(existsSync(join(j.dir, 'torn-2.json'))).toBe(false);
   });
 
   it('keeps working (and writes nothing) when the data dir is unusable', () => {

@@ -193,7 +193,7 @@ afterEach(async () => {
   await groups.expectGroupsGone();
   if (dir) rmSync(dir, { recursive: true, force: true });
   dir = undefined;
-});
+}, 120_000); // a SIGTERM'd server with hundreds of finished groups, on a loaded machine
 
 describe('hostile input', () => {
   it(

@@ -193,6 +193,28 @@ describe('interactive executions', () => {
     expect(end.s.exitCode).toBe(0);
   });
 
+  it('takes input key by key from many short calls without piling up listeners on the execution', async () => {
+    const c = await connect();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      // Reads nothing until the end, so no call returns early: each one waits out its waitMs (50 ms or none).
+      const s = await execute(c, { command: 'sleep 5; cat >/dev/null', interactive: true, background: true });
+      for (let i = 0; i < 30; i++) {
+        const r = await write(c, { id: s.id, data: 'k', waitMs: i % 2 === 0 ? 50 : 0 });
+        expect(r.isError, r.text).toBe(false);
+      }
+      const end = await write(c, { id: s.id, eof: true, waitMs: 15_000 });
+      expect(end.s.exitCode).toBe(0);
+      expect(end.s.input).toMatchObject({ writes: 30, bytes: 30 });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => w.message).filter((m) => m.includes('listeners'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('records how much input was written, never what', async () => {
     const c = await connect();
     const s = await execute(c, { command: 'read -r secret; echo "got ${#secret} chars"', interactive: true });

@@ -1,10 +1,14 @@
 // Holds one execution's processes in its cgroup: signals, freeze-based pause, terminate that waits for
 // `populated 0`, usage, and removal of the cgroup once everything in it is gone.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { HandleUsage } from '../backend.js';
 import type { Cgroup } from './cgroup.js';
 
 /** How long a kill may take to empty the cgroup before terminate reports that something survived. */
 const KILL_WAIT_MS = 5_000;
+/** Members that outlive their leader: cgroup.events is re-read this often at first, then less often. */
+const LINGER_POLL_MS = 15;
+const LINGER_POLL_MAX_MS = 200;
 
 /**
  * The cgroup side of a local ProcessHandle. The leader is spawned through `cgroup.wrap()`; until it has
@@ -14,12 +18,16 @@ export class CgroupHolder {
   private leaderExited = false;
   private removed = false;
   private finalUsage: HandleUsage | null = null;
+  /** Set by pause(), cleared by a thaw: terminate skips the thaw (a write and a read) of a never-frozen cgroup. */
+  private mayBeFrozen = false;
+  private readonly leaderExit: Promise<unknown>;
 
   constructor(
     readonly cgroup: Cgroup,
     readonly leaderPid: number,
     leaderExit: Promise<unknown>,
   ) {
+    this.leaderExit = leaderExit;
     void leaderExit.then(() => {
       this.leaderExited = true;
       this.settle();
@@ -43,8 +51,10 @@ export class CgroupHolder {
   /** Every member gets the signal. False when nothing is left to receive it. */
   signal(sig: NodeJS.Signals | number): boolean {
     if (!this.isAlive()) return false;
-    let sent = this.cgroup.signal(sig);
-    if (!this.leaderExited) sent = this.signalLeader(sig) || sent;
+    const members = this.cgroup.members();
+    let sent = this.cgroup.signal(sig, members);
+    // Before it has entered the cgroup the leader is reached through its pid (once: not twice when it is in).
+    if (!this.leaderExited && !members.includes(this.leaderPid)) sent = this.signalLeader(sig) || sent;
     return sent;
   }
 
@@ -60,12 +70,13 @@ export class CgroupHolder {
   /** Freeze the cgroup: every member stops at once, none can fork or notice (no SIGSTOP for a shell to see). */
   async pause(): Promise<void> {
     if (!this.isAlive()) return;
+    this.mayBeFrozen = true;
     await this.cgroup.freeze();
   }
 
   async resume(): Promise<void> {
     if (this.removed) return;
-    await this.cgroup.thaw();
+    if (await this.cgroup.thaw()) this.mayBeFrozen = false;
   }
 
   /** SIGKILL everything now (cgroup.kill is atomic against forks; works on a frozen cgroup). */
@@ -81,23 +92,43 @@ export class CgroupHolder {
    */
   async terminate(graceMs: number): Promise<boolean> {
     if (!this.isAlive()) return true;
-    await this.cgroup.thaw(1_000);
+    if (this.mayBeFrozen && (await this.cgroup.thaw(1_000))) this.mayBeFrozen = false;
     this.signal('SIGTERM');
     if (await this.waitGone(graceMs)) return true;
     this.kill();
     return this.waitGone(KILL_WAIT_MS);
   }
 
-  /** Resolves true once the leader has exited and the cgroup is empty, false if timeoutMs passes first. */
+  /**
+   * Resolves true once the leader has exited and the cgroup is empty, false if timeoutMs passes first.
+   * The leader's exit event first (no read at all while it runs: a thousand waiters each polling
+   * cgroup.events every few ms saturate the event loop at shutdown), then `populated` in cgroup.events,
+   * re-read less and less often while members linger.
+   */
   async waitGone(timeoutMs = Infinity): Promise<boolean> {
     const until = Date.now() + timeoutMs;
+    if (!this.leaderExited && !(await this.leaderExitWithin(timeoutMs))) return false;
+    let pollMs = LINGER_POLL_MS;
     while (this.isAlive()) {
-      if (Date.now() >= until) return false;
-      // The cgroup may be empty while the leader's exit has not been delivered yet: poll both.
-      await this.cgroup.waitEmpty(Math.min(until - Date.now(), 50));
-      if (!this.leaderExited) await new Promise((r) => setTimeout(r, 5));
+      const left = until - Date.now();
+      if (left <= 0) return false;
+      await delay(Math.min(pollMs, left));
+      pollMs = Math.min(pollMs * 2, LINGER_POLL_MAX_MS);
     }
     return true;
+  }
+
+  /** True once the leader's exit has been delivered (and settled), false if `timeoutMs` passes first. */
+  private async leaderExitWithin(timeoutMs: number): Promise<boolean> {
+    // The constructor's own handler runs first (registered first): leaderExited is set when this resolves.
+    const exited = this.leaderExit.then(() => true);
+    if (!Number.isFinite(timeoutMs)) return exited;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([exited, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs))))]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** CPU time and peak memory so far (the last reading once the cgroup is removed). */
@@ -105,19 +136,12 @@ export class CgroupHolder {
     return this.finalUsage ?? this.cgroup.usage();
   }
 
-  /** Times a limit made the kernel act (an OOM kill, a refused fork). */
-  limitEvents(): { oomKills: number; pidsMaxHits: number } {
-    return this.removed ? (this.finalEvents ?? { oomKills: 0, pidsMaxHits: 0 }) : this.cgroup.limitEvents();
-  }
-
-  private finalEvents: { oomKills: number; pidsMaxHits: number } | null = null;
 
   /** Once the leader is gone and the cgroup is empty: keep the last usage, then rmdir. True when gone. */
   private settle(): boolean {
     if (this.removed) return true;
     if (!this.leaderExited || this.cgroup.populated()) return false;
     this.finalUsage = this.cgroup.usage();
-    this.finalEvents = this.cgroup.limitEvents();
     this.removed = this.cgroup.remove();
     return true;
   }

@@ -162,7 +162,7 @@ export class CgroupTree {
   create(executionId: string, limits: ResourceLimits = {}): Cgroup {
     const path = join(this.serverDir, executionId);
     mkdirSync(path);
-    const cg = new Cgroup(path, this.hasKillFile);
+    const cg = new Cgroup(path, this.hasKillFile, this.controllers);
     try {
       cg.applyLimits(limits);
     } catch (e) {

@@ -37,11 +37,18 @@ export class Cgroup {
   /**
    * @param path absolute directory of the cgroup (under a cgroup2 mount)
    * @param hasKillFile the kernel offers cgroup.kill (5.14+); otherwise kill signals members until empty
+   * @param controllers the controllers enabled for this cgroup when known: files of the others are not even
+   *   tried (a failed read builds an exception, and a thousand executions ending at once read them all)
    */
   constructor(
     readonly path: string,
     readonly hasKillFile = existsSync(join(path, 'cgroup.kill')),
+    readonly controllers?: ReadonlySet<string>,
   ) {}
+
+  private has(controller: string): boolean {
+    return this.controllers === undefined || this.controllers.has(controller);
+  }
 
   /**
    * The program and arguments that run `file args` inside this cgroup from its very first instruction:
@@ -90,10 +97,10 @@ export class Cgroup {
     return readKeyed(join(this.path, 'cgroup.events'))?.get('frozen') === 1;
   }
 
-  /** Send a signal to every member. False when there was none to receive it. */
-  signal(sig: NodeJS.Signals | number): boolean {
+  /** Send a signal to every member (`members`: a list the caller has just read). False when there was none to receive it. */
+  signal(sig: NodeJS.Signals | number, members = this.members()): boolean {
     let sent = false;
-    for (const pid of this.members()) {
+    for (const pid of members) {
       try {
         process.kill(pid, sig);
         sent = true;
@@ -154,10 +161,12 @@ export class Cgroup {
   usage(): HandleUsage {
     const usec = readKeyed(join(this.path, 'cpu.stat'))?.get('usage_usec');
     let peak: number | null = null;
-    try {
-      peak = Number(readFileSync(join(this.path, 'memory.peak'), 'utf8').trim());
-    } catch {
-      // no memory controller here
+    if (this.has('memory')) {
+      try {
+        peak = Number(readFileSync(join(this.path, 'memory.peak'), 'utf8').trim());
+      } catch {
+        // no memory controller here (or a kernel before memory.peak)
+      }
     }
     return { cpuMs: usec === undefined ? null : Math.round(usec / 1000), memoryPeakBytes: peak };
   }
@@ -165,8 +174,8 @@ export class Cgroup {
   /** Times the kernel killed a member for hitting a limit (memory.events oom_kill, pids.events max). */
   limitEvents(): { oomKills: number; pidsMaxHits: number } {
     return {
-      oomKills: readKeyed(join(this.path, 'memory.events'))?.get('oom_kill') ?? 0,
-      pidsMaxHits: readKeyed(join(this.path, 'pids.events'))?.get('max') ?? 0,
+      oomKills: (this.has('memory') ? readKeyed(join(this.path, 'memory.events'))?.get('oom_kill') : undefined) ?? 0,
+      pidsMaxHits: (this.has('pids') ? readKeyed(join(this.path, 'pids.events'))?.get('max') : undefined) ?? 0,
     };
   }
 

@@ -49,7 +49,8 @@ export function listSessionMembers(sid: number): ProcStat[] {
   return listProcesses((stat) => stat.sid === sid);
 }
 
-function listProcesses(matches: (stat: ProcStat) => boolean): ProcStat[] {
+/** Live (non-zombie) processes that `matches` accepts, in one scan of /proc. */
+export function listProcesses(matches: (stat: ProcStat) => boolean): ProcStat[] {
   const members: ProcStat[] = [];
   for (const pid of listPids()) {
     const stat = readProcStat(pid);

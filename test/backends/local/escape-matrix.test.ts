@@ -7,22 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CgroupTree } from '../../../src/backends/local/cgroup-tree.js';
 import { callTool, connectWs, startTestServer, structured, waitFor } from '../../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../../helpers/spawn-server.js';
 import { alive } from '../../helpers/proc.js';
+import { containmentModes } from '../../helpers/containment-modes.js';
 
 const ESCAPES = fileURLToPath(new URL('../../fixtures/escapes.sh', import.meta.url));
 const KINDS = ['grandchild', 'term-ignoring', 'paused', 'setsid', 'double-fork', 'nohup'];
 /** What a process group cannot hold (documented in docs/containment.md). */
 const PROCESS_GROUP_ESCAPES = ['setsid'];
 
-const probeDir = mkdtempSync(join(tmpdir(), 'cc-matrix-probe-'));
-const probe = CgroupTree.detect(probeDir);
-if (probe.ok) await probe.tree.close();
-rmSync(probeDir, { recursive: true, force: true });
-const MODES = probe.ok ? (['cgroup', 'process-group'] as const) : (['process-group'] as const);
-if (!probe.ok) console.warn(`escape matrix: cgroup mode skipped (${probe.reason})`);
+const MODES = await containmentModes();
 
 const work = mkdtempSync(join(tmpdir(), 'cc-matrix-'));
 const everyPid = new Set<number>();
@@ -36,7 +31,6 @@ afterAll(() => {
   }
   rmSync(work, { recursive: true, force: true });
 });
-
 
 /** A fresh pid file and the command that fills it; `tail` is what the leader does after. */
 function escapeCommand(tail: string): { file: string; command: string; env: Record<string, string> } {

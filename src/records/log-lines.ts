@@ -37,8 +37,10 @@ export async function scanChunks(path: string, visit: (text: string, firstLine: 
   let handle;
   try {
     handle = await open(path, 'r');
-  } catch {
-    throw new ServerError('NOT_FOUND', `no output log at ${path}`);
+  } catch (e) {
+    // A stream that printed nothing has no log file: an empty log.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw new ServerError('NOT_FOUND', `cannot read the output log ${path}: ${(e as Error).message}`);
   }
   try {
     const buf = Buffer.alloc(READ_BYTES);

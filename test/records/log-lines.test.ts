@@ -72,6 +72,13 @@ describe('log lines', () => {
     expect(g.matches[1]!.after).toEqual([{ line: 5, text: 'last without newline' }]);
   });
 
+  it('reads a stream that printed nothing (no log file) as an empty log', async () => {
+    const missing = join(dir, 'never-written.log');
+    expect(await scanChunks(missing, () => false)).toBe(0);
+    expect(await readLines(missing, 1, 10, 100)).toEqual({ lines: [], more: false, eof: true });
+    expect((await grepLog(missing, compilePattern('x', false), all)).matches).toEqual([]);
+  });
+
   it('stops at maxMatches and says more exist', async () => {
     const r = await grepLog(fixed, compilePattern('0$', false), { ...all, maxMatches: 3 });
     expect(r.matches.map((m) => m.line)).toEqual([10, 20, 30]);

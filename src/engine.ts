@@ -152,7 +152,13 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
   );
   executions.on('started', (e) => records.begin(e, e.meta));
   // The record is final once the postExecute hooks have run (their runs are part of it).
-  executions.on('exited', (e) => void (hooks.hasPost ? e.postHooksDone.then(() => records.finish(e)) : records.finish(e)));
+  executions.on('exited', (e) => {
+    const finished = hooks.hasPost ? e.postHooksDone.then(() => records.finish(e)) : records.finish(e);
+    // Record and logs final: the output window leaves memory, reads of this run come from disk (issue 18.3).
+    void finished.then(() => {
+      if (records.complete(e.id)) e.log.release();
+    });
+  });
   const sessions = new SessionRegistry(
     executions,
     {

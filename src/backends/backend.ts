@@ -125,8 +125,12 @@ export interface ProcessHandle {
   memberCount(): number;
   /** PTY only: change the terminal size. */
   resize?(size: PtySize): void;
-  /** True when a member is blocked reading the command's stdin or terminal (where the backend can tell). */
-  waitingForInput?(): boolean | null;
+  /**
+   * True when a member is blocked reading the command's stdin or terminal (where the backend can tell). `ignore`:
+   * pids that hold the input without being the command (a sandbox's bwrap processes poll it forever); with only
+   * those left the answer is false.
+   */
+  waitingForInput?(ignore?: ReadonlySet<number>): boolean | null;
   usage?(): HandleUsage;
   describe(): HandleDescription;
 }

@@ -1,11 +1,8 @@
-// One MCP client session over WebSocket (the SDK's Client + WebSocketClientTransport), with errors mapped to exit codes.
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import WebSocket from 'ws';
+// One MCP client session over WebSocket (our lean McpWsClient), with a liveness watchdog and errors mapped to exit codes.
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { VERSION } from '../version.js';
 import { CliError, ConnectionError, EXIT, ToolError } from './exit-codes.js';
+import { CLIENT_ERRORS, McpWsClient, RpcError, type RequestOptions } from './mcp-ws-client.js';
 
 export const DEFAULT_URL = 'ws://127.0.0.1:8003/ws/mcp';
 const DEFAULT_PATH = '/ws/mcp';
@@ -73,9 +70,9 @@ function describeConnectError(err: unknown, target: Target): ConnectionError {
 /** Turn what a request threw into our errors: a closed or silent connection, or a protocol-level refusal. */
 export function translateRequestError(err: unknown): unknown {
   if (err instanceof CliError) return err;
-  if (err instanceof McpError) {
-    if (err.code === Number(ErrorCode.ConnectionClosed)) return new ConnectionError('lost the connection to the server', true);
-    if (err.code === Number(ErrorCode.RequestTimeout)) return new ConnectionError('the server stopped answering', true);
+  if (err instanceof RpcError) {
+    if (err.code === CLIENT_ERRORS.CONNECTION_CLOSED) return new ConnectionError('lost the connection to the server', true);
+    if (err.code === CLIENT_ERRORS.REQUEST_TIMEOUT) return new ConnectionError('the server stopped answering', true);
     return new CliError(`the server rejected the request: ${err.message}`, EXIT.REFUSED, 'PROTOCOL_ERROR');
   }
   return err;
@@ -101,63 +98,44 @@ export class Connection {
   /** Resolves when the connection is closed, by either side. */
   readonly closed: Promise<void>;
 
-  private constructor(
-    readonly client: Client,
-    private readonly transport: WebSocketClientTransport,
-    closed: Promise<void>,
-    private readonly socket: WebSocket,
-  ) {
+  private constructor(readonly client: McpWsClient) {
+    const socket = client.socket;
     socket.once('close', (code: number, reason: Buffer) => {
       // 1005 (no code) and 1006 (no close frame at all) say nothing the message does not already say.
       if (code === 1005 || code === 1006) return;
       this.closeCode = code;
       this.closeReason = reason.toString();
     });
-    this.closed = closed.then(() => {
+    this.closed = new Promise<void>((resolve) => {
+      if (socket.readyState === socket.CLOSED) resolve();
+      else socket.once('close', () => resolve());
+    }).then(() => {
       this.closedFlag = true;
       clearInterval(this.watchdog);
     });
+    client.onmessage = () => (this.lastHeardAt = Date.now());
     this.watchdog = setInterval(() => this.tick(), WATCHDOG_TICK_MS);
     this.watchdog.unref();
   }
 
   static async open(target: Target): Promise<Connection> {
-    // Always `ws`, also where Node has a global WebSocket (22+): its errors carry the HTTP status and errno we
-    // report, and pause()/resume() give us back-pressure. The SDK transport creates its socket from the global
-    // synchronously inside connect(); the subclass hands that instance to us.
-    let socket: WebSocket | undefined;
-    const track = (ws: WebSocket) => (socket = ws);
-    (globalThis as { WebSocket?: unknown }).WebSocket = class extends WebSocket {
-      constructor(...args: ConstructorParameters<typeof WebSocket>) {
-        super(...args);
-        track(this);
-      }
-    };
-    const transport = new WebSocketClientTransport(target.url);
-    const client = new Client({ name: 'cc-executor-cli', version: VERSION });
-    client.onerror = () => undefined; // every failure also surfaces as a rejected request or a close
-    let heard = (): void => undefined;
-    // Set before connect(): the SDK chains handlers that are already there.
-    transport.onmessage = () => heard();
-    const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
-
+    const connecting = McpWsClient.connect(target.url, { name: 'cc-executor-cli', version: VERSION });
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        client.connect(transport),
+      const client = await Promise.race([
+        connecting,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000}s`)), CONNECT_TIMEOUT_MS);
         }),
       ]);
+      return new Connection(client);
     } catch (e) {
-      await transport.close().catch(() => undefined);
+      // A connection that completes after we gave up is closed at once.
+      void connecting.then((c) => c.close()).catch(() => undefined);
       throw describeConnectError(e, target);
     } finally {
       clearTimeout(timer);
     }
-    const connection = new Connection(client, transport, closed, socket!);
-    heard = () => (connection.lastHeardAt = Date.now());
-    return connection;
   }
 
   /**
@@ -168,10 +146,10 @@ export class Connection {
   holdUntilDrained(stream: NodeJS.WritableStream): void {
     if (this.holding || this.closedFlag) return;
     this.holding = true;
-    this.socket.pause();
+    this.client.socket.pause();
     stream.once('drain', () => {
       this.holding = false;
-      this.socket.resume();
+      this.client.socket.resume();
     });
   }
 
@@ -204,7 +182,7 @@ export class Connection {
     if (silent > PROBE_AFTER_MS && !this.probing) {
       this.probing = true;
       void this.client
-        .ping({ timeout: MAX_TIMER_MS })
+        .request('ping', {}, { timeout: MAX_TIMER_MS })
         .catch(() => undefined)
         .finally(() => (this.probing = false));
     }
@@ -215,15 +193,21 @@ export class Connection {
     if (this.closedFlag) throw new ConnectionError(`lost the connection to the server${this.describeClose()}`, true);
     let result: CallToolResult;
     try {
-      result = (await this.client.callTool({ name, arguments: args }, undefined, {
-        timeout: CALL_TIMEOUT_MS,
-        ...options,
-      })) as CallToolResult;
+      result = await this.callTool(name, args, { timeout: CALL_TIMEOUT_MS, ...options });
     } catch (e) {
       throw this.translate(e);
     }
     if (result.isError) throw toolErrorOf(result);
     return result.structuredContent ?? {};
+  }
+
+  /** The raw tools/call: the result as the server sent it (tool errors included), request errors thrown as is. */
+  async callTool(name: string, args: Record<string, unknown>, options: RequestOptions = {}): Promise<CallToolResult> {
+    const result = (await this.client.request('tools/call', { name, arguments: args }, options)) as CallToolResult | undefined;
+    if (typeof result !== 'object' || result === null || !Array.isArray(result.content)) {
+      throw new CliError('the server answered tools/call without a result', EXIT.REFUSED, 'PROTOCOL_ERROR');
+    }
+    return result;
   }
 
   /** translateRequestError, plus what the server said when it closed. */
@@ -237,7 +221,7 @@ export class Connection {
   async close(): Promise<void> {
     clearInterval(this.watchdog);
     if (this.closedFlag) return;
-    await this.transport.close().catch(() => undefined);
+    this.client.close();
     // ws closes with a handshake; do not let a silent peer hold the process.
     await Promise.race([this.closed, new Promise((r) => setTimeout(r, 1_000).unref())]);
   }

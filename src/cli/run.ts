@@ -199,7 +199,7 @@ class ForegroundRun {
   private async execute(): Promise<number> {
     let raw: CallToolResult;
     try {
-      raw = (await this.conn.client.callTool({ name: 'execute', arguments: this.request }, undefined, {
+      raw = await this.conn.callTool('execute', this.request, {
         signal: this.abort.signal,
         onprogress: (p) => this.onProgress(p),
         // The deadline is the server's (and paused time does not count), so the SDK's 60 s default must
@@ -207,7 +207,7 @@ class ForegroundRun {
         // connection is caught by the Connection's watchdog, not by this timer.
         timeout: MAX_TIMER_MS,
         resetTimeoutOnProgress: true,
-      })) as CallToolResult;
+      });
     } catch (e) {
       if (this.abort.signal.aborted) return EXIT.INTERRUPTED;
       const err = this.conn.translate(e);

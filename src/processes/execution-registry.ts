@@ -101,6 +101,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     const what = plan.launch.plan;
     const entry = this.journal?.intend(id, what.command ?? what.argv?.join(' ') ?? '', this.backend.name);
     let handle: ProcessHandle;
+    // Before the spawn: on a loaded machine its promise can resolve long after the command began.
+    const startedAt = new Date();
     try {
       handle = await this.backend.spawn(plan.launch);
     } catch (e) {
@@ -118,6 +120,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       {
         id,
         sessionId: req.sessionId,
+        startedAt,
         ...(plan.command !== undefined ? { command: plan.command } : { argv: plan.argv! }),
         cwd: plan.launch.cwd,
         sandbox: plan.launch.plan.sandbox ? { network: plan.launch.plan.sandbox.network, writableRoots: plan.launch.plan.sandbox.writableRoots } : null,

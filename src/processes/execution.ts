@@ -54,6 +54,8 @@ export interface ExecutionOptions {
   /** Quiet output before a blocked read counts as waiting for input, and the no-/proc fallback's longer wait. */
   inputQuietMs?: number;
   inputFallbackQuietMs?: number;
+  /** When the backend was asked to spawn (default: now); durationMs counts from here. */
+  startedAt?: Date;
 }
 
 export interface ExecutionMeta {
@@ -141,7 +143,8 @@ export class Execution {
   readonly log: OutputLog;
   /** The running command, behind the backend seam: the only way an execution reaches its processes. */
   readonly handle: ProcessHandle;
-  readonly startedAt = new Date();
+  /** When the spawn began (ExecutionOptions.startedAt), so that a slow spawn under load is not left out of durationMs. */
+  readonly startedAt: Date;
   /** Resolves when the leader has exited and every byte of output is in the log. */
   readonly done: Promise<void>;
   /** Resolves once the postExecute hooks have run after `done` (at once when there are none). Never rejects. */
@@ -171,6 +174,7 @@ export class Execution {
     private readonly opts: ExecutionOptions,
     handle: ProcessHandle,
   ) {
+    this.startedAt = opts.startedAt ?? new Date();
     this.id = opts.id;
     this.sessionId = opts.sessionId;
     this.background = opts.background;

@@ -9,6 +9,11 @@ export interface InlineOutput {
   omitted: { lines: number; bytes: number; fromLine: number; toLine: number; byteOffset: number } | null;
 }
 
+/** The same text in a string that references no other (concatenating then slicing flattens into a fresh one). */
+function ownCopy(text: string): string {
+  return text.length === 0 ? '' : ` ${text}`.slice(1);
+}
+
 const LAST_LINE_SCAN_CHARS = 4_096;
 const MAX_LAST_LINE_CHARS = 400;
 
@@ -78,6 +83,16 @@ export class InlineHeadTail {
     const recent = (this.tail || this.head).slice(-LAST_LINE_SCAN_CHARS);
     const lines = recent.split(/\r?\n/).filter((l) => l.trim() !== '');
     return (lines.at(-1) ?? '').slice(-MAX_LAST_LINE_CHARS);
+  }
+
+  /**
+   * Keep only what render() shows, in strings of their own: a slice of a big chunk's string keeps that whole
+   * chunk alive in V8, so a finished run's head and tail would otherwise pin a window's worth of chunks.
+   */
+  compact(): void {
+    if (this.tail.length > this.half) this.trimTail();
+    this.head = ownCopy(this.head);
+    this.tail = ownCopy(this.tail);
   }
 
   render(): InlineOutput {

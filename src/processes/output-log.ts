@@ -55,6 +55,7 @@ export class OutputLog {
   /** PTY only: turns stdout's raw terminal text into what a screen shows, for inline output. */
   private readonly screen: TerminalText | undefined;
   private lastStream: StreamName = 'stdout';
+  private isReleased = false;
 
   constructor(
     private readonly maxHeldBytes: number,
@@ -65,6 +66,30 @@ export class OutputLog {
     this.inline = { stdout: new InlineHeadTail(half, 'stdout', options.id), stderr: new InlineHeadTail(half, 'stderr', options.id) };
     // No cursor reaches above a terminal's top line: that bounds what a redraw can still change.
     if (options.terminal) this.screen = new TerminalText({ maxHeldLines: Math.max(0, options.terminal.rows - 1) });
+  }
+
+  /** Bytes of output the window holds in memory now. */
+  get windowBytes(): number {
+    return this.heldBytes;
+  }
+
+  /** True once release() dropped the window: every read of a chunk comes from the log files. */
+  get released(): boolean {
+    return this.isReleased;
+  }
+
+  /**
+   * The execution has finished and its logs on disk hold every chunk: drop the window (reads come from disk:
+   * read() and tailStart() then report everything as evicted) and keep only the inline head and tail.
+   * 500 finished runs with 1 MiB windows would otherwise hold 500 MiB.
+   */
+  release(): void {
+    this.chunks.length = 0;
+    this.head = 0;
+    this.heldBytes = 0;
+    this.isReleased = true;
+    this.inline.stdout.compact();
+    this.inline.stderr.compact();
   }
 
   /** True when stdout is a terminal's raw output (inline text is rendered). */

@@ -258,6 +258,16 @@ export class RecordStore {
     await this.prune();
   }
 
+  /**
+   * True once the execution's final record is written and its logs hold all of its output with no save
+   * error: its output can be read from disk alone.
+   */
+  complete(id: string): boolean {
+    if (this.live.has(id)) return false;
+    const entry = this.index.get(id);
+    return entry !== undefined && !entry.live && (entry.saveErrors?.length ?? 0) === 0 && this.dirError === null;
+  }
+
   /** Wait for every pending record write and finish (shutdown). */
   async flush(): Promise<void> {
     await Promise.all([...[...this.live.values()].map((l) => l.writes), ...this.finishing.values()]);

@@ -33,6 +33,17 @@ describe('ExecutionRegistry (scripted backend)', () => {
     expect(registry.counts()).toMatchObject({ running: 0, total: 1 });
   });
 
+  it('counts the duration from the spawn request, so a spawn that answers late is not left out', async () => {
+    const { backend, registry } = make();
+    const spawn = backend.spawn.bind(backend);
+    // A loaded machine: the command runs, but the spawn's promise resolves 300 ms later.
+    backend.spawn = (launch) => new Promise((r) => setTimeout(() => r(spawn(launch)), 300));
+    const e = await registry.start({ sessionId: 's', argv: ['x'] });
+    backend.handles[0]!.end(0);
+    await e.done;
+    expect(e.snapshot().durationMs).toBeGreaterThanOrEqual(290);
+  });
+
   it('refuses bad requests before the backend sees them', async () => {
     const { backend, registry } = make();
     await expect(registry.start({ sessionId: 's' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });

@@ -14,11 +14,11 @@ export class CgroupHandle implements ProcessHandle {
     readonly holder: CgroupHolder,
   ) {
     if (inner.resize) this.resize = (size: PtySize) => inner.resize!(size);
-    if (inner.waitingForInput) this.waitingForInput = () => inner.waitingForInput!();
+    if (inner.waitingForInput) this.waitingForInput = (ignore) => inner.waitingForInput!(ignore);
   }
 
   readonly resize?: (size: PtySize) => void;
-  readonly waitingForInput?: () => boolean | null;
+  readonly waitingForInput?: (ignore?: ReadonlySet<number>) => boolean | null;
 
   get stdout() {
     return this.inner.stdout;

@@ -72,9 +72,9 @@ export class GroupHandle implements ProcessHandle {
   }
 
   /** Interactive only: true when a member is blocked reading the stdin pipe; null when /proc cannot tell. */
-  waitingForInput(): boolean | null {
+  waitingForInput(ignore?: ReadonlySet<number>): boolean | null {
     if (this.stdin === null || this.stdin.writableEnded) return false;
-    const members = this.group.members();
+    const members = this.group.members().filter((pid) => !ignore?.has(pid));
     if (members.length === 0) return false;
     return isWaitingForInput(members, this.inputTargets);
   }

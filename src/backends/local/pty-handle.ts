@@ -127,9 +127,9 @@ export class PtyHandle implements ProcessHandle {
   }
 
   /** True when a member of the session is blocked reading the terminal (null when /proc cannot tell). */
-  waitingForInput(): boolean | null {
+  waitingForInput(ignore?: ReadonlySet<number>): boolean | null {
     if (this.leaderExited || this.ptsName === '') return false;
-    const pids = this.members();
+    const pids = this.members().filter((pid) => !ignore?.has(pid));
     if (pids.length === 0) return false;
     return isWaitingForInput(pids, new Set([this.ptsName, '/dev/tty']));
   }

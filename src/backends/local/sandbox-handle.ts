@@ -49,7 +49,7 @@ export class SandboxHandle implements ProcessHandle {
   readonly exit: Promise<HandleExit>;
   readonly pty: PtySize | null;
   readonly resize?: (size: PtySize) => void;
-  readonly waitingForInput?: () => boolean | null;
+  readonly waitingForInput?: (ignore?: ReadonlySet<number>) => boolean | null;
   readonly usage?: () => HandleUsage;
   private readonly bwrapPid: number | null;
   private readonly pgid: number | null;
@@ -67,11 +67,22 @@ export class SandboxHandle implements ProcessHandle {
     this.exit = inner.exit;
     this.pty = inner.pty;
     if (inner.resize) this.resize = (size) => inner.resize!(size);
-    if (inner.waitingForInput) this.waitingForInput = () => inner.waitingForInput!();
+    // The outer bwrap and the sandbox's init hold the command's stdin (or terminal) and sit in poll/wait for the whole
+    // run: taken for readers, they would make every sandboxed interactive execution "waiting for input" at once.
+    if (inner.waitingForInput) this.waitingForInput = (ignore) => inner.waitingForInput!(this.bwrapProcesses(ignore));
     if (inner.usage) this.usage = () => inner.usage!();
     const d = inner.describe();
     this.bwrapPid = d.pid;
     this.pgid = d.pgid;
+  }
+
+  /** `ignore` plus bwrap's own processes (the outer one and, once it exists, the namespace's init). */
+  private bwrapProcesses(ignore?: ReadonlySet<number>): ReadonlySet<number> {
+    const pids = new Set(ignore);
+    if (this.bwrapPid !== null) pids.add(this.bwrapPid);
+    const init = this.sandboxInit();
+    if (init !== undefined) pids.add(init);
+    return pids;
   }
 
   private sandboxInit(): number | undefined {

@@ -1,0 +1,97 @@
+// Finished executions leave their output windows to disk: memory holds none of it, reads give back every byte.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+
+const MIB = 1024 * 1024;
+let server: TestServer | undefined;
+let client: Client | undefined;
+let dataDir: string | undefined;
+afterEach(async () => {
+  await client?.close();
+  await server?.close();
+  client = undefined;
+  server = undefined;
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
+});
+
+const RUNS = 50;
+/** 2 MiB of numbered 64-byte lines per run. */
+const LINES = 32_768;
+const COMMAND = `seq -f '%063g' 1 ${LINES}`;
+const EXPECTED = Array.from({ length: LINES }, (_, i) => `${String(i + 1).padStart(63, '0')}\n`).join('');
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The whole stdout of an execution through status cursors, as a client reads it. */
+async function readAll(c: Client, id: string): Promise<string> {
+  let sinceSeq = 0;
+  let text = '';
+  for (;;) {
+    const s = structured(await callTool(c, 'status', { id, sinceSeq, maxBytes: 512 * 1024 }));
+    for (const chunk of s.output.chunks as Array<{ data: string; stream: string }>) if (chunk.stream === 'stdout') text += chunk.data;
+    expect(s.output.evicted).toBe(false);
+    sinceSeq = s.output.nextSeq;
+    if (!s.output.more) return text;
+  }
+}
+
+describe('finished output', () => {
+  it(`drops the memory window of ${RUNS} finished 2 MiB runs once their records are final, and status still returns every byte`, async () => {
+    server = await startTestServer({ outputBufferBytes: 1 * MIB });
+    client = await connectWs(server.url);
+    const c = client;
+    const results: Array<{ id: string; stdout: string; exitCode: number }> = [];
+    for (let i = 0; i < RUNS; i += 5) {
+      const batch = await Promise.all(Array.from({ length: 5 }, () => callTool(c, 'execute', { command: COMMAND })));
+      results.push(...batch.map((r) => structured(r)));
+    }
+    expect(results.map((r) => r.exitCode)).toEqual(Array(RUNS).fill(0));
+
+    const engine = server.engine;
+    for (const r of results) await engine.records.settled(r.id);
+    const executions = results.map((r) => engine.executions.lookup(r.id)!);
+    // Still known in memory (status, control), but with no window: the logs on disk hold the output.
+    expect(executions.every((e) => e !== undefined)).toBe(true);
+    await waitFor(() => executions.every((e) => e.log.released), 10_000, 'every window to be released');
+    expect(executions.reduce((n, e) => n + e.log.windowBytes, 0)).toBe(0);
+
+    // Every byte comes back through status, and the inline text is what the execute result showed.
+    for (const r of [results[0]!, results[RUNS - 1]!]) {
+      expect(sha256(await readAll(c, r.id))).toBe(sha256(EXPECTED));
+      const status = structured(await callTool(c, 'status', { id: r.id }));
+      expect(sha256(status.stdout)).toBe(sha256(r.stdout));
+      expect(status.stdoutBytes).toBe(EXPECTED.length);
+    }
+    // Scrollback reads from disk as well: the last chunks before the end.
+    const last = results[RUNS - 1]!;
+    const lastSeq = structured(await callTool(c, 'status', { id: last.id })).lastSeq as number;
+    const back = structured(await callTool(c, 'status', { id: last.id, beforeSeq: lastSeq + 1, maxBytes: 64 * 1024 }));
+    const tail = (back.output.chunks as Array<{ data: string }>).map((ch) => ch.data).join('');
+    expect(tail.length).toBeGreaterThan(0);
+    expect(EXPECTED.endsWith(tail)).toBe(true);
+  }, 180_000);
+
+  it('keeps the window of a run whose logs could not be saved (memory is then the only copy)', async () => {
+    // A data directory that cannot be created (a file is in the way): records and logs fail, executions still run.
+    dataDir = mkdtempSync(join(tmpdir(), 'cc-finished-'));
+    writeFileSync(join(dataDir, 'not-a-dir'), 'x');
+    server = await startTestServer({ dataDir: join(dataDir, 'not-a-dir') });
+    client = await connectWs(server.url);
+    const r = structured(await callTool(client, 'execute', { command: 'seq 1 1000' }));
+    expect(r.exitCode).toBe(0);
+    const e = server.engine.executions.lookup(r.id)!;
+    await server.engine.records.settled(r.id);
+    // The release would run in the same turn as the record settles: one macrotask later it has or never will.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(server.engine.records.complete(r.id)).toBe(false);
+    expect(e.log.released).toBe(false);
+    expect(e.log.windowBytes).toBeGreaterThan(0);
+    const s = structured(await callTool(client, 'status', { id: r.id, sinceSeq: 0 }));
+    expect((s.output.chunks as Array<{ data: string }>).map((ch) => ch.data).join('')).toContain('1000\n');
+  });
+});

@@ -87,7 +87,7 @@ export const ConfigSchema = z
       .default('')
       .describe('Default CPU limit per execution, cgroup cpu.max "<quota_us> <period_us>" ("" = none; needs the cpu controller)'),
 
-    inlineOutputChars: z.number().int().min(100).default(30_000).describe('Inline output per stream in results (head + tail)'),
+    inlineOutputChars: z.number().int().min(100).default(30_000).describe('Inline output characters per stream in results: half head, half tail, cut at line boundaries'),
     outputBufferBytes: z
       .number()
       .int()

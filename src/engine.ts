@@ -21,6 +21,7 @@ import { viewOf, type ExecutionView } from './processes/execution-view.js';
 import type { OutputRead, StreamName } from './processes/output-log.js';
 import { ExecutionJournal } from './records/execution-journal.js';
 import { readOutput, readOutputBefore, readOutputRange, type OutputSource } from './records/output-reader.js';
+import { outputPaths } from './records/output-files.js';
 import { RecordStore, type ExecutionRecord } from './records/record-store.js';
 import { SessionRegistry } from './sessions/session-registry.js';
 import { deriveMaxExecutions, FdBudget } from './system/fd-budget.js';
@@ -76,6 +77,8 @@ export interface Engine {
     byteOffset: number,
     length: number,
   ): Promise<{ data: string; bytes: number; eof: boolean }>;
+  /** The path of one stream's full log on disk (status grep and lines read it line by line). NOT_FOUND when none is saved. */
+  outputLogPath(found: FoundExecution, stream: StreamName): string;
   /**
    * Stop everything: refuse new work, terminate every execution (TERM, grace, KILL), let hooks and records
    * finish, then close the backend. Transports close their sockets after it. Safe to call twice.
@@ -224,6 +227,11 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     readOutput: (found, sinceSeq, maxBytes) => readOutput(found.id, source(found), sinceSeq, maxBytes),
     readOutputBefore: (found, beforeSeq, maxBytes) => readOutputBefore(found.id, source(found), beforeSeq, maxBytes),
     readOutputRange: (found, stream, byteOffset, length) => readOutputRange(found.id, source(found), stream, byteOffset, length),
+    outputLogPath(found, stream) {
+      const base = records.baseOf(found.id);
+      if (base === undefined) throw new ServerError('NOT_FOUND', `no ${stream} log is saved for ${found.id}`);
+      return outputPaths(base)[stream];
+    },
     close({ graceMs = config.graceMs } = {}) {
       closing ??= (async () => {
         load.stop();

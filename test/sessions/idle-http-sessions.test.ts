@@ -2,6 +2,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { INITIALIZE, postMcp } from '../helpers/raw-http.js';
 import { callTool, connectHttp, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
@@ -15,32 +16,15 @@ afterEach(async () => {
   await groups.expectGroupsGone();
 });
 
-const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-
 /** What MCP Inspector's CLI or `claude mcp get` leave behind: one initialize POST, no DELETE. Returns the session id. */
 async function bareInitialize(url: string): Promise<{ status: number; sessionId: string | null }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: MCP_HEADERS,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bare', version: '0' } },
-    }),
-  });
-  await res.text();
+  const res = await postMcp(url, INITIALIZE);
   return { status: res.status, sessionId: res.headers.get('mcp-session-id') };
 }
 
 async function listTools(url: string, sessionId: string): Promise<number> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { ...MCP_HEADERS, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-  });
-  await res.text();
-  return res.status;
+  const headers = { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' };
+  return (await postMcp(url, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, headers)).status;
 }
 
 async function health(baseUrl: string): Promise<any> {
@@ -117,16 +101,17 @@ describe('idle HTTP sessions', () => {
   }, 30_000);
 
   it('expires an HTTP session with nothing open after httpSessionIdleMs, but keeps a client holding its SSE stream and a WebSocket', async () => {
-    server = await startTestServer({ httpSessionIdleMs: 300 });
+    // Long enough for the SDK client to open its SSE stream on a loaded machine, short enough to watch expire.
+    server = await startTestServer({ httpSessionIdleMs: 2_000 });
     const bare = await bareInitialize(server.net.httpUrl);
     const held = await http(server.net.httpUrl);
     const heldId = held.transport.sessionId!;
     // The SDK client opens its standalone SSE stream (GET) right after initialize: it counts as connected.
     await waitFor(() => server!.engine.sessions.get(heldId)?.connected() === true, 10_000, 'SSE stream to open');
     const viaWs = await ws(server.url);
-    await waitFor(() => server!.engine.sessions.get(bare.sessionId!) === undefined, 10_000, 'bare session to expire');
+    await waitFor(() => server!.engine.sessions.get(bare.sessionId!) === undefined, 20_000, 'bare session to expire');
     // Well past the HTTP idle limit: the connected clients are still there and work.
-    await new Promise((r) => setTimeout(r, 1_000));
+    await new Promise((r) => setTimeout(r, 2_500));
     expect(server.engine.sessions.get(heldId)).toBeDefined();
     expect(structured(await callTool(held.client, 'execute', { argv: ['true'] })).exitCode).toBe(0);
     expect(structured(await callTool(viaWs, 'execute', { argv: ['true'] })).exitCode).toBe(0);

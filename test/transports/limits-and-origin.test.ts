@@ -1,6 +1,7 @@
 // Issue 15 items 9 and 12: the server's own loopback origin is accepted, others are not; timer values past setTimeout's range are refused.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { INITIALIZE, postMcp } from '../helpers/raw-http.js';
 import { callTool, connectWs, startTestServer, structured, type TestServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
@@ -13,18 +14,7 @@ afterEach(async () => {
 });
 
 async function initStatus(url: string, headers: Record<string, string>): Promise<number> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
-    }),
-  });
-  await res.text();
-  return res.status;
+  return (await postMcp(url, INITIALIZE, headers)).status;
 }
 
 describe('Origin on a loopback bind', () => {

@@ -17,6 +17,7 @@ import {
   waitFor,
   type TestServer,
 } from '../helpers/server.js';
+import { INITIALIZE, MCP_HEADERS, postMcp } from '../helpers/raw-http.js';
 
 let server: TestServer | undefined;
 const clients: Client[] = [];
@@ -35,28 +36,9 @@ async function open(url: string) {
   return conn;
 }
 
-const INIT = {
-  jsonrpc: '2.0',
-  id: 0,
-  method: 'initialize',
-  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } },
-};
-const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { ...MCP_HEADERS, ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    headers: res.headers,
-    text,
-    json: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined,
-  };
-}
+const INIT = INITIALIZE;
+const post = async (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  (await postMcp(url, body, headers)) as Awaited<ReturnType<typeof postMcp>> & { json: any };
 
 describe('Streamable HTTP transport', () => {
   it('runs execute with progress streamed over SSE, and the streamed stdout equals the output', async () => {
@@ -211,12 +193,13 @@ describe('Streamable HTTP transport', () => {
 
 describe('Streamable HTTP idle expiry', () => {
   it('closes an idle HTTP session through Session.close(), and keeps one whose requests keep coming', async () => {
-    server = await startTestServer({ sessionIdleMs: 1_000 });
+    // 2 s: a loaded machine can leave a gap of a second between two of the busy client's requests.
+    server = await startTestServer({ sessionIdleMs: 2_000 });
     const idle = await open(server.net.httpUrl);
     const busy = await open(server.net.httpUrl);
     const idleId = idle.transport.sessionId!;
-    const until = Date.now() + 3_000;
-    while (Date.now() < until) {
+    const until = Date.now() + 20_000;
+    while (server.engine.sessions.get(idleId) !== undefined && Date.now() < until) {
       await busy.client.listTools();
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -224,7 +207,7 @@ describe('Streamable HTTP idle expiry', () => {
     expect(server.engine.sessions.get(busy.transport.sessionId!)).toBeDefined();
     const after = await post(server.net.httpUrl, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { 'mcp-session-id': idleId });
     expect(after.status).toBe(404);
-  });
+  }, 30_000);
 });
 
 describe('Streamable HTTP back-pressure', () => {

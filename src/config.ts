@@ -161,6 +161,18 @@ export const ConfigSchema = z
       .min(1 * KIB)
       .default(16 * MIB)
       .describe('Largest incoming WebSocket frame'),
+    wsFramesPerSecond: z
+      .number()
+      .int()
+      .min(0)
+      .default(500)
+      .describe('Frames one WebSocket connection may send per second (bursts of twice that); past it the server reads slower (0 = no limit)'),
+    wsErrorBudget: z
+      .number()
+      .int()
+      .min(0)
+      .default(1_000)
+      .describe('Error replies within 10 s after which a WebSocket connection is closed with 1008 (0 = no limit)'),
     pingIntervalMs: z.number().int().min(50).default(30_000).describe('WebSocket ping interval; a peer missing a pong is dropped'),
     legacyHeartbeatMs: z
       .number()

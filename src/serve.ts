@@ -66,6 +66,8 @@ export async function serve(argv: string[]): Promise<void> {
     logger.info({ sandbox: engine.sandbox.mode, network: engine.sandbox.network, bwrap: engine.sandbox.bwrap }, 'sandbox on');
   }
   await engine.records.init();
+  // The first load sample before the first connection: `status` and /health never show cpu: null after start.
+  await engine.load.whenSampled();
 
   // Last resort: whatever ends this process, no group we started survives it.
   process.on('exit', () => engine.executions.killAllNow());

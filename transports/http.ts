@@ -173,7 +173,13 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
     // Before anything can fail: an 'error' without a listener (invalid UTF-8 from the peer) would throw.
     ws.on('error', () => undefined);
     let session;
-    const transport = new WebSocketServerTransport(ws, { pingIntervalMs: config.pingIntervalMs, headers: redactHeaders(req.headers) });
+    const transport = new WebSocketServerTransport(ws, {
+      pingIntervalMs: config.pingIntervalMs,
+      headers: redactHeaders(req.headers),
+      framesPerSecond: config.wsFramesPerSecond,
+      errorBudget: config.wsErrorBudget,
+      onflood: () => logger.warn({ remote: req.socket.remoteAddress, budget: config.wsErrorBudget }, 'closing a connection that floods errors'),
+    });
     try {
       ({ session } = await attachSession(engine, {
         kind: 'websocket',

@@ -38,6 +38,8 @@ export class LoadMonitor extends EventEmitter<{ sample: [LoadReading] }> {
   private gpuAvailable = true;
   /** The counters of the previous CPU sample: each reading is the busy share since then. */
   private lastCpuTimes: CpuTimes | undefined;
+  /** Settles once the first CPU sample after start() is in (resolved at once when not started). */
+  private firstSample: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly policy: LoadPolicy,
@@ -67,15 +69,21 @@ export class LoadMonitor extends EventEmitter<{ sample: [LoadReading] }> {
 
   start(): void {
     if (this.timers.length > 0) return;
-    const loop = (fn: () => Promise<void>, ms: number) => {
-      const tick = () => void fn().catch((e: unknown) => this.logger?.debug({ err: e }, 'load sample failed'));
-      tick();
-      const t = setInterval(tick, ms);
+    const loop = (fn: () => Promise<void>, ms: number): Promise<void> => {
+      const tick = () => fn().catch((e: unknown) => this.logger?.debug({ err: e }, 'load sample failed'));
+      const first = tick();
+      const t = setInterval(() => void tick(), ms);
       t.unref();
       this.timers.push(t);
+      return first;
     };
-    loop(() => this.sampleCpu(), this.policy.cpuSampleMs);
+    this.firstSample = loop(() => this.sampleCpu(), this.policy.cpuSampleMs);
     loop(() => this.sampleGpu(), this.policy.gpuSampleMs);
+  }
+
+  /** Resolves once the first CPU sample is taken: the server waits for it before it accepts connections. */
+  whenSampled(): Promise<void> {
+    return this.firstSample;
   }
 
   stop(): void {

@@ -15,6 +15,17 @@ afterEach(() => {
 });
 
 describe('LoadMonitor', () => {
+  it('has a CPU reading as soon as the first sample after start() is in (the server waits for it before listening)', async () => {
+    const monitor = new LoadMonitor({ ...POLICY, cpuSampleMs: 60_000, gpuSampleMs: 60_000 });
+    monitor.start();
+    try {
+      await monitor.whenSampled();
+      expect(monitor.current().cpu).not.toBeNull();
+    } finally {
+      monitor.stop();
+    }
+  });
+
   it('samples real CPU use as a percentage, and GPU as null or a percentage', async () => {
     const monitor = new LoadMonitor(POLICY);
     await monitor.sampleCpu();

@@ -1,0 +1,60 @@
+// Fairness: one hostile WebSocket connection is throttled and, when it floods errors, closed; a healthy session stays fast.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { closed, initialize, open } from '../helpers/raw-ws.js';
+import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+
+let server: TestServer | undefined;
+const clients: Client[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close().catch(() => undefined);
+  await server?.close();
+  server = undefined;
+});
+
+describe('per-connection fairness', () => {
+  it('closes a connection that floods errors with 1008, while a healthy session keeps running commands', async () => {
+    server = await startTestServer({ wsFramesPerSecond: 200, wsErrorBudget: 100 });
+    const healthy = await connectWs(server.url);
+    clients.push(healthy);
+    const hostile = await open(server.url);
+    await initialize(hostile);
+    const gone = closed(hostile);
+    // As fast as the socket takes them: garbage, unknown methods, requests with bad params.
+    for (let i = 0; i < 5_000; i++) {
+      hostile.send(i % 3 === 0 ? '{not json' : JSON.stringify({ jsonrpc: '2.0', id: i, method: i % 3 === 1 ? 'no/such' : 'tools/call', params: 5 }));
+    }
+    const started = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const t = Date.now();
+      const r = structured(await callTool(healthy, 'execute', { argv: ['echo', `ok ${i}`] }));
+      expect(r.stdout).toBe(`ok ${i}\n`);
+      // Generous: a loaded machine, but never stuck behind the flood.
+      expect(Date.now() - t).toBeLessThan(10_000);
+    }
+    const close = await gone;
+    expect(close).toEqual({ code: 1008, reason: 'too many messages or errors on this connection' });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await waitFor(() => server!.engine.sessions.size === 1, 10_000, 'the flooding session to end');
+  }, 60_000);
+
+  it('throttles a connection past wsFramesPerSecond instead of closing it: every valid request is still answered', async () => {
+    server = await startTestServer({ wsFramesPerSecond: 100, wsErrorBudget: 100 });
+    const ws = await open(server.url);
+    await initialize(ws);
+    const ids = new Set<number>();
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data));
+      if (msg.result !== undefined) ids.add(msg.id);
+    });
+    const t = Date.now();
+    for (let i = 1; i <= 400; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'ping' }));
+    const until = Date.now() + 30_000;
+    while (ids.size < 400 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(ids.size).toBe(400);
+    // 400 frames at 100/s with a 200-frame burst: at least a second and a half of reading.
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1_500);
+    ws.close();
+  }, 60_000);
+});

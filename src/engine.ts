@@ -24,6 +24,7 @@ import { readOutput, readOutputBefore, readOutputRange, type OutputSource } from
 import { outputPaths } from './records/output-files.js';
 import { RecordStore, type ExecutionRecord } from './records/record-store.js';
 import { SessionRegistry } from './sessions/session-registry.js';
+import { deriveMaxExecutions, FdBudget } from './system/fd-budget.js';
 import { LoadMonitor } from './system/load-monitor.js';
 
 /** An execution named by id or prefix: in memory (`execution`) or known only from its record. */
@@ -52,6 +53,10 @@ export interface Engine {
   history: DurationHistory;
   records: RecordStore;
   metrics: Metrics;
+  /** This process's file descriptors: the limit, how many are open, the refusal before a spawn would fail. */
+  fds: FdBudget;
+  /** Running executions at most: config.maxExecutions, or what the descriptor limit allows. */
+  maxExecutions: number;
   serverStartedAt: number;
   /** The sandbox settings every execution is checked against (mode "off" when none), and bwrap's version. */
   sandbox: SandboxSettings & { bwrap: string | null };
@@ -120,6 +125,16 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     logger.warn({ containment }, `containment: ${containment.mode}: ${containment.reason}`);
   else logger.info({ containment }, `containment: ${containment.mode}: ${containment.reason}`);
   const journal = new ExecutionJournal(config.dataDir);
+  const fds = new FdBudget();
+  const fdLimit = fds.limits?.soft ?? Infinity;
+  const safeExecutions = deriveMaxExecutions(fdLimit, config.maxSessions);
+  const maxExecutions = config.maxExecutions ?? safeExecutions;
+  if (config.maxExecutions !== undefined && config.maxExecutions > safeExecutions) {
+    logger.warn(
+      { maxExecutions: config.maxExecutions, fdLimit, safe: safeExecutions },
+      'maxExecutions is more than the file-descriptor limit allows: executions beyond it are refused with RESOURCE_EXHAUSTED',
+    );
+  }
   // Hooks are the server's own configuration: they always run on the server's machine, whatever the backend.
   const hooks = new HookRunner(
     config.hooks,
@@ -131,7 +146,7 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     backend,
     load,
     logger,
-    { maxExecutions: config.maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession },
+    { maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession, beforeSpawn: () => fds.checkSpawn() },
     history,
     hooks,
     sandbox,
@@ -196,6 +211,8 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     history,
     records,
     metrics,
+    fds,
+    maxExecutions,
     serverStartedAt: Date.now(),
     sandbox,
     find,

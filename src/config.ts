@@ -87,7 +87,7 @@ export const ConfigSchema = z
       .default('')
       .describe('Default CPU limit per execution, cgroup cpu.max "<quota_us> <period_us>" ("" = none; needs the cpu controller)'),
 
-    inlineOutputChars: z.number().int().min(100).default(30_000).describe('Inline output per stream in results (head + tail)'),
+    inlineOutputChars: z.number().int().min(100).default(30_000).describe('Inline output characters per stream in results: half head, half tail, cut at line boundaries'),
     outputBufferBytes: z
       .number()
       .int()
@@ -123,7 +123,12 @@ export const ConfigSchema = z
       .min(1)
       .default(100)
       .describe('Open sessions (connections) at most; more get HTTP 503 (original-protocol clients: error -32003, then close 1008)'),
-    maxExecutions: z.number().int().min(1).default(256).describe('Running executions at most, server-wide'),
+    maxExecutions: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Running executions at most, server-wide (default: what the file-descriptor limit allows at 5 each, at most 256)'),
     maxExecutionsPerSession: z.number().int().min(1).default(32).describe('Running executions at most per session'),
     sessionIdleMs: z
       .number()
@@ -295,11 +300,16 @@ function toEnvName(key: string): string {
   return ENV_PREFIX + key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 }
 
-/** True for keys whose value is an array (optional or defaulted): env and flags give them comma-separated. */
-function isArrayKey(key: ConfigKey): boolean {
+/** The zod type of a key's value under optional/default ('array', 'number', 'string'...). */
+function valueType(key: ConfigKey): string {
   let def = ConfigSchema.shape[key].def as { type: string; innerType?: { def: unknown } };
   while ((def.type === 'optional' || def.type === 'default') && def.innerType) def = def.innerType.def as typeof def;
-  return def.type === 'array';
+  return def.type;
+}
+
+/** True for keys whose value is an array (optional or defaulted): env and flags give them comma-separated. */
+function isArrayKey(key: ConfigKey): boolean {
+  return valueType(key) === 'array';
 }
 
 // Env and CLI values are strings; the default's type (or the schema, for arrays) says how to read them.
@@ -327,7 +337,8 @@ function coerce(key: ConfigKey, raw: string | boolean, source: string): unknown 
       throw new ConfigError(`${source}: expected JSON, ${(e as Error).message}`);
     }
   }
-  if (typeof sample === 'number') {
+  // An optional number without a default (maxExecutions) has no sample to go by: its schema says.
+  if (typeof sample === 'number' || valueType(key) === 'number') {
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${source}: expected a number, got "${raw}"`);
     return n;

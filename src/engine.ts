@@ -21,8 +21,10 @@ import { viewOf, type ExecutionView } from './processes/execution-view.js';
 import type { OutputRead, StreamName } from './processes/output-log.js';
 import { ExecutionJournal } from './records/execution-journal.js';
 import { readOutput, readOutputBefore, readOutputRange, type OutputSource } from './records/output-reader.js';
+import { outputPaths } from './records/output-files.js';
 import { RecordStore, type ExecutionRecord } from './records/record-store.js';
 import { SessionRegistry } from './sessions/session-registry.js';
+import { deriveMaxExecutions, FdBudget } from './system/fd-budget.js';
 import { LoadMonitor } from './system/load-monitor.js';
 
 /** An execution named by id or prefix: in memory (`execution`) or known only from its record. */
@@ -51,6 +53,10 @@ export interface Engine {
   history: DurationHistory;
   records: RecordStore;
   metrics: Metrics;
+  /** This process's file descriptors: the limit, how many are open, the refusal before a spawn would fail. */
+  fds: FdBudget;
+  /** Running executions at most: config.maxExecutions, or what the descriptor limit allows. */
+  maxExecutions: number;
   serverStartedAt: number;
   /** The sandbox settings every execution is checked against (mode "off" when none), and bwrap's version. */
   sandbox: SandboxSettings & { bwrap: string | null };
@@ -71,6 +77,8 @@ export interface Engine {
     byteOffset: number,
     length: number,
   ): Promise<{ data: string; bytes: number; eof: boolean }>;
+  /** The path of one stream's full log on disk (status grep and lines read it line by line). NOT_FOUND when none is saved. */
+  outputLogPath(found: FoundExecution, stream: StreamName): string;
   /**
    * Stop everything: refuse new work, terminate every execution (TERM, grace, KILL), let hooks and records
    * finish, then close the backend. Transports close their sockets after it. Safe to call twice.
@@ -117,6 +125,16 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     logger.warn({ containment }, `containment: ${containment.mode}: ${containment.reason}`);
   else logger.info({ containment }, `containment: ${containment.mode}: ${containment.reason}`);
   const journal = new ExecutionJournal(config.dataDir);
+  const fds = new FdBudget();
+  const fdLimit = fds.limits?.soft ?? Infinity;
+  const safeExecutions = deriveMaxExecutions(fdLimit, config.maxSessions);
+  const maxExecutions = config.maxExecutions ?? safeExecutions;
+  if (config.maxExecutions !== undefined && config.maxExecutions > safeExecutions) {
+    logger.warn(
+      { maxExecutions: config.maxExecutions, fdLimit, safe: safeExecutions },
+      'maxExecutions is more than the file-descriptor limit allows: executions beyond it are refused with RESOURCE_EXHAUSTED',
+    );
+  }
   // Hooks are the server's own configuration: they always run on the server's machine, whatever the backend.
   const hooks = new HookRunner(
     config.hooks,
@@ -128,7 +146,7 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     backend,
     load,
     logger,
-    { maxExecutions: config.maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession },
+    { maxExecutions, maxExecutionsPerSession: config.maxExecutionsPerSession, beforeSpawn: () => fds.checkSpawn() },
     history,
     hooks,
     sandbox,
@@ -193,6 +211,8 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     history,
     records,
     metrics,
+    fds,
+    maxExecutions,
     serverStartedAt: Date.now(),
     sandbox,
     find,
@@ -207,6 +227,11 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     readOutput: (found, sinceSeq, maxBytes) => readOutput(found.id, source(found), sinceSeq, maxBytes),
     readOutputBefore: (found, beforeSeq, maxBytes) => readOutputBefore(found.id, source(found), beforeSeq, maxBytes),
     readOutputRange: (found, stream, byteOffset, length) => readOutputRange(found.id, source(found), stream, byteOffset, length),
+    outputLogPath(found, stream) {
+      const base = records.baseOf(found.id);
+      if (base === undefined) throw new ServerError('NOT_FOUND', `no ${stream} log is saved for ${found.id}`);
+      return outputPaths(base)[stream];
+    },
     close({ graceMs = config.graceMs } = {}) {
       closing ??= (async () => {
         load.stop();

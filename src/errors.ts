@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   INVALID_CWD: 'cwd does not exist or is not a directory',
   SPAWN_FAILED: 'The operating system could not start the command (executable missing, not executable...)',
   LIMIT_REACHED: 'A configured limit (executions, sessions, executions per minute) is reached; details.limit names it',
+  RESOURCE_EXHAUSTED:
+    'The server is short of an operating-system resource (file descriptors, processes) to start the command; details.resource names it. Retry once executions end',
   BLOCKED_BY_HOOK: 'A preExecute hook refused the command (exit 2, its stderr is the reason) or failed with failClosed; it never ran',
   FORBIDDEN: 'The command policy refuses the request (allowedCommands, deniedCommands, allowedCwdRoots); details.policy names the rule',
   SHUTTING_DOWN: 'The server is stopping and accepts no new executions',

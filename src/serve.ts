@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { ContainmentUnavailableError } from './backends/local/containment.js';
 import { createEngine, type Engine } from './engine.js';
 import { createLogger } from './logger.js';
+import { isFdExhaustion } from './system/fd-budget.js';
 import { describeStartup } from './startup-line.js';
 import { VERSION } from './version.js';
 import { checkBind } from '../transports/gate.js';
@@ -32,6 +33,12 @@ function readConfig(argv: string[]): { config: Config; configFile: string | unde
     }
     throw e;
   }
+}
+
+/** The late 'error' of a ChildProcess whose spawn ran out of descriptors: the one uncaught error that is harmless. */
+function isSpawnFdExhaustion(err: Error): boolean {
+  const syscall = (err as NodeJS.ErrnoException).syscall;
+  return isFdExhaustion(err) && typeof syscall === 'string' && syscall.startsWith('spawn');
 }
 
 /** Run the server with these arguments (everything after `serve`); resolves once it is serving. */
@@ -63,6 +70,12 @@ export async function serve(argv: string[]): Promise<void> {
   // Last resort: whatever ends this process, no group we started survives it.
   process.on('exit', () => engine.executions.killAllNow());
   process.on('uncaughtException', (err) => {
+    // Node emits a spawn's EMFILE/ENFILE on the ChildProcess a tick after spawn() returned, and execa has
+    // already given that object up (the request was refused with RESOURCE_EXHAUSTED): nothing is broken.
+    if (isSpawnFdExhaustion(err)) {
+      logger.warn({ err: err.message }, 'a spawn failed for lack of file descriptors; that request was refused, the server carries on');
+      return;
+    }
     logger.fatal({ err }, 'uncaught exception; killing every process group');
     engine.executions.killAllNow();
     process.exit(1);

@@ -158,8 +158,8 @@ export function registerExecuteTool(server: McpServer, deps: ToolDeps, options: 
       title: 'Execute a command',
       description:
         'Run a shell command (or an argv) in its own process group. Output streams as progress notifications while it runs ' +
-        '(stdout and stderr apart); the result has the exit code, signal, and head/tail of each stream (' +
-        '`status` reads the full output). ' +
+        '(stdout and stderr apart); the result has the exit code, signal, and head/tail of each stream (cut at line boundaries; ' +
+        '`status` greps or reads the full output). ' +
         `Deadline: ${config.defaultTimeoutMs} ms unless timeoutMs says otherwise (at most ${config.maxTimeoutMs} ms). ` +
         'For long jobs (builds, test suites, servers) pass background: true, or waitMs to get a running handle if it takes longer; ' +
         'then `status` to follow and `control` to pause, resume, cancel or signal.',

@@ -145,6 +145,8 @@ export const WriteStdinOutputSchema = eitherOf(
   [[...EXECUTION_KEYS, 'output']],
 );
 
+const numberedLine = obj({ line: z.number().int(), text: z.string() });
+
 const chunk = obj({ seq: z.number().int(), stream: z.enum(['stdout', 'stderr']), data: z.string() });
 
 const listedExecution = obj({
@@ -204,11 +206,39 @@ export const StatusOutputSchema = eitherOf(
       bytes: z.number().int(),
       eof: z.boolean(),
     }).describe('stream + byteOffset reads'),
+    grep: obj({
+      pattern: z.string(),
+      ignoreCase: z.boolean(),
+      context: z.number().int(),
+      matches: z.array(
+        obj({
+          stream: z.enum(['stdout', 'stderr']),
+          line: z.number().int().describe('1-based line number in that stream'),
+          text: z.string(),
+          before: z.array(numberedLine).describe('Context lines before the match'),
+          after: z.array(numberedLine).describe('Context lines after the match'),
+        }),
+      ),
+      limitReached: z.boolean().describe('maxMatches (or maxBytes) was reached: more matches exist'),
+      complete: z.boolean().describe('false when the search stopped at its time budget'),
+      linesScanned: obj({ stdout: z.number().int().optional(), stderr: z.number().int().optional() }),
+    }).describe('grep searches'),
+    lines: obj({
+      stream: z.enum(['stdout', 'stderr']),
+      from: z.number().int(),
+      to: z.number().int().describe('Last line returned'),
+      count: z.number().int(),
+      text: z.string().describe('The lines, joined with newlines'),
+      more: z.boolean().describe('maxBytes stopped the read before `to`'),
+      eof: z.boolean().describe('The log ended before the requested `to`'),
+    }).describe('lines range reads'),
     executions: z.array(listedExecution).describe('Listing (no id)'),
   },
   [
     ['id', 'state', 'output'],
     ['id', 'state', 'range'],
+    ['id', 'state', 'grep'],
+    ['id', 'state', 'lines'],
     ['executions', 'server'],
   ],
 );

@@ -30,7 +30,10 @@ export function toCallToolResult(result: ExecutionResult, extra: Record<string, 
   if (result.stdout) parts.push(`--- stdout (${result.stdoutBytes} bytes) ---\n${result.stdout}`);
   if (result.stderr) parts.push(`--- stderr (${result.stderrBytes} bytes) ---\n${result.stderr}`);
   for (const w of result.hookWarnings) parts.push(`hook warning: ${w}`);
-  if (result.truncated) parts.push(`(output truncated inline; status with id ${result.id} and sinceSeq serves all of it)`);
+  if (result.truncated)
+    parts.push(
+      `(output cut inline: each marker names the status call that reads its lines; status {"id": ${JSON.stringify(result.id)}, "grep": "..."} searches all of it)`,
+    );
   const next = nextStep(result);
   if (next) parts.push(next);
   return { content: [{ type: 'text', text: parts.join('\n') }], structuredContent: { ...result, ...extra } };

@@ -9,9 +9,14 @@ import type { ToolDeps } from './deps.js';
 import { RECORD_STATES, StatusOutputSchema } from './output-schemas.js';
 import { describeOutcome, executionResult, nextStep } from './results.js';
 import { renderTerminalText } from '../src/processes/terminal-text.js';
+import { compilePattern, grepLog, readLines, type GrepMatch } from '../src/records/log-lines.js';
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
 const MAX_MAX_BYTES = 8 * 1024 * 1024;
+const MAX_PATTERN_CHARS = 1_000;
+const MAX_CONTEXT_LINES = 20;
+const DEFAULT_MATCHES = 100;
+const MAX_MATCHES = 1_000;
 
 export const StatusInputShape = {
   id: z
@@ -44,8 +49,42 @@ export const StatusInputShape = {
   stream: z
     .enum(['stdout', 'stderr'])
     .optional()
-    .describe("With id and byteOffset: read a byte range of this stream's full log instead of chunks."),
+    .describe('The stream `byteOffset`, `lines` (default stdout) and `grep` (default both) read from the full log on disk.'),
   byteOffset: z.number().int().min(0).optional().describe('Start of the byte range (with `stream`); length is maxBytes.'),
+  lines: z
+    .object({
+      from: z.number().int().min(1).describe('First line, 1-based'),
+      to: z.number().int().min(1).describe('Last line (inclusive)'),
+    })
+    .strict()
+    .optional()
+    .describe(
+      "Read lines from..to of `stream`'s full log (default stdout), at most maxBytes. The inline output's marker names the range it left out.",
+    ),
+  grep: z
+    .string()
+    .min(1)
+    .max(MAX_PATTERN_CHARS)
+    .optional()
+    .describe(
+      'Search the full output log on disk for this regular expression (JavaScript syntax), line by line: returns matching lines ' +
+        'with their line numbers and stream, without reading the whole output. E.g. "FAIL|Error:".',
+    ),
+  ignoreCase: z.boolean().optional().describe('With grep: match regardless of case.'),
+  context: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_CONTEXT_LINES)
+    .optional()
+    .describe('With grep: lines shown before and after each match (default 0).'),
+  maxMatches: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_MATCHES)
+    .optional()
+    .describe(`With grep: stop after this many matches (default ${DEFAULT_MATCHES}); limitReached says more exist.`),
   scope: z
     .enum(['session', 'all', 'history'])
     .optional()
@@ -72,7 +111,8 @@ export function registerStatusTool(server: McpServer, deps: ToolDeps): void {
       title: 'Execution status and output',
       description:
         "With id: the execution's state, exit code, timeout facts and its output after `sinceSeq` (chunks {seq, stream, data}, with nextSeq to continue); " +
-        'works for past executions too (from their records). Without id: executions and server facts (version, uptime, sessions, load); scope "history" lists saved records.',
+        'works for past executions too (from their records). To find something in long output, search it with `grep` ' +
+        '(a regular expression; matching lines with line numbers and context) and read around it with `lines` instead of paging through it. Without id: executions and server facts (version, uptime, sessions, load); scope "history" lists saved records.',
       inputSchema: StatusInputShape,
       outputSchema: StatusOutputSchema,
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -100,11 +140,18 @@ function outputJson(output: OutputRead & { earlier?: boolean }) {
 
 async function oneStatus(deps: ToolDeps, id: string, input: StatusInput) {
   const maxBytes = input.maxBytes ?? DEFAULT_MAX_BYTES;
+  const reads = (['byteOffset', 'lines', 'grep', 'sinceSeq', 'beforeSeq'] as const).filter((k) => input[k] !== undefined);
+  if (reads.length > 1 && !(reads.length === 2 && reads.includes('sinceSeq') && reads.includes('beforeSeq')))
+    throw new ServerError('INVALID_INPUT', `give one way to read: ${reads.map((k) => `\`${k}\``).join(' or ')}, not several`);
+  for (const k of ['ignoreCase', 'context', 'maxMatches'] as const)
+    if (input[k] !== undefined && input.grep === undefined) throw new ServerError('INVALID_INPUT', `\`${k}\` goes with \`grep\``);
   const found = deps.find(id);
   const base = deps.details(found);
+  if (input.grep !== undefined) return await grepStatus(deps, found, base, input.grep, input, maxBytes);
+  if (input.lines !== undefined) return await linesStatus(deps, found, base, input.lines, input.stream ?? 'stdout', maxBytes);
   if (input.byteOffset !== undefined || input.stream !== undefined) {
     if (input.byteOffset === undefined || input.stream === undefined)
-      throw new ServerError('INVALID_INPUT', 'a byte range needs both `stream` and `byteOffset`');
+      throw new ServerError('INVALID_INPUT', '`stream` goes with `byteOffset` (a byte range), `lines` or `grep`');
     const range = await deps.readOutputRange(found, input.stream, input.byteOffset, maxBytes);
     return {
       content: [{ type: 'text' as const, text: `${describeOutcome(base as never)}\n${range.data}` }],
@@ -202,4 +249,79 @@ function hooksLine(hooks: ReturnType<HookRunner['describe']> | null): string {
   const last = hooks.recentFailures.at(-1);
   const tail = last ? `; last: ${last.stage} #${last.index} (${last.command}) ${last.reason}` : '';
   return `\nhooks: ${hooks.preExecute.length} preExecute, ${hooks.postExecute.length} postExecute, ${hooks.totals.failures} failure(s)${tail}`;
+}
+
+type Found = ReturnType<ToolDeps['find']>;
+type Details = ReturnType<ToolDeps['details']>;
+const STREAMS = ['stdout', 'stderr'] as const;
+
+/** status `grep`: matching lines of the full logs on disk, streamed line by line. */
+async function grepStatus(deps: ToolDeps, found: Found, base: Details, pattern: string, input: StatusInput, maxBytes: number) {
+  const re = compilePattern(pattern, input.ignoreCase === true);
+  const context = input.context ?? 0;
+  const maxMatches = input.maxMatches ?? DEFAULT_MATCHES;
+  const streams = input.stream ? [input.stream] : STREAMS;
+  const matches: Array<GrepMatch & { stream: 'stdout' | 'stderr' }> = [];
+  const linesScanned: Partial<Record<'stdout' | 'stderr', number>> = {};
+  let limitReached = false;
+  let complete = true;
+  for (const stream of streams) {
+    if (limitReached || !complete) break;
+    const r = await grepLog(deps.outputLogPath(found, stream), re, { context, maxMatches: maxMatches - matches.length, maxBytes });
+    matches.push(...r.matches.map((m) => ({ stream, ...m })));
+    linesScanned[stream] = r.linesScanned;
+    limitReached = r.limitReached;
+    complete = r.complete;
+  }
+  const text = [describeOutcome(base as never)];
+  const where = streams.join('+');
+  const more = limitReached ? ` (limit ${maxMatches} reached: more matches exist; raise maxMatches or narrow the pattern)` : '';
+  const cut = complete ? '' : ' (search stopped at its time budget: partial result)';
+  text.push(`grep ${JSON.stringify(pattern)} in ${where}: ${matches.length} matching line(s)${more}${cut}`);
+  for (const m of matches) {
+    if (context > 0 && m !== matches[0]) text.push('--');
+    for (const b of m.before) text.push(`${m.stream}-${b.line}-${b.text}`);
+    text.push(`${m.stream}:${m.line}:${m.text}`);
+    for (const a of m.after) text.push(`${m.stream}-${a.line}-${a.text}`);
+  }
+  if (matches.length > 0)
+    text.push(`(read around a match with status {"id": ${JSON.stringify(found.id)}, "stream": "…", "lines": {"from": …, "to": …}})`);
+  return {
+    content: [{ type: 'text' as const, text: text.join('\n') }],
+    structuredContent: {
+      ...base,
+      grep: { pattern, ignoreCase: input.ignoreCase === true, context, matches, limitReached, complete, linesScanned },
+    },
+  };
+}
+
+/** status `lines`: a line range of one stream's full log. */
+async function linesStatus(
+  deps: ToolDeps,
+  found: Found,
+  base: Details,
+  range: { from: number; to: number },
+  stream: 'stdout' | 'stderr',
+  maxBytes: number,
+) {
+  if (range.to < range.from) throw new ServerError('INVALID_INPUT', '`lines.to` is before `lines.from`');
+  const read = await readLines(deps.outputLogPath(found, stream), range.from, range.to, maxBytes);
+  const last = read.lines.at(-1)?.line ?? range.from - 1;
+  const body = read.lines.map((l) => l.text).join('\n');
+  const text = [
+    describeOutcome(base as never),
+    `${stream} lines ${range.from}-${last}${read.eof && last < range.to ? ' (end of log)' : ''}:`,
+  ];
+  if (body !== '') text.push(body);
+  if (read.more)
+    text.push(
+      `(maxBytes reached: continue with status {"id": ${JSON.stringify(found.id)}, "stream": "${stream}", "lines": {"from": ${last + 1}, "to": ${range.to}}})`,
+    );
+  return {
+    content: [{ type: 'text' as const, text: text.join('\n') }],
+    structuredContent: {
+      ...base,
+      lines: { stream, from: range.from, to: last, count: read.lines.length, text: body, more: read.more, eof: read.eof },
+    },
+  };
 }

@@ -2,6 +2,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import type { FdReport } from '../src/system/fd-budget.js';
 import { SERVICE_NAME, VERSION } from '../src/version.js';
 import type { Engine } from './context.js';
 
@@ -14,7 +15,11 @@ export interface HealthReport {
   uptimeSeconds: number;
   sessions: number;
   maxSessions: number;
+  /** Running executions at most (configured, or derived from the descriptor limit). */
+  maxExecutions: number;
   executions: { running: number; paused: number; detached: number };
+  /** The descriptor budget: soft limit (what EMFILE counts against), hard limit, open now, kept free, per execution. */
+  fileDescriptors: FdReport;
   load: { cpu: number | null; gpu: number | null; sampledAt: string | null; multiplier: number };
   /** The sandbox mode ("off", "available", "always") and its network default. */
   sandbox: { mode: string; network: string };
@@ -56,8 +61,12 @@ export async function checkHealth(engine: Engine, opts: { shuttingDown?: boolean
   // Idle HTTP sessions are reclaimed for newcomers: only a limit nothing can be freed from refuses anyone.
   if (engine.sessions.refuses('websocket'))
     reasons.push(`sessions at maxSessions (${config.maxSessions}), none idle to reclaim: new connections are refused`);
-  if (counts.running + counts.paused >= config.maxExecutions) {
-    reasons.push(`executions at maxExecutions (${config.maxExecutions}): new executions are refused`);
+  if (counts.running + counts.paused >= engine.maxExecutions) {
+    reasons.push(`executions at maxExecutions (${engine.maxExecutions}): new executions are refused`);
+  }
+  const fds = engine.fds.report();
+  if (engine.fds.refusesSpawn(fds)) {
+    reasons.push(`file descriptors nearly exhausted (${Number.isFinite(fds.inUse) ? fds.inUse : 'all'} of ${fds.limit} open): new executions are refused`);
   }
   return {
     status: reasons.length === 0 ? 'ok' : 'degraded',
@@ -67,7 +76,9 @@ export async function checkHealth(engine: Engine, opts: { shuttingDown?: boolean
     uptimeSeconds: Math.round((Date.now() - engine.serverStartedAt) / 1000),
     sessions: engine.sessions.size,
     maxSessions: config.maxSessions,
+    maxExecutions: engine.maxExecutions,
     executions: { running: counts.running, paused: counts.paused, detached: counts.background },
+    fileDescriptors: { ...fds, inUse: fds.inUse !== null && Number.isFinite(fds.inUse) ? fds.inUse : fds.limit },
     load: { cpu: load.cpu, gpu: load.gpu, sampledAt: load.sampledAt, multiplier: load.multiplier },
     sandbox: (({ mode, network }) => ({ mode, network }))(engine.executions.sandboxSummary()),
     containment: engine.executions.containment,

@@ -198,6 +198,9 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
       resolve();
     });
   });
+  // After listen, an 'error' is an accept() that failed (EMFILE/ENFILE when descriptors run out): without a
+  // listener Node would throw it and end the process; the client's connection is dropped, the server goes on.
+  http.on('error', (err) => logger.warn({ err: err.message }, 'accepting a connection failed'));
   const port = (http.address() as AddressInfo).port;
   if (config.authToken === undefined) {
     logger.warn(

@@ -27,6 +27,11 @@ const SHUTDOWN_POST_HOOKS_MS = 2_000;
 export interface RegistryLimits {
   maxExecutions: number;
   maxExecutionsPerSession: number;
+  /**
+   * A check of resources the limits do not count (file descriptors): throws to refuse the start, or returns
+   * a release called once the spawn has settled (what it reserved for this start is then given back).
+   */
+  beforeSpawn?: () => (() => void) | void;
 }
 
 /** Lifecycle events for observers (metrics, records): 'started' after spawn, 'exited' once all output is in. */
@@ -85,6 +90,19 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   /** Plan (validation, policy, hooks), spawn through the backend, and keep the execution. */
   async start(req: ExecuteRequest): Promise<Execution> {
     if (this.closing) throw new ServerError('SHUTTING_DOWN', 'the server is shutting down');
+    const reservation: { release?: (() => void) | void } = {};
+    try {
+      // Admitted twice (before and after the preExecute hooks): the second reservation replaces the first.
+      return await this.admitAndSpawn(req, (release) => {
+        reservation.release?.();
+        reservation.release = release;
+      });
+    } finally {
+      reservation.release?.();
+    }
+  }
+
+  private async admitAndSpawn(req: ExecuteRequest, onReserved: (release: (() => void) | void) => void): Promise<Execution> {
     const plan = await planExecution(req, {
       config: this.config,
       backend: this.backend,
@@ -93,7 +111,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       history: this.history,
       admit: (sessionId) => {
         if (this.closing) throw new ServerError('SHUTTING_DOWN', 'the server is shutting down');
-        this.checkLimits(sessionId);
+        onReserved(this.checkLimits(sessionId));
       },
       sandbox: (r, cwd) => this.sandboxFor(r, cwd),
     });
@@ -169,7 +187,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     return hooks.runPost(record, (run, warning) => execution.addHookRun(run, warning));
   }
 
-  private checkLimits(sessionId: string): void {
+  private checkLimits(sessionId: string): (() => void) | void {
     let running = 0;
     let mine = 0;
     for (const e of this.executions.values()) {
@@ -191,6 +209,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         },
       );
     }
+    return this.limits.beforeSpawn?.();
   }
 
   /** The execution in memory with this full id or unique prefix; undefined when none (AMBIGUOUS_ID when several). */

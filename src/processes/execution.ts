@@ -183,7 +183,10 @@ export class Execution {
     this.expectedMs = opts.expectedMs;
     this.handle = handle;
     // A terminal's output is stored raw (the log, terminal clients) and rendered for what a model reads.
-    this.log = new OutputLog(opts.outputBufferBytes, opts.inlineOutputChars, handle.pty ? { terminal: { rows: handle.pty.rows } } : {});
+    this.log = new OutputLog(opts.outputBufferBytes, opts.inlineOutputChars, {
+      id: opts.id,
+      ...(handle.pty ? { terminal: { rows: handle.pty.rows } } : {}),
+    });
     this.log.onUnsubscribe = () => this.applyBackPressure();
 
     const load = opts.load;

@@ -1,5 +1,8 @@
 // The only holder of an execution's output: seq-numbered chunks in a bounded window, inline head/tail, subscribers.
+import { InlineHeadTail, type InlineOutput } from './inline-head-tail.js';
 import { TerminalText } from './terminal-text.js';
+
+export type { InlineOutput } from './inline-head-tail.js';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -33,71 +36,12 @@ export interface OutputRead {
   more: boolean;
 }
 
-export interface InlineOutput {
-  text: string;
-  truncated: boolean;
-  omittedChars: number;
-}
-
-/** Head and tail of one stream, bounded: what results show inline. */
-class HeadTail {
-  private head = '';
-  private tail = '';
-  private total = 0;
-  constructor(private readonly half: number) {}
-
-  append(text: string): void {
-    this.total += text.length;
-    if (this.head.length < this.half) {
-      const room = this.half - this.head.length;
-      this.head += text.slice(0, room);
-      text = text.slice(room);
-      if (text.length === 0) return;
-    }
-    // A chunk as long as the budget replaces the tail outright: no copy of the old tail (output floods).
-    this.tail = text.length >= this.half ? text : this.tail + text;
-    // Amortised trim: only when the tail is twice its budget.
-    if (this.tail.length > 2 * this.half) this.tail = this.tail.slice(-this.half);
-  }
-
-  /** The last non-empty line so far (a prompt, for "waiting for input"), at most a few hundred characters. */
-  lastLine(): string {
-    const recent = (this.tail || this.head).slice(-LAST_LINE_SCAN_CHARS);
-    const lines = recent.split(/\r?\n/).filter((l) => l.trim() !== '');
-    return (lines.at(-1) ?? '').slice(-MAX_LAST_LINE_CHARS);
-  }
-
-  /**
-   * Keep only what render() shows, in strings of their own: a slice of a big chunk's string keeps that whole
-   * chunk alive in V8, so a finished run's head and tail would otherwise pin a window's worth of chunks.
-   */
-  compact(): void {
-    if (this.tail.length > this.half) this.tail = this.tail.slice(-this.half);
-    this.head = ownCopy(this.head);
-    this.tail = ownCopy(this.tail);
-  }
-
-  render(): InlineOutput {
-    const tail = this.tail.length > this.half ? this.tail.slice(-this.half) : this.tail;
-    const omitted = this.total - this.head.length - tail.length;
-    if (omitted <= 0) return { text: this.head + tail, truncated: false, omittedChars: 0 };
-    const marker = `\n... [${omitted} characters omitted; read the full output with status] ...\n`;
-    return { text: this.head + marker + tail, truncated: true, omittedChars: omitted };
-  }
-}
-
-/** The same text in a string that references no other (concatenating then slicing flattens into a fresh one). */
-function ownCopy(text: string): string {
-  return text.length === 0 ? '' : ` ${text}`.slice(1);
-}
-
-const LAST_LINE_SCAN_CHARS = 4_096;
-const MAX_LAST_LINE_CHARS = 400;
-
 /** How a log renders inline text: as the bytes came (pipes), or as a terminal screen would show stdout (PTY). */
 export interface OutputLogOptions {
   /** PTY output: stdout's inline text is rendered (escapes removed, \r overwrites collapsed); the chunks stay raw. */
   terminal?: { rows: number };
+  /** The execution's id: the inline marker names the status call that reads what it left out. */
+  id?: string;
 }
 
 export class OutputLog {
@@ -106,7 +50,7 @@ export class OutputLog {
   private heldBytes = 0;
   private lastSeq = 0;
   private readonly subscribers = new Set<OutputSubscriber>();
-  private readonly inline: Record<StreamName, HeadTail>;
+  private readonly inline: Record<StreamName, InlineHeadTail>;
   readonly bytes: Record<StreamName, number> = { stdout: 0, stderr: 0 };
   /** PTY only: turns stdout's raw terminal text into what a screen shows, for inline output. */
   private readonly screen: TerminalText | undefined;
@@ -119,7 +63,7 @@ export class OutputLog {
     options: OutputLogOptions = {},
   ) {
     const half = Math.floor(inlineChars / 2);
-    this.inline = { stdout: new HeadTail(half), stderr: new HeadTail(half) };
+    this.inline = { stdout: new InlineHeadTail(half, 'stdout', options.id), stderr: new InlineHeadTail(half, 'stderr', options.id) };
     // No cursor reaches above a terminal's top line: that bounds what a redraw can still change.
     if (options.terminal) this.screen = new TerminalText({ maxHeldLines: Math.max(0, options.terminal.rows - 1) });
   }
@@ -162,7 +106,7 @@ export class OutputLog {
     const chunk: OutputChunk = { seq: ++this.lastSeq, stream, data, bytes };
     this.bytes[stream] += bytes;
     this.lastStream = stream;
-    this.inline[stream].append(this.screen && stream === 'stdout' ? this.screen.write(data) : data);
+    this.inline[stream].append(this.screen && stream === 'stdout' ? this.screen.write(data) : data, bytes);
     this.chunks.push(chunk);
     this.heldBytes += bytes;
     while (this.heldBytes > this.maxHeldBytes && this.chunks.length - this.head > 1) {

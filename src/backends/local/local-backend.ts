@@ -2,6 +2,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { ServerError } from '../../errors.js';
+import { countOpenFds, fdExhaustedError, isFdExhaustion, readFdLimits } from '../../system/fd-budget.js';
 import type {
   BackendCapabilities,
   ExecutionBackend,
@@ -169,7 +170,14 @@ export class LocalBackend implements ExecutionBackend {
       return this.wrappers.reduce((h, w) => (w.wrapHandle ? w.wrapHandle(h, launch) : h), handle);
     } catch (e) {
       if (e instanceof ServerError) throw e;
+      // Short of descriptors: this one request is refused with a code a client can retry on, the server carries on.
+      if (isFdExhaustion(e)) throw fdExhaustedError({ limit: readFdLimits()?.soft ?? null, inUse: countOpenFds() });
       const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EAGAIN') {
+        throw new ServerError('RESOURCE_EXHAUSTED', `could not start ${launch.file}: EAGAIN (no process slot left; ulimit -u)`, {
+          resource: 'processes',
+        });
+      }
       throw new ServerError('SPAWN_FAILED', `could not start ${launch.file}: ${err.code ?? err.message}`, {
         errno: err.code ?? null,
       });

@@ -82,7 +82,7 @@ async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: S
     };
     return {
       id: `slow-reader-rss-${shape.replace(' ', '-').toLowerCase()}`,
-      figure: `server RSS over idle, ${mib} MiB of ${shape} to a slow reader`,
+      figure: `server RSS over idle, ${round(mib, 1)} MiB of ${shape} to a slow reader`,
       unit: 'MiB',
       ours: round(overIdle),
       baseline: round(idle / MIB),

@@ -78,7 +78,7 @@ export class LoadMonitor extends EventEmitter<{ sample: [LoadReading] }> {
       return first;
     };
     this.firstSample = loop(() => this.sampleCpu(), this.policy.cpuSampleMs);
-    loop(() => this.sampleGpu(), this.policy.gpuSampleMs);
+    void loop(() => this.sampleGpu(), this.policy.gpuSampleMs);
   }
 
   /** Resolves once the first CPU sample is taken: the server waits for it before it accepts connections. */

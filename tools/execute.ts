@@ -149,7 +149,8 @@ const EXECUTE_KEYS: readonly string[] = Object.keys(executeInputShape({ defaultT
 /** `detach` is the old name of `background`: not in the schema any more, still honoured when sent. */
 type ExecuteInput = z.infer<z.ZodObject<ReturnType<typeof executeInputShape>>> & { detach?: unknown };
 
-export function registerExecuteTool(server: McpServer, deps: ToolDeps): void {
+/** `_meta`: the tool's metadata, e.g. the MCP App hosts render its results in (tools/terminal-app.ts). */
+export function registerExecuteTool(server: McpServer, deps: ToolDeps, options: { _meta?: Record<string, unknown> } = {}): void {
   const config = deps.config;
   server.registerTool(
     'execute',
@@ -166,6 +167,7 @@ export function registerExecuteTool(server: McpServer, deps: ToolDeps): void {
       inputSchema: z.object(executeInputShape(config)).loose(),
       outputSchema: ExecuteOutputSchema,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+      ...(options._meta ? { _meta: options._meta } : {}),
     },
     async (parsed, extra) => {
       const input = parsed as ExecuteInput;

@@ -1,5 +1,6 @@
 // attachSession: the one place a connection becomes a session, and the one owner of the transport contract.
 import { isExecutionResourceUri } from '../tools/resources.js';
+import { TERMINAL_APP_URI } from '../tools/terminal-app.js';
 import type { Session, SessionCloseReason, SessionHooks, TransportKind } from '../src/sessions/session-registry.js';
 import { shortId } from '../src/processes/execution-registry.js';
 import { createSessionServer, type Engine } from './context.js';
@@ -74,8 +75,13 @@ function mcpProtocol<T extends MeteredTransport>(engine: Engine, session: Sessio
   const { mcp, toolNames } = createSessionServer(engine, session);
   return {
     connect: async (transport: T) => {
-      const gate = new McpGate(transport as unknown as GatedTransport, { tools: toolNames, isResourceUri: isExecutionResourceUri });
+      const gate = new McpGate(transport as unknown as GatedTransport, { tools: toolNames, isResourceUri: isServedResourceUri });
       await mcp.connect(gate);
     },
   };
+}
+
+/** The URIs a resources/read may name: executions, and the terminal MCP App (the SDK answers when it was not built). */
+function isServedResourceUri(uri: string): boolean {
+  return uri === TERMINAL_APP_URI || isExecutionResourceUri(uri);
 }

@@ -3,7 +3,7 @@
 // Static imports here are kept to two tiny modules: the server graph and the MCP client load on demand.
 // The shebang passes --max-semi-space-size=8: V8 (Node 24 most of all) grows the young generation up to
 // 128 MiB while a slow client holds output strings, and v8.setFlagsFromString() cannot shrink it at run time.
-import { isClientCommand } from './cli/commands.js';
+import { clientInvocation } from './cli/commands.js';
 import { VERSION } from './version.js';
 
 function fail(code: number): (err: unknown) => never {
@@ -15,8 +15,10 @@ function fail(code: number): (err: unknown) => never {
 
 const [subcommand, ...rest] = process.argv.slice(2);
 const serverArgs = subcommand === 'serve' ? rest : process.argv.slice(2);
-if (isClientCommand(subcommand)) {
-  import('./cli/index.js').then((cli) => cli.main(subcommand, rest)).catch(fail(125));
+// Client options may precede the subcommand (`cc-executor --cwd X run ...`).
+const client = clientInvocation(process.argv.slice(2));
+if (client) {
+  import('./cli/index.js').then((cli) => cli.main(client.command, client.args)).catch(fail(125));
 } else if (serverArgs.length === 1 && serverArgs[0] === '--version') {
   // The common case answered without loading the config schema (zod) or the server.
   process.stdout.write(`${VERSION}\n`);

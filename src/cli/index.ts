@@ -2,6 +2,7 @@
 import { COMMANDS_USAGE, type ClientCommand } from './commands.js';
 import type { CliContext } from './context.js';
 import { CONTROL_HELP, runControl } from './control.js';
+import { dieBySignal } from './die-by-signal.js';
 import { CliError, EXIT, ToolError, UsageError } from './exit-codes.js';
 import { MCP_CONFIG_HELP, runMcpConfig } from './mcp-config.js';
 import { RUN_HELP, runRun } from './run.js';
@@ -92,5 +93,8 @@ export async function main(command: ClientCommand, args: string[]): Promise<neve
   const code = await runClient(command, args, ctx);
   // A pipe takes writes asynchronously: exiting before it drained would cut the output.
   await ctx.term.drained();
-  process.exit(code);
+  // Interrupted by a signal (the remote command is cancelled by now): die by it, as shells expect.
+  if (ctx.endedBy) dieBySignal(ctx.endedBy, code);
+  else process.exit(code);
+  return await new Promise<never>(() => undefined);
 }

@@ -6,6 +6,7 @@ import { META_EXECUTION, META_KIND, META_SEQ, META_STREAM } from '../wire.js';
 import { COMMON_HELP, COMMON_OPTIONS, parseDuration, parseEnvPairs, parseOptions, splitAtCommand } from './args.js';
 import { Connection, MAX_TIMER_MS, resolveTarget, toolErrorOf } from './connect.js';
 import type { CliContext } from './context.js';
+import { dieBySignal, ENDING_SIGNALS, type EndingSignal } from './die-by-signal.js';
 import { ConnectionError, EXIT, ToolError, UsageError, exitStatusOf } from './exit-codes.js';
 import { readPage, type OutputChunk } from './output-reader.js';
 import { formatDuration } from './format.js';
@@ -87,7 +88,12 @@ export async function runRun(args: string[], ctx: CliContext): Promise<number> {
   const live = values.interactive === true || values.tty === true;
   if (live && values.stdin === true) throw new UsageError('--stdin reads all input first; -i/-t stream it: give one of them');
   if (live && values.background === true) throw new UsageError('-i/-t need this client to stay: not with --background');
-  if (values.stdin === true) request.stdin = await readAll(ctx.stdin);
+  if (values.stdin === true) {
+    // Reading a terminal to its end waits for Ctrl-D: say so rather than wait silently.
+    if ((ctx.stdin as { isTTY?: boolean }).isTTY === true)
+      ctx.term.warn('reading stdin from the terminal until Ctrl-D (use -i to stream it to the command as you type)');
+    request.stdin = await readAll(ctx.stdin);
+  }
   if (live) {
     request.interactive = true;
     // This client streams our stdin itself: the call stays open while the command waits for input.
@@ -103,7 +109,12 @@ export async function runRun(args: string[], ctx: CliContext): Promise<number> {
   const conn = await Connection.open(target);
   try {
     if (values.background === true) return await startBackground(conn, request, json, ctx.term);
-    return await new ForegroundRun(conn, request, json, ctx.term, live ? { stdin: ctx.stdin, tty: values.tty === true } : undefined).run();
+    const run = new ForegroundRun(conn, request, json, ctx.term, live ? { stdin: ctx.stdin, tty: values.tty === true } : undefined);
+    try {
+      return await run.run();
+    } finally {
+      if (run.endedBy) ctx.endedBy = run.endedBy;
+    }
   } finally {
     await conn.close();
   }
@@ -163,7 +174,8 @@ class ForegroundRun {
 
   async run(): Promise<number> {
     const handlers: Array<[NodeJS.Signals, () => void]> = [
-      ['SIGINT', () => void this.onInterrupt()],
+      // Ctrl-C, kill, a closed terminal: cancel the remote command, then die by the same signal (main()).
+      ...ENDING_SIGNALS.map((sig): [NodeJS.Signals, () => void] => [sig, () => void this.onInterrupt(sig)]),
       ['SIGTSTP', () => void this.onSuspend()],
       ['SIGCONT', () => void this.onContinue()],
     ];
@@ -299,13 +311,18 @@ class ForegroundRun {
     return this.executionId;
   }
 
-  private async onInterrupt(): Promise<void> {
+  /** The first ending signal received: the client dies by it once the command is cancelled. */
+  endedBy: EndingSignal | undefined;
+
+  private async onInterrupt(sig: EndingSignal): Promise<void> {
+    this.endedBy ??= sig;
     this.interrupts++;
     if (this.interrupts >= 3) {
       // Stop waiting: the connection closes with us and the server ends the command on disconnect.
       this.term.stopIndicator();
       this.term.note('gave up waiting; the server ends the command as this client disconnects');
-      process.exit(EXIT.INTERRUPTED);
+      dieBySignal(this.endedBy, EXIT.INTERRUPTED);
+      return;
     }
     const action = this.interrupts === 1 ? 'cancel' : 'kill';
     this.term.note(

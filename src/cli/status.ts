@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { checkIdArg, COMMON_HELP, COMMON_OPTIONS, parseDuration, parseOptions } from './args.js';
 import { Connection, resolveTarget, type Target } from './connect.js';
 import type { CliContext } from './context.js';
+import { dieBySignal } from './die-by-signal.js';
 import { ConnectionError, EXIT, UsageError, exitStatusOf } from './exit-codes.js';
 import { commandOf, describeState, formatDuration, oneLine, renderTable, type ExecutionSummary } from './format.js';
 import { readPage, type OutputChunk, type StatusAnswer } from './output-reader.js';
@@ -167,7 +168,8 @@ class Follower {
   async run(): Promise<number> {
     const onInterrupt = () => {
       this.term.stopIndicator();
-      process.exit(EXIT.INTERRUPTED);
+      // Only the following stops (the command goes on): end like any command interrupted by Ctrl-C.
+      dieBySignal('SIGINT', EXIT.INTERRUPTED);
     };
     process.on('SIGINT', onInterrupt);
     try {

@@ -3,7 +3,16 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
-import { GroupTracker, callTool, connectWs, isGroupStopped, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import {
+  GroupTracker,
+  callTool,
+  connectWs,
+  isGroupStopped,
+  startTestServer,
+  structured,
+  waitFor,
+  type TestServer,
+} from '../helpers/server.js';
 import { MAIN_JS, killClients, runCli } from './bin.js';
 
 let server: TestServer;

@@ -261,16 +261,39 @@ describe('cc-executor run: decorations', () => {
   );
 });
 
+describe('cc-executor run: options and stdin', () => {
+  it('takes client options before the subcommand as well as after it', async () => {
+    const before = await runCli(['--url', server.url, '--cwd', dir, 'run', '--', 'pwd']);
+    expect(before.code, before.stderr.toString()).toBe(0);
+    expect(before.stdout.toString()).toBe(`${dir}\n`);
+    const json = await runCli(['--json', 'run', '--', 'echo hi'], { url: server.url });
+    expect(json.code, json.stderr.toString()).toBe(0);
+    expect(json.stdout.toString()).toContain('"type":"result"');
+  });
+
+  it.skipIf(!existsSync('/usr/bin/script'))('--stdin on a terminal says on stderr that it reads until Ctrl-D', async () => {
+    const line = [process.execPath, MAIN_JS, 'run', '--stdin', '--', 'cat'].join(' ');
+    const p = spawnCli([], { url: server.url, openStdin: true, command: ['/usr/bin/script', '-qec', line, '/dev/null'] });
+    await p.waitForStdout('until Ctrl-D', 30_000);
+    p.child.stdin!.write('typed text\n');
+    await p.waitForStdout('typed text', 30_000);
+    p.child.stdin!.write('\u0004');
+    const end = await p.exited;
+    expect(end.code, p.stdout().toString()).toBe(0);
+    expect(p.stdout().toString().split('typed text').length).toBe(3); // the echo, then cat's output
+  });
+});
+
 describe('cc-executor run: signals', () => {
-  it('SIGINT cancels the remote process group, grandchildren included, and we exit with its status', async () => {
+  it('SIGINT cancels the remote process group, grandchildren included, then the client dies by SIGINT', async () => {
     const p = spawnCli(['run', '--', 'sleep 300 & sleep 300 & echo ready; wait'], { url: server.url });
     await p.waitForStdout('ready');
     const execution = await liveExecution();
     const pgid = execution.snapshot().pgid!;
     await waitFor(() => listGroupMembers(pgid).length >= 3, 5_000, 'the group with its children');
     p.child.kill('SIGINT');
-    const { code } = await p.exited;
-    expect(code).toBe(143);
+    // Dying by the signal (not exit 143) is what makes a shell loop stop at the first Ctrl-C.
+    expect(await p.exited).toEqual({ code: null, signal: 'SIGINT' });
     expect(execution.terminationReason).toBe('cancel');
     await waitFor(() => listGroupMembers(pgid).length === 0, 5_000, 'the group to be gone');
   });
@@ -279,7 +302,7 @@ describe('cc-executor run: signals', () => {
     const p = spawnCli(['run', '--', 'sleep 300'], { url: server.url });
     const execution = await liveExecution();
     p.child.kill('SIGINT');
-    expect((await p.exited).code).toBe(143);
+    expect((await p.exited).signal).toBe('SIGINT');
     expect(execution.terminationReason).toBe('cancel');
     await waitFor(() => listGroupMembers(execution.snapshot().pgid!).length === 0, 5_000, 'the group to be gone');
   });
@@ -298,10 +321,43 @@ describe('cc-executor run: signals', () => {
       await new Promise((r) => setTimeout(r, 300));
       expect(listGroupMembers(pgid).length).toBeGreaterThan(0); // TERM ignored, grace not over
       p.child.kill('SIGINT');
-      expect((await p.exited).code).toBe(137);
+      expect((await p.exited).signal).toBe('SIGINT');
+      expect(execution!.terminationReason).toBe('cancel');
       await waitFor(() => listGroupMembers(pgid).length === 0, 5_000, 'the group to be gone');
     } finally {
       await slow.close();
+    }
+  });
+
+  it.each(['SIGTERM', 'SIGHUP'] as const)('%s cancels the remote command, then the client dies by the same signal', async (sig) => {
+    const p = spawnCli(['run', '--', 'echo ready; sleep 300'], { url: server.url });
+    await p.waitForStdout('ready');
+    const execution = await liveExecution();
+    p.child.kill(sig);
+    expect(await p.exited).toEqual({ code: null, signal: sig });
+    expect(execution.terminationReason).toBe('cancel');
+    await waitFor(() => listGroupMembers(execution.snapshot().pgid!).length === 0, 5_000, 'the group to be gone');
+  });
+
+  it('a bash loop of runs stops at the first SIGINT sent to the foreground job', async () => {
+    // As a terminal's Ctrl-C does: SIGINT to bash and the running client alike; bash ends the loop only
+    // when its child died by SIGINT.
+    const loop = `for i in 1 2 3; do ${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN_JS)} run -- "echo start $i; sleep 30"; done; echo after-loop`;
+    const p = spawnCli([], { url: server.url, command: ['setsid', 'bash', '-c', loop] });
+    try {
+      await p.waitForStdout('start 1');
+      await liveExecution();
+      process.kill(-p.child.pid!, 'SIGINT');
+      const end = await p.exited;
+      expect(p.stdout().toString()).not.toContain('start 2');
+      expect(p.stdout().toString()).not.toContain('after-loop');
+      expect(end.signal === 'SIGINT' || end.code === 130, JSON.stringify(end)).toBe(true);
+    } finally {
+      try {
+        process.kill(-p.child.pid!, 'SIGKILL'); // a loop that went on (the failure) must not outlive the test
+      } catch {
+        // already gone
+      }
     }
   });
 

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { numberedLines, readStdoutWithStatus } from '../helpers/numbered-output.js';
 import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
 const MIB = 1024 * 1024;
@@ -22,22 +23,14 @@ afterEach(async () => {
 
 const RUNS = 50;
 /** 2 MiB of numbered 64-byte lines per run. */
-const LINES = 32_768;
-const COMMAND = `seq -f '%063g' 1 ${LINES}`;
-const EXPECTED = Array.from({ length: LINES }, (_, i) => `${String(i + 1).padStart(63, '0')}\n`).join('');
+const { command: COMMAND, expected: EXPECTED } = numberedLines(32_768);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** The whole stdout of an execution through status cursors, as a client reads it. */
-async function readAll(c: Client, id: string): Promise<string> {
-  let sinceSeq = 0;
-  let text = '';
-  for (;;) {
-    const s = structured(await callTool(c, 'status', { id, sinceSeq, maxBytes: 512 * 1024 }));
-    for (const chunk of s.output.chunks as Array<{ data: string; stream: string }>) if (chunk.stream === 'stdout') text += chunk.data;
-    expect(s.output.evicted).toBe(false);
-    sinceSeq = s.output.nextSeq;
-    if (!s.output.more) return text;
-  }
+/** The whole stdout of an execution through status cursors, every page served (from disk) with nothing evicted. */
+function readAll(c: Client, id: string): Promise<string> {
+  return readStdoutWithStatus(c, id, 512 * 1024, async (_pages, output) => {
+    expect(output.evicted).toBe(false);
+  });
 }
 
 describe('finished output', () => {

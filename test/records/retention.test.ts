@@ -2,6 +2,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { numberedLines, readStdoutWithStatus } from '../helpers/numbered-output.js';
 import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
 const MIB = 1024 * 1024;
@@ -15,22 +16,11 @@ afterEach(async () => {
 });
 
 /** 4 MiB of numbered 64-byte lines: every byte checkable. */
-const LINES = 65_536;
-const COMMAND = `seq -f '%063g' 1 ${LINES}`;
-const EXPECTED = Array.from({ length: LINES }, (_, i) => `${String(i + 1).padStart(63, '0')}\n`).join('');
+const { command: COMMAND, expected: EXPECTED } = numberedLines(65_536);
 
 /** Read the execution's whole output with status cursors, one small page at a time, as a slow follower does. */
-async function follow(c: Client, id: string, onPage: (pages: number) => Promise<void>): Promise<string> {
-  let sinceSeq = 0;
-  let text = '';
-  let pages = 0;
-  for (;;) {
-    const s = structured(await callTool(c, 'status', { id, sinceSeq, maxBytes: 256 * 1024 }));
-    for (const chunk of s.output.chunks as Array<{ data: string; stream: string }>) if (chunk.stream === 'stdout') text += chunk.data;
-    sinceSeq = s.output.nextSeq;
-    await onPage(++pages);
-    if (!s.output.more && s.state === 'exited') return text;
-  }
+function follow(c: Client, id: string, onPage: (pages: number) => Promise<void>): Promise<string> {
+  return readStdoutWithStatus(c, id, 256 * 1024, (pages) => onPage(pages));
 }
 
 async function finishAnother(c: Client): Promise<void> {

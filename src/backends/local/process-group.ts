@@ -3,6 +3,7 @@ import { execa, type ResultPromise } from 'execa';
 import { setTimeout as delay } from 'node:timers/promises';
 import { listGroupMembers, readProcStat } from './proc.js';
 import { withoutShellStartupFiles } from './shell-startup.js';
+import { stopPolitely } from './stop-politely.js';
 
 export interface SpawnSpec {
   file: string;
@@ -20,8 +21,6 @@ export type LeaderExit = { exitCode: number | null; signal: NodeJS.Signals | nul
 const POLL_MS = 20;
 /** Members that outlive their leader are polled at most this far apart. */
 const MAX_POLL_MS = 200;
-/** After SIGKILL, how long terminate waits for the kernel to take the members away. */
-const KILL_WAIT_MS = 5_000;
 
 export class ProcessGroup {
   readonly pid: number;
@@ -190,12 +189,8 @@ export class ProcessGroup {
    * SIGTERM (plus SIGCONT so stopped members can act on it), wait `graceMs`, then SIGKILL.
    * Resolves true once the group is gone, false if members survived even SIGKILL for 5 s.
    */
-  async terminate(graceMs: number): Promise<boolean> {
-    if (!this.signal('SIGTERM')) return true;
-    this.signal('SIGCONT');
-    if (await this.waitGone(graceMs)) return true;
-    this.kill();
-    return this.waitGone(KILL_WAIT_MS);
+  terminate(graceMs: number): Promise<boolean> {
+    return stopPolitely(this, graceMs);
   }
 
   /** SIGKILL the whole group at once (synchronous: safe in an `exit` handler). */

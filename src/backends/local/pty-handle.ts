@@ -4,10 +4,10 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { listSessionMembers, readProcStat } from './proc.js';
 import { MAX_PTY_COLS, MAX_PTY_ROWS, type HandleDescription, type HandleExit, type ProcessHandle, type PtySize } from '../backend.js';
 import { isWaitingForInput } from './stdin-wait.js';
+import { pollUntilGone, stopPolitely } from './stop-politely.js';
 
 export interface PtySpawnSpec {
   file: string;
@@ -25,7 +25,6 @@ const POLL_MS = 20;
  * still unread 200 ms after the leader exits, so a paused terminal at that moment would lose output.
  */
 const PAUSE_AFTER_BYTES = 1 << 20;
-const KILL_WAIT_MS = 5_000;
 
 /** The shape of node-pty's IPty this handle uses, plus the socket-level `on('error')` its typings omit. */
 type Pty = pty.IPty & { on(event: 'error', listener: (err: Error) => void): void };
@@ -178,12 +177,8 @@ export class PtyHandle implements ProcessHandle {
     return Promise.resolve();
   }
 
-  async terminate(graceMs: number): Promise<boolean> {
-    if (!this.signal('SIGTERM')) return true;
-    this.signal('SIGCONT');
-    if (await this.waitGone(graceMs)) return true;
-    this.kill();
-    return this.waitGone(KILL_WAIT_MS);
+  terminate(graceMs: number): Promise<boolean> {
+    return stopPolitely(this, graceMs);
   }
 
   kill(): void {
@@ -194,13 +189,8 @@ export class PtyHandle implements ProcessHandle {
     return this.members().length > 0;
   }
 
-  async waitGone(timeoutMs = Infinity): Promise<boolean> {
-    const until = Date.now() + timeoutMs;
-    while (this.isAlive()) {
-      if (Date.now() >= until) return false;
-      await delay(POLL_MS);
-    }
-    return true;
+  waitGone(timeoutMs = Infinity): Promise<boolean> {
+    return pollUntilGone(() => this.isAlive(), timeoutMs, POLL_MS);
   }
 
   memberCount(): number {

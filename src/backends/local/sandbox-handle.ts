@@ -1,13 +1,11 @@
 // A sandboxed command's handle: the local handle that spawned bwrap, plus reach into the sandbox's PID namespace.
 import { readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { HandleDescription, HandleExit, HandleUsage, ProcessHandle, PtySize, SandboxSpec } from '../backend.js';
 import { findSandboxInit, listSandboxMembers } from './sandbox-members.js';
+import { KILL_WAIT_MS, pollUntilGone } from './stop-politely.js';
 
 const POLL_MS = 20;
-/** After SIGKILL, how long terminate waits for the kernel to tear the namespace down. */
-const KILL_WAIT_MS = 5_000;
 
 /** Process group id from /proc/<pid>/stat (undefined when the process is gone). */
 function readPgid(pid: number): number | undefined {
@@ -142,13 +140,8 @@ export class SandboxHandle implements ProcessHandle {
     return this.inner.isAlive();
   }
 
-  async waitGone(timeoutMs = Infinity): Promise<boolean> {
-    const until = Date.now() + timeoutMs;
-    while (this.isAlive()) {
-      if (Date.now() >= until) return false;
-      await delay(POLL_MS);
-    }
-    return true;
+  waitGone(timeoutMs = Infinity): Promise<boolean> {
+    return pollUntilGone(() => this.isAlive(), timeoutMs, POLL_MS);
   }
 
   memberCount(): number {

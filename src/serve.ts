@@ -5,11 +5,16 @@ import { ContainmentUnavailableError } from './backends/local/containment.js';
 import { createEngine, type Engine } from './engine.js';
 import { createLogger } from './logger.js';
 import { isFdExhaustion } from './system/fd-budget.js';
-import { describeStartup } from './startup-line.js';
+import { describeStartup, type ExecutionModes } from './startup-line.js';
 import { VERSION } from './version.js';
 import { checkBind } from '../transports/gate.js';
 import { startNetworkServer } from '../transports/http.js';
 import { startStdioServer } from '../transports/stdio.js';
+
+/** The containment in effect (cgroup or process-group, after `auto` chose) and the sandbox mode, for the start line. */
+function executionModes(engine: Engine): ExecutionModes {
+  return { containment: engine.backend.capabilities().containment.mode, sandbox: engine.sandbox.mode };
+}
 
 /** Extra time, beyond the grace period, that shutdown may take before we exit anyway. */
 const SHUTDOWN_SLACK_MS = 1_000;
@@ -92,13 +97,13 @@ export async function serve(argv: string[]): Promise<void> {
     const stdio = await startStdioServer(engine);
     stopTransport = () => stdio.close();
     void stdio.ended.then(() => shutdown('stdin closed'));
-    const line = describeStartup(config);
+    const line = describeStartup(config, executionModes(engine));
     logger.info(line.fields, line.msg);
   } else {
     const net = await startNetworkServer(engine);
     stopTransport = () => net.close();
     stopAccepting = () => net.stopAccepting();
-    const line = describeStartup(config, net);
+    const line = describeStartup(config, executionModes(engine), net);
     logger.info(line.fields, line.msg);
     // Never the token itself in the log: the user adds ?token=... once (docs/console.md).
     if (config.console) logger.info({ console: `${net.baseUrl}/console` }, `console at ${net.baseUrl}/console`);
@@ -128,10 +133,7 @@ export async function serve(argv: string[]): Promise<void> {
     await stopTransport();
     // How long it took and what it cost this process (the bench reads them; so can an operator).
     const cpu = process.cpuUsage(cpuAtStart);
-    logger.info(
-      { shutdownMs: Math.round(performance.now() - startedAt), cpuMs: Math.round((cpu.user + cpu.system) / 1000) },
-      'stopped',
-    );
+    logger.info({ shutdownMs: Math.round(performance.now() - startedAt), cpuMs: Math.round((cpu.user + cpu.system) / 1000) }, 'stopped');
     process.exit(0);
   }
 

@@ -12,6 +12,12 @@ export interface ListeningUrls {
   baseUrl: string;
 }
 
+/** How this server runs commands: the containment in effect (not the configured wish) and the sandbox mode. */
+export interface ExecutionModes {
+  containment: string;
+  sandbox: string;
+}
+
 export interface StartupLine {
   fields: Record<string, unknown>;
   msg: string;
@@ -21,18 +27,20 @@ export interface StartupLine {
  * The start line: `listening on <ws url>` (scripts and tests find the URL there) or `serving MCP on stdio`, with the
  * endpoints, the data directory and the execution modes as fields.
  */
-export function describeStartup(config: Config, net?: ListeningUrls): StartupLine {
-  const common = { version: VERSION, dataDir: config.dataDir };
-  if (!net) return { fields: common, msg: `serving MCP on stdio (data in ${config.dataDir})` };
+export function describeStartup(config: Config, modes: ExecutionModes, net?: ListeningUrls): StartupLine {
+  const common = { version: VERSION, dataDir: config.dataDir, containment: modes.containment, sandbox: modes.sandbox };
+  const where = `data in ${config.dataDir}; containment ${modes.containment}, sandbox ${modes.sandbox}`;
+  if (!net) return { fields: common, msg: `serving MCP on stdio (${where})` };
   const endpoints = {
     websocket: net.url,
     mcp: net.httpUrl,
     health: `${net.baseUrl}/health`,
     healthz: `${net.baseUrl}/healthz`,
     metrics: `${net.baseUrl}/metrics`,
+    ...(config.console ? { console: `${net.baseUrl}/console` } : {}),
   };
   return {
     fields: { ...common, url: net.url, endpoints, auth: config.authToken !== undefined ? 'token' : 'none' },
-    msg: `listening on ${net.url} (data in ${config.dataDir})`,
+    msg: `listening on ${net.url} (${where})`,
   };
 }

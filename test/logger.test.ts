@@ -16,7 +16,7 @@ afterEach(() => {
 });
 
 describe('server log', () => {
-  it('on a pipe, writes JSON lines; the start line names the WebSocket, /mcp, /health, /healthz, /metrics and the data dir', async () => {
+  it('on a pipe, writes JSON lines; the start line names the WebSocket, /mcp, /health, /healthz, /metrics, the console, the data dir and the modes in effect', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'cc-log-'));
     dirs.push(dataDir);
     server = await spawnServer(['--data-dir', dataDir]);
@@ -33,9 +33,19 @@ describe('server log', () => {
       health: `${base}/health`,
       healthz: `${base}/healthz`,
       metrics: `${base}/metrics`,
+      console: `${base}/console`,
     });
     expect(line.dataDir).toBe(dataDir);
-    expect(line.msg).toBe(`listening on ${server.url} (data in ${dataDir})`);
+    // The modes are the ones in effect, as /health reports them (auto containment has chosen by now).
+    const health = (await (await fetch(`${base}/health`)).json()) as { containment: { mode: string }; sandbox: { mode: string } };
+    expect(health.containment.mode).toMatch(/^(cgroup|process-group)$/);
+    expect({ containment: line.containment, sandbox: line.sandbox }).toEqual({
+      containment: health.containment.mode,
+      sandbox: health.sandbox.mode,
+    });
+    expect(line.msg).toBe(
+      `listening on ${server.url} (data in ${dataDir}; containment ${health.containment.mode}, sandbox ${health.sandbox.mode})`,
+    );
   });
 
   it('with --log-format pretty, writes readable lines without colours on a pipe', async () => {

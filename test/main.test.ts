@@ -15,7 +15,7 @@ describe('the cc-executor bin', () => {
     chmodSync(MAIN_JS, 0o755);
     const dataDir = mkdtempSync(join(tmpdir(), 'cc-executor-bin-'));
     const child = spawn(MAIN_JS, ['--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`code ${code} signal ${signal}`)));
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
@@ -25,7 +25,7 @@ describe('the cc-executor bin', () => {
       expect(argv).toContain('--max-semi-space-size=8');
       expect(argv.some((a) => a.endsWith('main.js'))).toBe(true);
       child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await exited, `stderr: ${stderr.slice(-1500)}`).toBe('code 0 signal null');
     } finally {
       child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });

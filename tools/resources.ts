@@ -16,6 +16,8 @@ const URI_PATTERN = /^cc-executor:\/\/executions\/([^/,]+)(\/output)?$/;
 const UPDATE_INTERVAL_MS = 250;
 const OUTPUT_RESOURCE_MAX_BYTES = 4 * 1024 * 1024;
 const LISTED_RECENT = 50;
+/** resources/list shows recent executions, so it changes whenever one starts: at most one list_changed this often. */
+const LIST_CHANGED_INTERVAL_MS = 1_000;
 
 /** Whether a URI names one of our execution resources (anything else is "resource not found"). */
 export function isExecutionResourceUri(uri: string): boolean {
@@ -138,9 +140,32 @@ export function registerExecutionResources(server: McpServer, deps: ToolDeps): (
     return {};
   });
 
+  const stopListChanged = announceListChanges(server, deps);
   return () => {
+    stopListChanged();
     for (const stop of subscriptions.values()) stop();
     subscriptions.clear();
+  };
+}
+
+/**
+ * The capability says listChanged, so a new execution (a new entry in resources/list) sends
+ * notifications/resources/list_changed, coalesced; clients that show resources (Claude Code's @-mentions) re-list.
+ */
+function announceListChanges(server: McpServer, deps: ToolDeps): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const changed = () => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      // Only once the client has initialized: before that, a notification would be a protocol error.
+      if (server.isConnected() && server.server.getClientCapabilities() !== undefined) server.sendResourceListChanged();
+    }, LIST_CHANGED_INTERVAL_MS);
+    timer.unref();
+  };
+  deps.executions.on('started', changed);
+  return () => {
+    clearTimeout(timer);
+    deps.executions.off('started', changed);
   };
 }
 

@@ -1,6 +1,6 @@
 // Executions as MCP resources through the SDK client: list, read, and subscription updates.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -39,6 +39,24 @@ describe('execution resources', () => {
     const output = await client.readResource({ uri: `cc-executor://executions/${r.id}/output` });
     expect(textOf(output)).toBe('one\ntwo\n');
     await expect(client.readResource({ uri: 'cc-executor://executions/00000000-nope' })).rejects.toThrow(/NOT_FOUND/);
+  });
+
+  it('tells every session that the resource list changed when an execution starts, as its capability says', async () => {
+    server = await startTestServer();
+    client = await connectWs(server.url);
+    const watcher = await connectWs(server.url);
+    try {
+      expect(watcher.getServerCapabilities()?.resources?.listChanged).toBe(true);
+      let changes = 0;
+      watcher.setNotificationHandler(ResourceListChangedNotificationSchema, () => void changes++);
+      const r = structured(await callTool(client, 'execute', { command: 'echo listed' }));
+      groups.add(r.pgid);
+      await waitFor(() => changes > 0, 15_000, 'notifications/resources/list_changed');
+      await server.engine.records.settled(r.id);
+      expect((await watcher.listResources()).resources.map((x) => x.uri)).toContain(`cc-executor://executions/${r.id}`);
+    } finally {
+      await watcher.close();
+    }
   });
 
   it('sends resources/updated while a subscribed execution prints and when it ends', async () => {

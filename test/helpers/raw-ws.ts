@@ -10,8 +10,17 @@ export function open(url: string, protocols: string[] = ['mcp'], headers: Record
   });
 }
 
+/** The next message, passing over resources/list_changed (the server sends it to every session when any starts a command). */
 export function nextMessage(ws: WebSocket): Promise<any> {
-  return new Promise((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)))));
+  return new Promise((resolve) => {
+    const onMessage = (data: WebSocket.RawData) => {
+      const msg = JSON.parse((data as Buffer).toString('utf8'));
+      if (msg?.method === 'notifications/resources/list_changed') return;
+      ws.off('message', onMessage);
+      resolve(msg);
+    };
+    ws.on('message', onMessage);
+  });
 }
 
 export function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {

@@ -33,6 +33,8 @@ class Conn {
   private readonly events: Event[] = [];
   private wake: (() => void) | undefined;
   closed = false;
+  /** Server notifications received (set aside, not replies). */
+  notifications = 0;
   /** Sessions that never initialize get -32600 for every request but ping. */
   initialized = false;
 
@@ -43,6 +45,13 @@ class Conn {
         msg = JSON.parse(String(data));
       } catch {
         msg = { unparseable: String(data).slice(0, 200), isBinary };
+      }
+      // Notifications the server sends on its own (resources/list_changed when any session starts a command)
+      // answer nothing: a client handles them aside, and so does this one.
+      const m = msg as { method?: unknown; id?: unknown };
+      if (typeof m.method === 'string' && m.method.startsWith('notifications/') && m.id === undefined) {
+        this.notifications++;
+        return;
       }
       this.push({ type: 'message', msg });
     });

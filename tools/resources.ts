@@ -158,7 +158,8 @@ function announceListChanges(server: McpServer, deps: ToolDeps): () => void {
     timer ??= setTimeout(() => {
       timer = undefined;
       // Only once the client has initialized: before that, a notification would be a protocol error.
-      if (server.isConnected() && server.server.getClientCapabilities() !== undefined) server.sendResourceListChanged();
+      if (server.isConnected() && server.server.getClientCapabilities() !== undefined)
+        server.server.sendResourceListChanged().catch(() => undefined); // a session closing meanwhile
     }, LIST_CHANGED_INTERVAL_MS);
     timer.unref();
   };

@@ -1,4 +1,5 @@
 // The PTY handle with real programs on real pseudo-terminals: isatty, sizes, keys, REPLs, EOF, the whole session's end.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PtyHandle } from '../../../src/backends/local/pty-handle.js';
 import { listSessionMembers } from '../../../src/backends/local/proc.js';
@@ -14,6 +15,22 @@ afterEach(async () => {
     expect(listSessionMembers(sid)).toEqual([]);
   }
 });
+
+/** The command name of the terminal's foreground process group leader in session `sid` (stat's tpgid), if any. */
+function foregroundJob(sid: number): string | undefined {
+  for (const m of listSessionMembers(sid)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${m.pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const tpgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[5]);
+    if (m.pid === tpgid && m.pgid === tpgid) return comm;
+  }
+  return undefined;
+}
 
 const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', PS1: '$ ' };
 
@@ -76,7 +93,9 @@ describe('PtyHandle', () => {
     const p = start('bash', ['--norc', '--noprofile', '-i']);
     await waitFor(() => p.handle.waitingForInput() === true, 15_000, 'the shell prompt');
     p.handle.stdin.write('sleep 100\r');
-    await waitFor(() => p.handle.memberCount() >= 2, 15_000, 'sleep to start');
+    // Ctrl-C reaches the terminal's foreground job: wait until that is sleep itself, not bash's fork on its way
+    // there (a ^C before the job takes the terminal goes to the shell, which only clears its line).
+    await waitFor(() => foregroundJob(p.handle.describe().pid!) === 'sleep', 15_000, 'sleep to run in the foreground');
     p.handle.stdin.write('\u0003');
     await waitFor(() => p.handle.memberCount() === 1, 15_000, 'sleep to stop');
     p.handle.stdin.write('echo "alive $((6*7))"\r');

@@ -16,10 +16,13 @@ const startTicks = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'ut
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
+/** setsid'd escapes: outside every child's group, so the group kill below does not reach them. */
+const escapes: number[] = [];
 afterEach(() => {
-  for (const c of children.splice(0)) {
+  const groups = children.splice(0).map((c) => -c.pid!);
+  for (const pid of [...groups, ...escapes.splice(0)]) {
     try {
-      process.kill(-c.pid!, 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // gone
     }
@@ -38,6 +41,7 @@ async function orphan(journal: ExecutionJournal, withPgid: boolean): Promise<{ i
   });
   children.push(child);
   const escaped = await new Promise<number>((r) => child.stdout.once('data', (d) => r(Number(String(d).trim()))));
+  escapes.push(escaped);
   const entry: JournalEntry = {
     id,
     server: { pid: 999_999_999, startTicks: 1 },

@@ -100,6 +100,8 @@ describe('the terminal MCP App', () => {
       await expect.poll(() => app.locator('#app-command').innerText(), { timeout: 30_000 }).toContain('app-line-$i');
       await waitFor(async () => ((await terminal.textContent()) ?? '').includes('app-line-5'), 30_000, 'the last line');
       await expect.poll(() => app.locator('#app-state').innerText(), { timeout: 30_000 }).toBe('finished · exit 0');
+      // xterm renders (and updates its screen-reader tree) after the state line changes: wait for the last output.
+      await waitFor(async () => ((await terminal.textContent()) ?? '').includes('green'), 30_000, 'the final output');
       const shown = (await terminal.textContent()) ?? '';
       for (const n of [1, 2, 3, 4, 5]) expect(shown).toContain(`app-line-${n}`);
       expect(shown).toContain('green');

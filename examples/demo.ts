@@ -99,9 +99,18 @@ async function main(): Promise<void> {
       .structuredContent as any;
     await new Promise((r) => setTimeout(r, 300));
     verify('pause', await call('control', { id: loop.id, action: 'pause' }), (s) => (s.state === 'paused' ? null : `state ${s.state}`));
-    const a = ((await call('status', { id: loop.id })).structuredContent as any).stdoutBytes;
-    await new Promise((r) => setTimeout(r, 300));
-    const b = ((await call('status', { id: loop.id })).structuredContent as any).stdoutBytes;
+    // Lines the loop printed just before it stopped may still sit in the pipe: wait until the count settles,
+    // then check that it stays put while the loop is paused.
+    const bytes = async (): Promise<number> => ((await call('status', { id: loop.id })).structuredContent as any).stdoutBytes;
+    let a = await bytes();
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const now = await bytes();
+      if (now === a) break;
+      a = now;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const b = await bytes();
     verify('resume', await call('control', { id: loop.id, action: 'resume' }), (s) =>
       s.state === 'running' && a === b ? null : `paused output grew ${a} -> ${b}`,
     );

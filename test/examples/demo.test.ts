@@ -12,9 +12,12 @@ const DEMO = fileURLToPath(new URL('../../dist/examples/demo.js', import.meta.ur
 describe('npm run demo', () => {
   it('walks through every step over WebSocket, Streamable HTTP and stdio and saves each response as prettified JSON', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cc-demo-'));
+    // On failure the demo prints which step failed on stdout: show it, not only "Command failed".
     const { stdout } = await promisify(execFile)(process.execPath, [DEMO], {
       env: { ...process.env, CC_EXECUTOR_DEMO_DIR: dir, CC_EXECUTOR_DEMO_DATA: dir },
       timeout: 60_000,
+    }).catch((e: { message: string; stdout?: string; stderr?: string }) => {
+      throw new Error(`${e.message}\nstdout:\n${e.stdout ?? ''}\nstderr:\n${e.stderr ?? ''}`);
     });
     expect(stdout).toContain('all steps ok');
     const files = readdirSync(join(dir, 'responses', 'demo')).sort();

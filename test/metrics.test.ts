@@ -1,27 +1,11 @@
 // GET /metrics parsed with a real Prometheus text parser: the counters and gauges move as executions and sessions do.
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  callTool,
-  callWithProgress,
-  connectHttp,
-  connectWs,
-  GroupTracker,
-  startTestServer,
-  structured,
-  waitFor,
-  type TestServer,
-} from './helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { callTool, callWithProgress, startTestServer, structured, waitFor } from './helpers/server.js';
+import { useTestServer } from './helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-const cleanups: Array<() => Promise<void>> = [];
-const groups = new GroupTracker();
-afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-});
+const fx = useTestServer();
+const groups = fx.groups;
 
 async function scrape(baseUrl: string): Promise<Map<string, ParsedFamily>> {
   const res = await fetch(`${baseUrl}/metrics`);
@@ -41,8 +25,8 @@ function value(metrics: Map<string, ParsedFamily>, name: string, labels: Record<
 
 describe('GET /metrics', () => {
   it('counts executions by outcome, their duration and output, and reports live gauges', async () => {
-    server = await startTestServer({ graceMs: 500 });
-    const base = server.net.baseUrl;
+    await fx.start({ graceMs: 500 });
+    const base = fx.server.net.baseUrl;
     const before = await scrape(base);
     expect(before.get('cc_executor_executions_started_total')?.type).toBe('COUNTER');
     expect(value(before, 'cc_executor_executions_started_total')).toBe(0);
@@ -51,10 +35,8 @@ describe('GET /metrics', () => {
     expect(before.has('process_cpu_user_seconds_total')).toBe(true);
     expect(before.has('nodejs_eventloop_lag_seconds')).toBe(true);
 
-    const { client } = await connectHttp(server.net.httpUrl);
-    cleanups.push(() => client.close());
-    const ws = await connectWs(server.url);
-    cleanups.push(() => ws.close());
+    const { client } = await fx.connectHttp(fx.server.net.httpUrl);
+    const ws = await fx.connect();
 
     const ok = await callWithProgress(client, 'execute', { command: 'printf 12345; printf abc >&2' });
     const failed = await callTool(client, 'execute', { command: 'exit 7' });
@@ -65,7 +47,7 @@ describe('GET /metrics', () => {
     groups.add(bg.pgid);
     groups.add(paused.pgid);
     await callTool(ws, 'control', { id: paused.id, action: 'pause' });
-    server.engine.load.record({ cpu: 50, gpu: 5 });
+    fx.server.engine.load.record({ cpu: 50, gpu: 5 });
 
     const during = await scrape(base);
     expect(value(during, 'cc_executor_executions_started_total')).toBe(4);
@@ -103,27 +85,26 @@ describe('GET /metrics', () => {
   });
 
   it('counts output of a running execution before it ends, and disconnects as an outcome', async () => {
-    server = await startTestServer({ graceMs: 500 });
-    const ws = await connectWs(server.url);
+    await fx.start({ graceMs: 500 });
+    const ws = await fx.connect();
     const running = structured(await callTool(ws, 'execute', { command: 'printf hello; sleep 30', waitMs: 100 }));
     groups.add(running.pgid);
-    await waitFor(() => server!.engine.executions.find(running.id).log.bytes.stdout === 5, 5_000, 'output');
-    expect(value(await scrape(server.net.baseUrl), 'cc_executor_output_bytes_total', { stream: 'stdout' })).toBe(5);
+    await waitFor(() => fx.server.engine.executions.find(running.id).log.bytes.stdout === 5, 5_000, 'output');
+    expect(value(await scrape(fx.server.net.baseUrl), 'cc_executor_output_bytes_total', { stream: 'stdout' })).toBe(5);
 
     await ws.close();
-    await waitFor(() => server!.engine.executions.find(running.id).state === 'exited', 10_000, 'disconnect to end the execution');
-    const after = await scrape(server.net.baseUrl);
+    await waitFor(() => fx.server.engine.executions.find(running.id).state === 'exited', 10_000, 'disconnect to end the execution');
+    const after = await scrape(fx.server.net.baseUrl);
     expect(value(after, 'cc_executor_executions_finished_total', { outcome: 'disconnect' })).toBe(1);
     expect(value(after, 'cc_executor_output_bytes_total', { stream: 'stdout' })).toBe(5);
   });
 
   it('adds the CPU time cgroup containment measured for each execution, and nothing where it measures none', async () => {
-    server = await startTestServer({ graceMs: 500 });
-    const ws = await connectWs(server.url);
-    cleanups.push(() => ws.close());
+    await fx.start({ graceMs: 500 });
+    const ws = await fx.connect();
     const r = structured(await callTool(ws, 'execute', { command: 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done' }));
     groups.add(r.pgid);
-    const metrics = await scrape(server.net.baseUrl);
+    const metrics = await scrape(fx.server.net.baseUrl);
     const cpu = value(metrics, 'cc_executor_execution_cpu_seconds_total');
     expect(metrics.get('cc_executor_execution_memory_peak_bytes')?.type).toBe('HISTOGRAM');
     if (r.usage?.cpuMs == null) {
@@ -137,27 +118,26 @@ describe('GET /metrics', () => {
 
   it('counts back-pressure pauses across sessions, open and ended', async () => {
     // The flood test in streamable-http.test.ts drives this through a real slow reader; here, the accounting.
-    server = await startTestServer();
-    const session = server.engine.sessions.open('stdio', () => undefined);
+    await fx.start();
+    const session = fx.server.engine.sessions.open('stdio', () => undefined);
     let settle!: () => void;
-    session.flow.track(server.engine.config.highWaterBytes + 1, new Promise<void>((r) => (settle = r)));
+    session.flow.track(fx.server.engine.config.highWaterBytes + 1, new Promise<void>((r) => (settle = r)));
     settle();
     await waitFor(() => !session.flow.full, 1_000, 'drain');
-    session.flow.track(server.engine.config.highWaterBytes + 1, Promise.resolve());
+    session.flow.track(fx.server.engine.config.highWaterBytes + 1, Promise.resolve());
     expect(session.flow.pauses).toBe(2);
-    expect(value(await scrape(server.net.baseUrl), 'cc_executor_backpressure_pauses_total')).toBe(2);
-    await server.engine.sessions.end(session.id);
-    expect(value(await scrape(server.net.baseUrl), 'cc_executor_backpressure_pauses_total')).toBe(2);
+    expect(value(await scrape(fx.server.net.baseUrl), 'cc_executor_backpressure_pauses_total')).toBe(2);
+    await fx.server.engine.sessions.end(session.id);
+    expect(value(await scrape(fx.server.net.baseUrl), 'cc_executor_backpressure_pauses_total')).toBe(2);
   });
 
   it('keeps each engine in its own registry', async () => {
-    server = await startTestServer();
+    await fx.start();
     const other = await startTestServer();
-    cleanups.push(() => other.close());
-    const ws = await connectWs(other.url);
-    cleanups.push(() => ws.close());
+    fx.defer(() => other.close());
+    const ws = await fx.connect(other.url);
     groups.addResult(await callTool(ws, 'execute', { command: 'true' }));
     expect(value(await scrape(other.net.baseUrl), 'cc_executor_executions_started_total')).toBe(1);
-    expect(value(await scrape(server.net.baseUrl), 'cc_executor_executions_started_total')).toBe(0);
+    expect(value(await scrape(fx.server.net.baseUrl), 'cc_executor_executions_started_total')).toBe(0);
   });
 });

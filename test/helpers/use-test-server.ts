@@ -67,8 +67,11 @@ export function useTestServer(opts: { scope?: 'test' | 'file'; config?: ServerOv
     },
     async start(overrides = {}) {
       const server = await startTestServer(overrides);
-      const own = steps();
-      own.push(() => server.close());
+      // A test may close its server itself (a restart on the same data dir): the fixture's close then waits for that one.
+      const close = server.close.bind(server);
+      let closing: Promise<void> | undefined;
+      server.close = () => (closing ??= close());
+      steps().push(() => server.close());
       last = { server };
       return server;
     },

@@ -1,20 +1,13 @@
 // Load-aware deadlines with real processes and real time; load readings injected through LoadMonitor.record().
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeadlineClock } from '../../src/processes/deadline-clock.js';
 import { normaliseCommand } from '../../src/processes/duration-history.js';
 import { manualTimers } from '../helpers/manual-timers.js';
-import { callWithProgress, connectWs, GroupTracker, startTestServer, structured, type TestServer } from '../helpers/server.js';
+import { callWithProgress, structured } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-const groups = new GroupTracker();
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-});
+const fx = useTestServer();
+const groups = fx.groups;
 
 describe('DeadlineClock (pure logic)', () => {
   it('drains at 1/multiplier while loaded, stops while paused, and fires when the budget is spent', () => {
@@ -50,8 +43,8 @@ describe('normaliseCommand', () => {
 
 describe('load-aware timeouts with real processes', () => {
   it('drains the budget at 1/3 speed once load arrives, and not before', async () => {
-    server = await startTestServer();
-    const { executions, load } = server.engine;
+    await fx.start();
+    const { executions, load } = fx.server.engine;
     const execution = await executions.start({ sessionId: 's', argv: ['sleep', '30'], timeoutMs: 600 });
     groups.add(execution.snapshot().pgid);
     await new Promise((r) => setTimeout(r, 250));
@@ -71,8 +64,8 @@ describe('load-aware timeouts with real processes', () => {
   });
 
   it('times out on budget alone on an idle machine', async () => {
-    server = await startTestServer();
-    const execution = await server.engine.executions.start({ sessionId: 's', argv: ['sleep', '30'], timeoutMs: 400 });
+    await fx.start();
+    const execution = await fx.server.engine.executions.start({ sessionId: 's', argv: ['sleep', '30'], timeoutMs: 400 });
     groups.add(execution.snapshot().pgid);
     await execution.done;
     expect(execution.snapshot()).toMatchObject({ terminationReason: 'timeout', timeout: { stretchedMs: 0, multiplier: 1 } });
@@ -80,13 +73,13 @@ describe('load-aware timeouts with real processes', () => {
   });
 
   it('idle timeout fires on silence but not on a chatty process', async () => {
-    server = await startTestServer();
-    const chatty = await server.engine.executions.start({
+    await fx.start();
+    const chatty = await fx.server.engine.executions.start({
       sessionId: 's',
       command: 'for i in $(seq 12); do echo x; sleep 0.1; done',
       idleTimeoutMs: 500,
     });
-    const silent = await server.engine.executions.start({ sessionId: 's', command: 'echo once; sleep 30', idleTimeoutMs: 500 });
+    const silent = await fx.server.engine.executions.start({ sessionId: 's', command: 'echo once; sleep 30', idleTimeoutMs: 500 });
     groups.add(chatty.snapshot().pgid);
     groups.add(silent.snapshot().pgid);
     await Promise.all([chatty.done, silent.done]);
@@ -95,8 +88,8 @@ describe('load-aware timeouts with real processes', () => {
   });
 
   it('learns durations: progress gets a total from history, status shows expectedMs, slow runs are flagged', async () => {
-    server = await startTestServer({ dataDir: mkdtempSync(join(tmpdir(), 'cc-history-')), progressHeartbeatMs: 100 });
-    const client = await connectWs(server.url);
+    await fx.start({ dataDir: fx.tempDir('cc-history-'), progressHeartbeatMs: 100 });
+    const client = await fx.connect();
     const first = await callWithProgress(client, 'execute', { argv: ['sh', '-c', 'sleep 0.3'] });
     groups.addResult(first.result);
     expect(first.streamed.notifications.every((n) => n.total === undefined)).toBe(true);

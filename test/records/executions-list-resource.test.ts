@@ -1,21 +1,17 @@
 // The live-executions resource: readable, and a subscriber hears when an execution of any session starts or ends.
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-const groups = new GroupTracker();
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-});
+const fx = useTestServer();
+const groups = fx.groups;
 
 describe('cc-executor://executions', () => {
   it('notifies a subscriber when another session starts an execution and when it ends, and lists it meanwhile', async () => {
-    server = await startTestServer();
-    const watcher = await connectWs(server.url);
-    const runner = await connectWs(server.url);
+    await fx.start();
+    const watcher = await fx.connect();
+    const runner = await fx.connect();
     const updates: number[] = [];
     watcher.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
       if (n.params.uri === 'cc-executor://executions') updates.push(Date.now());
@@ -40,9 +36,9 @@ describe('cc-executor://executions', () => {
   });
 
   it('lists every open session and, per live execution, its session, transport and directory in status', async () => {
-    server = await startTestServer();
-    const a = await connectWs(server.url);
-    const b = await connectWs(server.url);
+    await fx.start();
+    const a = await fx.connect();
+    const b = await fx.connect();
     const r = await callTool(b, 'execute', { command: 'sleep 30', background: true, cwd: '/tmp' });
     groups.addResult(r);
     const listing = structured(await callTool(a, 'status', { scope: 'all' }));

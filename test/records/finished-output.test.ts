@@ -1,26 +1,16 @@
 // Finished executions leave their output windows to disk: memory holds none of it, reads give back every byte.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { numberedLines, readStdoutWithStatus } from '../helpers/numbered-output.js';
-import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
+
+const fx = useTestServer();
 
 const MIB = 1024 * 1024;
-let server: TestServer | undefined;
-let client: Client | undefined;
-let dataDir: string | undefined;
-afterEach(async () => {
-  await client?.close();
-  await server?.close();
-  client = undefined;
-  server = undefined;
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
-});
-
 const RUNS = 50;
 /** 2 MiB of numbered 64-byte lines per run. */
 const { command: COMMAND, expected: EXPECTED } = numberedLines(32_768);
@@ -35,9 +25,8 @@ function readAll(c: Client, id: string): Promise<string> {
 
 describe('finished output', () => {
   it(`drops the memory window of ${RUNS} finished 2 MiB runs once their records are final, and status still returns every byte`, async () => {
-    server = await startTestServer({ outputBufferBytes: 1 * MIB });
-    client = await connectWs(server.url);
-    const c = client;
+    await fx.serve({ outputBufferBytes: 1 * MIB });
+    const c = fx.client;
     const results: Array<{ id: string; stdout: string; exitCode: number }> = [];
     for (let i = 0; i < RUNS; i += 5) {
       const batch = await Promise.all(Array.from({ length: 5 }, () => callTool(c, 'execute', { command: COMMAND })));
@@ -45,7 +34,7 @@ describe('finished output', () => {
     }
     expect(results.map((r) => r.exitCode)).toEqual(Array(RUNS).fill(0));
 
-    const engine = server.engine;
+    const engine = fx.server.engine;
     for (const r of results) await engine.records.settled(r.id);
     const executions = results.map((r) => engine.executions.lookup(r.id)!);
     // Still known in memory (status, control), but with no window: the logs on disk hold the output.
@@ -71,20 +60,19 @@ describe('finished output', () => {
 
   it('keeps the window of a run whose logs could not be saved (memory is then the only copy)', async () => {
     // A data directory that cannot be created (a file is in the way): records and logs fail, executions still run.
-    dataDir = mkdtempSync(join(tmpdir(), 'cc-finished-'));
+    const dataDir = fx.tempDir('cc-finished-');
     writeFileSync(join(dataDir, 'not-a-dir'), 'x');
-    server = await startTestServer({ dataDir: join(dataDir, 'not-a-dir') });
-    client = await connectWs(server.url);
-    const r = structured(await callTool(client, 'execute', { command: 'seq 1 1000' }));
+    await fx.serve({ dataDir: join(dataDir, 'not-a-dir') });
+    const r = structured(await callTool(fx.client, 'execute', { command: 'seq 1 1000' }));
     expect(r.exitCode).toBe(0);
-    const e = server.engine.executions.lookup(r.id)!;
-    await server.engine.records.settled(r.id);
+    const e = fx.server.engine.executions.lookup(r.id)!;
+    await fx.server.engine.records.settled(r.id);
     // The release would run in the same turn as the record settles: one macrotask later it has or never will.
     await new Promise((resolve) => setImmediate(resolve));
-    expect(server.engine.records.complete(r.id)).toBe(false);
+    expect(fx.server.engine.records.complete(r.id)).toBe(false);
     expect(e.log.released).toBe(false);
     expect(e.log.windowBytes).toBeGreaterThan(0);
-    const s = structured(await callTool(client, 'status', { id: r.id, sinceSeq: 0 }));
+    const s = structured(await callTool(fx.client, 'status', { id: r.id, sinceSeq: 0 }));
     expect((s.output.chunks as Array<{ data: string }>).map((ch) => ch.data).join('')).toContain('1000\n');
   });
 });

@@ -1,18 +1,11 @@
 // A start reads the summaries file instead of every finished record, and keeps that file true to the records on disk.
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { callTool, connectWs, startTestServer, structured, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { callTool, structured } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-let dataDir: string | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
-});
+const fx = useTestServer();
 
 const summaryLines = (dir: string) =>
   readFileSync(join(dir, 'responses', 'summaries.jsonl'), 'utf8')
@@ -21,24 +14,22 @@ const summaryLines = (dir: string) =>
 
 describe('record summaries', () => {
   it('serves the same history after a restart from the summaries, drops removed records from them, and survives a torn line', async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'cc-summaries-'));
-    server = await startTestServer({ dataDir });
-    const client = await connectWs(server.url);
+    const dataDir = fx.tempDir('cc-summaries-');
+    await fx.start({ dataDir });
+    const client = await fx.connect();
     const ids: string[] = [];
     for (const word of ['one', 'two', 'three']) ids.push(structured(await callTool(client, 'execute', { command: `echo ${word}` })).id);
-    for (const id of ids) await server.engine.records.settled(id);
-    const before = server.engine.records.list({ limit: 10 });
+    for (const id of ids) await fx.server.engine.records.settled(id);
+    const before = fx.server.engine.records.list({ limit: 10 });
     await client.close();
-    await server.close();
-    server = undefined;
+    await fx.server.close();
     expect(summaryLines(dataDir)).toHaveLength(3);
 
     // A crash mid-append leaves a torn last line: ignored.
     appendFileSync(join(dataDir, 'responses', 'summaries.jsonl'), '{"n":"torn');
-    server = await startTestServer({ dataDir });
-    expect(server.engine.records.list({ limit: 10 })).toEqual(before);
-    await server.close();
-    server = undefined;
+    await fx.start({ dataDir });
+    expect(fx.server.engine.records.list({ limit: 10 })).toEqual(before);
+    await fx.server.close();
     // The torn line made the file differ from the records: rewritten exactly.
     expect(summaryLines(dataDir)).toHaveLength(3);
 
@@ -46,8 +37,8 @@ describe('record summaries', () => {
     const responses = join(dataDir, 'responses');
     const gone = readdirSync(responses).find((f) => f.endsWith(`${ids[0]}.json`))!;
     rmSync(join(responses, gone));
-    server = await startTestServer({ dataDir });
-    expect(server.engine.records.list({ limit: 10 }).map((s) => s.id)).toEqual([ids[2], ids[1]]);
+    await fx.start({ dataDir });
+    expect(fx.server.engine.records.list({ limit: 10 }).map((s) => s.id)).toEqual([ids[2], ids[1]]);
     expect(summaryLines(dataDir)).toHaveLength(2);
   });
 });

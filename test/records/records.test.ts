@@ -1,33 +1,21 @@
 // Execution records: written at start and end, byte-exact output from the logs, retention, recovery after SIGKILL.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
-import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
 
-let server: TestServer | undefined;
-let proc: ServerProcess | undefined;
-const clients: Client[] = [];
-const groups = new GroupTracker();
+const fx = useTestServer();
+const groups = fx.groups;
 
+let proc: ServerProcess | undefined;
 afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
-  await server?.close();
-  server = undefined;
   proc?.kill();
   proc = undefined;
-  await groups.expectGroupsGone();
 });
-
-async function connect(url: string): Promise<Client> {
-  const c = await connectWs(url);
-  clients.push(c);
-  return c;
-}
 
 function recordFiles(dataDir: string): string[] {
   const dir = join(dataDir, 'responses');
@@ -46,9 +34,9 @@ function readRecord(file: string): any {
 
 describe('execution records', () => {
   it('writes a record when an execution starts and again when it ends, with the documented fields', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'cc-rec-'));
-    server = await startTestServer({ dataDir });
-    const c = await connect(server.url);
+    const dataDir = fx.tempDir('cc-rec-');
+    await fx.start({ dataDir });
+    const c = await fx.connect();
     const started = structured(
       await callTool(c, 'execute', {
         command: 'echo out; echo err >&2; sleep 0.5; exit 3',
@@ -87,8 +75,8 @@ describe('execution records', () => {
   });
 
   it('serves 50 MB back byte-exact through status cursors, most of it from the log files', async () => {
-    server = await startTestServer();
-    const c = await connect(server.url);
+    await fx.start();
+    const c = await fx.connect();
     const command = 'f=$(mktemp); head -c 37500000 /dev/urandom | base64 -w 120 > $f; sha256sum < $f >&2; cat $f; rm -f $f';
     const res = structured(await callTool(c, 'execute', { command, timeoutMs: 120_000 }));
     groups.add(res.pgid);
@@ -116,10 +104,10 @@ describe('execution records', () => {
   }, 120_000);
 
   it('prunes the oldest records first and never a running execution', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'cc-rec-'));
+    const dataDir = fx.tempDir('cc-rec-');
     // No protected time: this test is about the order of removal (test/records/retention.test.ts covers the protection).
-    server = await startTestServer({ dataDir, maxRecords: 3, retentionProtectMs: 0 });
-    const c = await connect(server.url);
+    await fx.start({ dataDir, maxRecords: 3, retentionProtectMs: 0 });
+    const c = await fx.connect();
     const long = structured(await callTool(c, 'execute', { argv: ['sleep', '30'], background: true }));
     groups.add(long.pgid);
     const ids: string[] = [];
@@ -128,7 +116,7 @@ describe('execution records', () => {
       ids.push(r.id);
       await new Promise((r) => setTimeout(r, 20));
     }
-    await server.engine.records.flush();
+    await fx.server.engine.records.flush();
     const kept = recordFiles(dataDir).map((f) => readRecord(f).id);
     expect(kept).toHaveLength(3);
     expect(kept).toContain(long.id); // the oldest, but running
@@ -138,10 +126,10 @@ describe('execution records', () => {
   });
 
   it('keeps running and streaming when the data directory is unusable, and says what was not saved', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cc-rec-'));
+    const dir = fx.tempDir('cc-rec-');
     writeFileSync(join(dir, 'not-a-dir'), 'x');
-    server = await startTestServer({ dataDir: join(dir, 'not-a-dir') });
-    const c = await connect(server.url);
+    await fx.start({ dataDir: join(dir, 'not-a-dir') });
+    const c = await fx.connect();
     const r = structured(await callTool(c, 'execute', { command: 'echo still works', waitMs: 5_000 }));
     expect(r).toMatchObject({ exitCode: 0, stdout: 'still works\n' });
     const s = structured(await callTool(c, 'status', { id: r.id }));
@@ -150,9 +138,9 @@ describe('execution records', () => {
   });
 
   it('marks a record lost after the server is SIGKILLed mid-run, terminates the orphaned group, and serves history after restart', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'cc-rec-'));
+    const dataDir = fx.tempDir('cc-rec-');
     proc = await spawnServer(['--data-dir', dataDir]);
-    let c = await connectWs(proc.url);
+    let c = await fx.connect(proc.url);
     const done = structured(await callTool(c, 'execute', { command: 'echo finished-before' }));
     const orphan = structured(await callTool(c, 'execute', { command: 'echo partial; sleep 60', background: true }));
     groups.add(orphan.pgid);
@@ -171,7 +159,7 @@ describe('execution records', () => {
     expect(record.state).toBe('lost');
     expect(record.lostReason).toMatch(/still alive and has been killed/);
 
-    c = await connect(proc.url);
+    c = await fx.connect(proc.url);
     const history = structured(await callTool(c, 'status', { scope: 'history', query: 'echo' })).executions;
     expect(history.map((e: { id: string; state: string }) => [e.id, e.state])).toEqual([
       [orphan.id, 'lost'],

@@ -1,19 +1,14 @@
 // Retention against a follower: logs larger than maxLogBytes stay readable by status cursors until the protected time has passed.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { existsSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { numberedLines, readStdoutWithStatus } from '../helpers/numbered-output.js';
-import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
+
+const fx = useTestServer();
 
 const MIB = 1024 * 1024;
-let server: TestServer | undefined;
-let client: Client | undefined;
-afterEach(async () => {
-  await client?.close();
-  await server?.close();
-  client = undefined;
-  server = undefined;
-});
 
 /** 4 MiB of numbered 64-byte lines: every byte checkable. */
 const { command: COMMAND, expected: EXPECTED } = numberedLines(65_536);
@@ -31,10 +26,9 @@ async function finishAnother(c: Client): Promise<void> {
 
 describe('retention', () => {
   it('lets a follower read every byte of a run larger than maxLogBytes, also after it ended and others finished', async () => {
-    server = await startTestServer({ maxLogBytes: 1 * MIB, outputBufferBytes: 64 * 1024 });
-    client = await connectWs(server.url);
-    const { id } = structured(await callTool(client, 'execute', { command: COMMAND, background: true }));
-    const c = client;
+    await fx.serve({ maxLogBytes: 1 * MIB, outputBufferBytes: 64 * 1024 });
+    const { id } = structured(await callTool(fx.client, 'execute', { command: COMMAND, background: true }));
+    const c = fx.client;
     const text = await follow(c, id, async (pages) => {
       // Halfway through, the run has surely ended (it is fast) and other runs finish and prune.
       if (pages === 4) {
@@ -48,16 +42,15 @@ describe('retention', () => {
   });
 
   it('removes a finished run over the limits once its protected time has passed', async () => {
-    server = await startTestServer({ maxLogBytes: 1 * MIB, retentionProtectMs: 0 });
-    client = await connectWs(server.url);
+    await fx.serve({ maxLogBytes: 1 * MIB, retentionProtectMs: 0 });
     // Under the limit alone (768 KiB), over it once the next run's logs are added.
-    const first = structured(await callTool(client, 'execute', { command: `seq -f '%063g' 1 12288` }));
-    await server.engine.records.settled(first.id);
+    const first = structured(await callTool(fx.client, 'execute', { command: `seq -f '%063g' 1 12288` }));
+    await fx.server.engine.records.settled(first.id);
     expect(first.exitCode).toBe(0);
-    const record = server.engine.records.read(first.id);
+    const record = fx.server.engine.records.read(first.id);
     expect(existsSync(record.logs.stdout)).toBe(true);
-    await finishAnother(client);
+    await finishAnother(fx.client);
     await waitFor(() => !existsSync(record.logs.stdout), 10_000, 'the old log to be removed');
-    expect(() => server!.engine.records.read(first.id)).toThrow(/no execution/);
+    expect(() => fx.server.engine.records.read(first.id)).toThrow(/no execution/);
   });
 });

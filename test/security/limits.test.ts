@@ -1,26 +1,13 @@
 // Resource caps: output per execution (output_limit), command size, executions per session per minute.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createConfig } from '../../src/config.js';
 import { CommandPolicy } from '../../src/policy/command-policy.js';
-import { callTool, callWithProgress, connectWs, GroupTracker, startTestServer, structured, type TestServer } from '../helpers/server.js';
+import { callTool, callWithProgress, structured } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-const clients: Client[] = [];
-const groups = new GroupTracker();
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-});
-
-async function connect(): Promise<Client> {
-  const c = await connectWs(server!.url);
-  clients.push(c);
-  return c;
-}
+const fx = useTestServer();
+const groups = fx.groups;
 
 async function run(client: Client, args: Record<string, unknown>): Promise<any> {
   const result = await callTool(client, 'execute', args);
@@ -30,8 +17,8 @@ async function run(client: Client, args: Record<string, unknown>): Promise<any> 
 
 describe('maxOutputBytes', () => {
   it('terminates a flooding group with output_limit and keeps exactly the output up to the limit', async () => {
-    server = await startTestServer({ maxOutputBytes: 100_000 });
-    const client = await connect();
+    await fx.start({ maxOutputBytes: 100_000 });
+    const client = await fx.connect();
     // `yes` never stops; its child keeps the group alive after the leader too
     const { result, streamed } = await callWithProgress(client, 'execute', { command: 'yes & yes' }, { timeout: 20_000 });
     groups.addResult(result);
@@ -47,8 +34,8 @@ describe('maxOutputBytes', () => {
   });
 
   it('counts both streams, and lets a command that prints exactly the limit finish on its own', async () => {
-    server = await startTestServer({ maxOutputBytes: 4_000 });
-    const client = await connect();
+    await fx.start({ maxOutputBytes: 4_000 });
+    const client = await fx.connect();
     const exact = await run(client, { command: 'head -c 2000 /dev/zero; head -c 2000 /dev/zero >&2' });
     expect(exact).toMatchObject({ exitCode: 0, terminationReason: null, stdoutBytes: 2_000, stderrBytes: 2_000 });
     const over = await run(client, { command: 'head -c 2000 /dev/zero; head -c 2001 /dev/zero >&2; sleep 30' });
@@ -59,8 +46,8 @@ describe('maxOutputBytes', () => {
 
 describe('maxCommandBytes', () => {
   it('refuses a longer command string or argv with INVALID_INPUT naming the limit', async () => {
-    server = await startTestServer({ maxCommandBytes: 1_000 });
-    const client = await connect();
+    await fx.start({ maxCommandBytes: 1_000 });
+    const client = await fx.connect();
     const long = await run(client, { command: `echo ${'a'.repeat(1_000)}` });
     expect(long.error).toMatchObject({
       code: 'INVALID_INPUT',
@@ -73,8 +60,8 @@ describe('maxCommandBytes', () => {
   });
 
   it('by default refuses a command over 128 KiB before the OS would (E2BIG)', async () => {
-    server = await startTestServer();
-    const client = await connect();
+    await fx.start();
+    const client = await fx.connect();
     const r = await run(client, { command: `echo ${'a'.repeat(200 * 1024)}` });
     expect(r.error).toMatchObject({ code: 'INVALID_INPUT', details: { limit: 'maxCommandBytes' } });
   });
@@ -82,9 +69,9 @@ describe('maxCommandBytes', () => {
 
 describe('maxExecutionsPerMinute', () => {
   it('refuses the session its next execution with LIMIT_REACHED naming the limit; other sessions are unaffected', async () => {
-    server = await startTestServer({ maxExecutionsPerMinute: 3 });
-    const a = await connect();
-    const b = await connect();
+    await fx.start({ maxExecutionsPerMinute: 3 });
+    const a = await fx.connect();
+    const b = await fx.connect();
     for (let i = 0; i < 3; i++) expect((await run(a, { argv: ['echo', String(i)] })).stdout).toBe(`${i}\n`);
     const refused = await run(a, { argv: ['echo', 'fourth'] });
     expect(refused.isError).toBe(true);

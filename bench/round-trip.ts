@@ -2,10 +2,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import { spawn } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
 import { installGlobalWebSocket } from './lib/global-websocket.js';
 import type { BenchContext, Row } from './lib/report.js';
 import { startServer } from './lib/server.js';
+import { timeRotated } from './lib/time-rotated.js';
 import { readMemory } from './lib/proc-stats.js';
 import { MIB, percentile, round } from './lib/stats.js';
 
@@ -49,18 +49,9 @@ export async function benchRoundTrip(ctx: BenchContext, opts: RoundTripOptions):
       argvProgress: execute({ argv: ['true'] }, true),
     };
     const names = Object.keys(ops);
-    const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
-
     ctx.progress(`round trip: ${opts.warmup} warm-up + ${opts.n} timed calls of each of ${names.join(', ')}`);
-    for (let i = 0; i < opts.warmup + opts.n; i++) {
-      // Rotate the order so each kind runs in every position as often as the others.
-      for (let j = 0; j < names.length; j++) {
-        const name = names[(i + j) % names.length]!;
-        const t0 = performance.now();
-        await ops[name]!();
-        if (i >= opts.warmup) times[name]!.push(performance.now() - t0);
-      }
-    }
+    // Rotate the order so each kind runs in every position as often as the others.
+    const times = await timeRotated(ops, opts);
 
     const p = (name: string, q: number) => percentile(times[name]!, q);
     ctx.details.roundTrip = {

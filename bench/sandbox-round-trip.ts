@@ -6,12 +6,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { probeBubblewrap } from '../src/backends/local/bubblewrap-probe.js';
 import { sandboxLaunch } from '../src/backends/local/sandbox-launch.js';
 import { installGlobalWebSocket } from './lib/global-websocket.js';
 import type { BenchContext, Row } from './lib/report.js';
 import { startServer } from './lib/server.js';
+import { timeRotated } from './lib/time-rotated.js';
 import { percentile, round } from './lib/stats.js';
 
 export interface SandboxRoundTripOptions {
@@ -43,7 +43,8 @@ export async function benchSandboxRoundTrip(ctx: BenchContext, opts: SandboxRoun
       const result = await client.callTool({ name: 'execute', arguments: args }, undefined, { timeout: 30_000 });
       const s = result.structuredContent as { exitCode?: number; sandbox?: unknown } | undefined;
       if (result.isError || s?.exitCode !== 0) throw new Error(`execute ${JSON.stringify(args)} failed: ${JSON.stringify(result)}`);
-      if ((args.sandbox === true) !== (s?.sandbox != null)) throw new Error(`execute ${JSON.stringify(args)}: sandbox is ${JSON.stringify(s?.sandbox)}`);
+      if ((args.sandbox === true) !== (s?.sandbox != null))
+        throw new Error(`execute ${JSON.stringify(args)}: sandbox is ${JSON.stringify(s?.sandbox)}`);
     };
     // The same bwrap command line the server builds for `true` in this cwd, spawned without the server.
     const direct = sandboxLaunch(
@@ -58,23 +59,17 @@ export async function benchSandboxRoundTrip(ctx: BenchContext, opts: SandboxRoun
       sandboxed: execute({ argv: ['true'], cwd, sandbox: true }),
     };
     const names = Object.keys(ops);
-    const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
     ctx.progress(`sandbox round trip: ${opts.warmup} warm-up + ${opts.n} timed calls each, plain and sandboxed (${probe.tools.version})`);
-    for (let i = 0; i < opts.warmup + opts.n; i++) {
-      // Alternate which goes first, so neither always runs right after the other.
-      for (let j = 0; j < names.length; j++) {
-        const name = names[(i + j) % names.length]!;
-        const t0 = performance.now();
-        await ops[name]!();
-        if (i >= opts.warmup) times[name]!.push(performance.now() - t0);
-      }
-    }
+    // Alternate which goes first, so neither always runs right after the other.
+    const times = await timeRotated(ops, opts);
     const p = (name: string, q: number) => percentile(times[name]!, q);
     ctx.details.sandboxRoundTrip = {
       n: opts.n,
       warmup: opts.warmup,
       bwrap: probe.tools.version,
-      percentilesMs: Object.fromEntries(names.map((k) => [k, { p50: round(p(k, 50), 3), p90: round(p(k, 90), 3), p99: round(p(k, 99), 3) }])),
+      percentilesMs: Object.fromEntries(
+        names.map((k) => [k, { p50: round(p(k, 50), 3), p90: round(p(k, 90), 3), p99: round(p(k, 99), 3) }]),
+      ),
     };
     const rows: Row[] = [];
     for (const q of [50, 99] as const) {

@@ -1,21 +1,19 @@
 // postExecute hooks with real scripts: the final record on stdin (exit, cancel, disconnect), recorded output, no delay.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { isProcessAlive, listGroupMembers } from '../../src/backends/local/proc.js';
 import type { Execution } from '../../src/processes/execution.js';
-import { callTool, callWithProgress, connectWs, GroupTracker, startTestServer, structured, waitFor } from '../helpers/server.js';
-import { fixture, tempDir, withHooks } from './helpers.js';
+import { callTool, callWithProgress, connectWs, startTestServer, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
+import { fixture, withHooks } from './helpers.js';
 
-const groups = new GroupTracker();
-let tmp: { dir: string; cleanup: () => void };
+const fx = useTestServer();
+const groups = fx.groups;
+let tmp: { dir: string };
 
 beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(async () => {
-  tmp.cleanup();
-  await groups.expectGroupsGone();
+  tmp = { dir: fx.tempDir('cc-hooks-') };
 });
 
 function recorded(dir: string, id: string): any {

@@ -1,20 +1,18 @@
 // preExecute hooks with real scripts: rewrite, env, block (exit 2), hang (killed), failClosed, match, bad output.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
-import { callTool, callWithProgress, GroupTracker, structured, waitFor } from '../helpers/server.js';
-import { fixture, tempDir, withHooks } from './helpers.js';
+import { callTool, callWithProgress, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
+import { fixture, withHooks } from './helpers.js';
 
-const groups = new GroupTracker();
-let tmp: { dir: string; cleanup: () => void };
+const fx = useTestServer();
+const groups = fx.groups;
+let tmp: { dir: string };
 
 beforeEach(() => {
-  tmp = tempDir();
-});
-afterEach(async () => {
-  tmp.cleanup();
-  await groups.expectGroupsGone();
+  tmp = { dir: fx.tempDir('cc-hooks-') };
 });
 
 async function run(client: Parameters<typeof callTool>[0], args: Record<string, unknown>) {

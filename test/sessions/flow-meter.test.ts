@@ -13,6 +13,13 @@ function write(): { written: Promise<void>; done(): void; fail(): void } {
   return { written, done, fail };
 }
 
+/** A write of `bytes` the meter tracks from now on. */
+function tracked(meter: FlowMeter, bytes: number): ReturnType<typeof write> {
+  const w = write();
+  meter.track(bytes, w.written);
+  return w;
+}
+
 /** Let settled writes run their callbacks. */
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -27,10 +34,8 @@ async function resolvedSoon(p: Promise<unknown>): Promise<boolean> {
 describe('FlowMeter', () => {
   it('counts bytes in flight until their write settles, and every byte ever tracked', async () => {
     const meter = new FlowMeter(100, 10);
-    const a = write();
-    const b = write();
-    meter.track(30, a.written);
-    meter.track(20, b.written);
+    const a = tracked(meter, 30);
+    const b = tracked(meter, 20);
     expect(meter.pendingBytes).toBe(50);
     expect(meter.trackedBytes).toBe(50);
     a.done();
@@ -66,23 +71,19 @@ describe('FlowMeter', () => {
 
   it('stays full between the two marks (no flapping) and counts each crossing of high water once', async () => {
     const meter = new FlowMeter(100, 10);
-    const big = write();
-    const rest = write();
-    meter.track(90, big.written);
-    meter.track(20, rest.written);
+    const big = tracked(meter, 90);
+    const rest = tracked(meter, 20);
     expect(meter.pauses).toBe(1);
     rest.done(); // 90 in flight: below high water, above low water
     await tick();
     expect(meter.full).toBe(true);
-    const more = write();
-    meter.track(20, more.written); // above high water again while still full: the same pause
+    const more = tracked(meter, 20); // above high water again while still full: the same pause
     expect(meter.pauses).toBe(1);
     big.done();
     more.done();
     await tick();
     expect(meter.full).toBe(false);
-    const again = write();
-    meter.track(101, again.written);
+    const again = tracked(meter, 101);
     expect(meter.pauses).toBe(2);
     again.done();
     await tick();
@@ -90,8 +91,7 @@ describe('FlowMeter', () => {
 
   it('counts a write that failed as settled: a broken socket does not hold the session full forever', async () => {
     const meter = new FlowMeter(10, 0);
-    const w = write();
-    meter.track(50, w.written);
+    const w = tracked(meter, 50);
     expect(meter.full).toBe(true);
     const drained = meter.drained();
     w.fail();
@@ -103,8 +103,7 @@ describe('FlowMeter', () => {
 
   it('close() lets every waiter go although the bytes are still in flight', async () => {
     const meter = new FlowMeter(10, 0);
-    const w = write();
-    meter.track(50, w.written);
+    const w = tracked(meter, 50);
     const first = meter.drained();
     const second = meter.drained();
     expect(await resolvedSoon(first)).toBe(false);

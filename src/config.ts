@@ -63,6 +63,14 @@ export const ConfigSchema = z
     defaultTimeoutMs: z.number().int().positive().default(600_000).describe('Kill deadline when a request gives none'),
     maxTimeoutMs: z.number().int().positive().default(86_400_000).describe('Largest deadline a request may ask for (clamped)'),
     graceMs: z.number().int().min(0).default(5_000).describe('SIGTERM -> SIGKILL grace period'),
+    shutdownTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'Longest an orderly shutdown may take before everything left is killed, records are written final and the server exits 1 (default: graceMs + 5000)',
+      ),
     idleTimeoutMs: z.number().int().min(0).default(0).describe('Default idle timeout (0 = off)'),
 
     containment: z

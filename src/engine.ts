@@ -84,6 +84,11 @@ export interface Engine {
    * finish, then close the backend. Transports close their sockets after it. Safe to call twice.
    */
   close(opts?: { graceMs?: number }): Promise<void>;
+  /**
+   * The synchronous last resort before the process exits (hard stop, second signal, fatal error): SIGKILL
+   * everything we started, then write every record still open as final. Safe at any time, and more than once.
+   */
+  stopNow(): void;
 }
 
 export interface EngineOptions {
@@ -231,6 +236,10 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
       const base = records.baseOf(found.id);
       if (base === undefined) throw new ServerError('NOT_FOUND', `no ${stream} log is saved for ${found.id}`);
       return outputPaths(base)[stream];
+    },
+    stopNow() {
+      executions.killAllNow();
+      records.finalizeNow();
     },
     close({ graceMs = config.graceMs } = {}) {
       closing ??= (async () => {

@@ -16,8 +16,8 @@ function executionModes(engine: Engine): ExecutionModes {
   return { containment: engine.backend.capabilities().containment.mode, sandbox: engine.sandbox.mode };
 }
 
-/** Extra time, beyond the grace period, that shutdown may take before we exit anyway. */
-const SHUTDOWN_SLACK_MS = 1_000;
+/** Without shutdownTimeoutMs: how long, beyond the grace period, an orderly shutdown may take before the hard stop. */
+const SHUTDOWN_SLACK_MS = 5_000;
 
 function readConfig(argv: string[]): { config: Config; configFile: string | undefined } {
   try {
@@ -74,8 +74,8 @@ export async function serve(argv: string[]): Promise<void> {
   // The first load sample before the first connection: `status` and /health never show cpu: null after start.
   await engine.load.whenSampled();
 
-  // Last resort: whatever ends this process, no group we started survives it.
-  process.on('exit', () => engine.executions.killAllNow());
+  // Last resort: whatever ends this process, no group we started survives it and no record stays 'running'.
+  process.on('exit', () => engine.stopNow());
   process.on('uncaughtException', (err) => {
     // Node emits a spawn's EMFILE/ENFILE on the ChildProcess a tick after spawn() returned, and execa has
     // already given that object up (the request was refused with RESOURCE_EXHAUSTED): nothing is broken.
@@ -84,7 +84,7 @@ export async function serve(argv: string[]): Promise<void> {
       return;
     }
     logger.fatal({ err }, 'uncaught exception; killing every process group');
-    engine.executions.killAllNow();
+    engine.stopNow();
     process.exit(1);
   });
   process.on('unhandledRejection', (reason) => {
@@ -116,14 +116,13 @@ export async function serve(argv: string[]): Promise<void> {
     const startedAt = performance.now();
     const cpuAtStart = process.cpuUsage();
     logger.info({ why }, 'shutting down: terminating every process group');
-    const hardStop = setTimeout(
-      () => {
-        logger.warn('shutdown took too long; killing what is left');
-        engine.executions.killAllNow();
-        process.exit(1);
-      },
-      config.graceMs + SHUTDOWN_SLACK_MS + 4_000,
-    );
+    const hardStopMs = config.shutdownTimeoutMs ?? config.graceMs + SHUTDOWN_SLACK_MS;
+    const hardStop = setTimeout(() => {
+      // Records first become final (synchronously, after the kill): never an exit that leaves one 'running'.
+      engine.stopNow();
+      logger.warn({ shutdownTimeoutMs: hardStopMs }, 'shutdown took too long: killed what was left and wrote every record final');
+      process.exit(1);
+    }, hardStopMs);
     hardStop.unref();
     stopAccepting();
     // Executions end first, so in-flight calls answer with terminationReason 'shutdown' before sockets close.
@@ -141,7 +140,7 @@ export async function serve(argv: string[]): Promise<void> {
     process.on(sig, () => {
       if (stopping) {
         logger.warn({ signal: sig }, 'second signal: killing every process group now');
-        engine.executions.killAllNow();
+        engine.stopNow();
         process.exit(130);
       }
       void shutdown(sig);

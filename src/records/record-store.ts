@@ -1,6 +1,6 @@
 // Keeps every execution's record (written atomically at start and end) and its output files: retention,
 // history across restarts, and recovery of records left 'running' by a server that died. The format: record-format.ts.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { appendFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ExecutionBackend } from '../backends/backend.js';
@@ -46,6 +46,8 @@ interface LiveRecord {
   saveErrors: string[];
   writes: Promise<void>;
   meta: RecordMeta;
+  /** Written final synchronously by finalizeNow (the process is about to exit): no later write may replace it. */
+  sealed?: boolean;
 }
 
 export interface RecordStoreOptions {
@@ -305,7 +307,7 @@ export class RecordStore {
 
   private queueWrite(live: LiveRecord): Promise<void> {
     live.writes = live.writes.then(async () => {
-      if (this.dirError) return;
+      if (this.dirError || live.sealed) return;
       try {
         await this.writeAtomic(live.base, this.build(live));
       } catch (e) {
@@ -361,6 +363,52 @@ export class RecordStore {
     if (this.live.has(id)) return false;
     const entry = this.index.get(id);
     return entry !== undefined && !entry.live && (entry.saveErrors?.length ?? 0) === 0 && this.dirError === null;
+  }
+
+  /**
+   * Last resort before the process exits (the shutdown's hard stop, a second signal, a fatal error), after
+   * everything was killed: every record still open is written final now, synchronously, so none is left
+   * `running`. A run whose exit was not seen yet is recorded as ended by the shutdown, SIGKILL (what it got).
+   * Returns how many records it wrote.
+   */
+  finalizeNow(): number {
+    if (this.dirError) return 0;
+    const now = new Date();
+    let written = 0;
+    for (const live of this.live.values()) {
+      if (live.sealed) continue;
+      live.sealed = true;
+      const record = this.build(live);
+      if (!isFinal(record.state)) {
+        record.state = 'exited';
+        record.terminationReason ??= 'shutdown';
+        record.signal ??= 'SIGKILL';
+        record.endedAt ??= now.toISOString();
+        record.durationMs = now.getTime() - Date.parse(record.startedAt);
+        record.stopNote = 'the server was stopped before this command ended: it was killed and this record written at the hard stop';
+      }
+      const file = `${live.base}${RECORD_SUFFIX}`;
+      // Not the async writer's temp name: one of its writes may be in flight.
+      const tmp = `${file}.tmp-${process.pid}-final`;
+      try {
+        writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
+        renameSync(tmp, file);
+        const entry: IndexEntry = {
+          ...summarise(record),
+          base: live.base,
+          logBytes: live.files.bytes.stdout + live.files.bytes.stderr,
+          live: false,
+          endedAtMs: endedAtMsOf(record),
+          saveErrors: record.saveErrors,
+        };
+        this.index.set(entry);
+        appendFileSync(join(this.dir, SUMMARIES_FILE), this.summaryLine(entry));
+        written++;
+      } catch {
+        rmSync(tmp, { force: true });
+      }
+    }
+    return written;
   }
 
   /** Wait for every pending record write and finish (shutdown). */

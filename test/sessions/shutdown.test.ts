@@ -1,14 +1,40 @@
 // Graceful shutdown of the real binary: every group dies (running, paused, detached), calls answer, the server exits.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
+import { alive, eventually } from '../helpers/proc.js';
 import { callTool, connectWs, structured, waitFor } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
 
 let proc: ServerProcess | undefined;
+let dataDir: string | undefined;
 afterEach(() => {
   proc?.kill();
   proc = undefined;
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
 });
+
+/** Every record file in the data dir: id -> the record's fields the tests look at. */
+function recordsOnDisk(
+  dir: string,
+): Map<string, { state: string; terminationReason: string | null; signal: string | null; endedAt: string | null }> {
+  const responses = join(dir, 'responses');
+  const out = new Map<string, { state: string; terminationReason: string | null; signal: string | null; endedAt: string | null }>();
+  for (const f of readdirSync(responses).filter((n) => n.endsWith('.json'))) {
+    const r = JSON.parse(readFileSync(join(responses, f), 'utf8')) as {
+      id: string;
+      state: string;
+      terminationReason: string | null;
+      signal: string | null;
+      endedAt: string | null;
+    };
+    out.set(r.id, r);
+  }
+  return out;
+}
 
 describe('shutdown', () => {
   it('SIGTERM terminates running, paused and detached groups, answers in-flight calls and exits 0 in time', async () => {
@@ -58,4 +84,45 @@ describe('shutdown', () => {
     await waitFor(() => listGroupMembers(stubborn.pgid).length === 0, 3_000, 'group to die');
     await client.close().catch(() => undefined);
   });
+  it('when the shutdown overruns shutdownTimeoutMs, the hard stop kills everything, writes every record final and exits 1', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'cc-hard-stop-'));
+    // The grace period is far longer than the shutdown may take: the hard stop comes in the middle of it.
+    proc = await spawnServer(['--data-dir', dataDir, '--grace-ms', '30000', '--shutdown-timeout-ms', '1500']);
+    const client = await connectWs(proc.url);
+    const started: Array<{ id: string; pid: number; pgid: number }> = [];
+    for (let i = 0; i < 4; i++) {
+      started.push(structured(await callTool(client, 'execute', { command: `trap '' TERM; sleep 60 & sleep 60; wait`, background: true })));
+    }
+    await waitFor(() => started.every((e) => listGroupMembers(e.pgid).length >= 2), 10_000, 'every group with its two sleeps');
+    // The first records are on disk ('running') before the signal.
+    await waitFor(() => recordsOnDisk(dataDir!).size === started.length, 10_000, 'the first records');
+
+    proc.child.kill('SIGTERM');
+    const exit = await proc.exited;
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(proc.stderr()).toContain('shutdown took too long');
+
+    // No record is left 'running': each is final, ended by the shutdown, with the signal it got.
+    const records = recordsOnDisk(dataDir);
+    expect([...records.keys()].sort()).toEqual(started.map((e) => e.id).sort());
+    for (const [id, r] of records) {
+      expect({ id, state: r.state, reason: r.terminationReason, signal: r.signal }).toEqual({
+        id,
+        state: 'exited',
+        reason: 'shutdown',
+        signal: 'SIGKILL',
+      });
+      expect(r.endedAt).not.toBeNull();
+    }
+    // And nothing they started outlives the server (TERM was ignored; the hard stop's SIGKILL was not).
+    expect(await eventually(() => started.every((e) => listGroupMembers(e.pgid).length === 0 && !alive(e.pid)), 5_000)).toBe(true);
+
+    // The next server on this data dir lists them final too (from the summary the hard stop wrote).
+    proc = await spawnServer(['--data-dir', dataDir]);
+    const next = await connectWs(proc.url);
+    const history = structured(await callTool(next, 'status', { scope: 'history' })).executions as Array<{ id: string; state: string }>;
+    for (const e of started) expect(history.find((h) => h.id === e.id)?.state, e.id).toBe('exited');
+    await next.close().catch(() => undefined);
+    await client.close().catch(() => undefined);
+  }, 60_000);
 });

@@ -1,9 +1,8 @@
 // Cgroup containment for any local handle kind (pipes, PTY): the launch enters a fresh cgroup before its first
 // instruction, and every containment operation of the handle goes to that cgroup.
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import type { HandleDescription, HandleUsage, ProcessHandle, PtySize } from '../backend.js';
 import { CgroupHolder } from './cgroup-holder.js';
+import { findExecutable } from './find-executable.js';
 import type { CgroupTree } from './cgroup-tree.js';
 import type { HandleFactory } from './local-backend.js';
 
@@ -69,32 +68,6 @@ export class CgroupHandle implements ProcessHandle {
 }
 
 /**
- * The program the shell wrapper will exec, checked now: behind `sh -c 'exec "$@"'` a missing executable
- * would be exit 127 instead of the SPAWN_FAILED the caller expects. Throws an errno-style error.
- */
-function checkExecutable(file: string, env: Record<string, string>): void {
-  const candidates = file.includes('/')
-    ? [file]
-    : (env.PATH ?? '')
-        .split(delimiter)
-        .filter(Boolean)
-        .map((d) => join(d, file));
-  let last: NodeJS.ErrnoException | undefined;
-  for (const path of candidates) {
-    try {
-      accessSync(path, constants.X_OK);
-      return;
-    } catch (e) {
-      last = e as NodeJS.ErrnoException;
-      if (last.code !== 'ENOENT' && last.code !== 'ENOTDIR') break;
-    }
-  }
-  const err: NodeJS.ErrnoException = new Error(`${file}: ${last?.code ?? 'ENOENT'}`);
-  err.code = last?.code ?? 'ENOENT';
-  throw err;
-}
-
-/**
  * Wrap a handle factory so every launch runs in its own cgroup under the server's tree: created (with its
  * limits) before the spawn, entered by the launch's first instruction (outermost wrapper: outside any sandbox),
  * removed once everything in it is gone.
@@ -104,7 +77,10 @@ export function cgroupFactory(inner: HandleFactory, tree: CgroupTree): HandleFac
     name: `${inner.name}+cgroup`,
     accepts: (launch) => inner.accepts(launch),
     async spawn(launch) {
-      checkExecutable(launch.file, launch.env);
+      // Behind `sh -c '... exec "$@"'` a program that cannot be exec'd would be exit 126/127 and a message
+      // naming the wrapper: look it up first (relative to the launch's cwd, as exec will), so it is the
+      // SPAWN_FAILED with errno that a launch without a cgroup gives.
+      findExecutable(launch.file, launch.env.PATH ?? '', launch.cwd);
       const cg = tree.create(launch.plan.id, launch.plan.limits ?? {});
       let handle: ProcessHandle;
       try {

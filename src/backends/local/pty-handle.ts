@@ -1,9 +1,9 @@
 // The local handle of a command on a pseudo-terminal (@lydell/node-pty): one session, its terminal as stdout.
 import pty from '@lydell/node-pty';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readSync } from 'node:fs';
 import { constants } from 'node:os';
-import { join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { findExecutable } from './find-executable.js';
 import { listSessionMembers, readProcStat } from './proc.js';
 import { MAX_PTY_COLS, MAX_PTY_ROWS, type HandleDescription, type HandleExit, type ProcessHandle, type PtySize } from '../backend.js';
 import { isWaitingForInput } from './stdin-wait.js';
@@ -30,6 +30,19 @@ const PAUSE_AFTER_BYTES = 1 << 20;
 type Pty = pty.IPty & { on(event: 'error', listener: (err: Error) => void): void };
 
 /**
+ * node-pty's UnixTerminal internals the end-of-output drain relies on (node-pty 1.1): the master fd, the
+ * socket reading it, and `_boundClose`, which node-pty sets the moment it learns the leader exited.
+ */
+interface PtyInternals {
+  fd?: unknown;
+  _socket?: { push(chunk: Buffer): boolean };
+  _boundClose?: unknown;
+}
+
+/** Bytes read from the master per drain read. */
+const DRAIN_READ_BYTES = 64 * 1024;
+
+/**
  * A command on its own pseudo-terminal. node-pty forks, calls setsid and makes the terminal the controlling
  * one, so the leader heads a new session: "everything the command started" is that session (every process
  * group in it, job-control groups included), found by session id in /proc. Terminal output (stdout and
@@ -49,6 +62,8 @@ export class PtyHandle implements ProcessHandle {
   private gone = false;
   /** Members seen in the session: pid -> start time (so a reused sid is never taken for ours). */
   private readonly known = new Map<number, number>();
+  /** Our own fd on the terminal's slave side while the leader runs (see holdSlave), or -1. */
+  private slaveFd = -1;
 
   private constructor(
     private readonly term: Pty,
@@ -68,8 +83,10 @@ export class PtyHandle implements ProcessHandle {
       this.stdout.push(chunk);
       if (this.stdout.readableLength > PAUSE_AFTER_BYTES) term.pause();
     });
+    this.holdSlave(term);
     this.exit = new Promise((resolve) => {
       term.onExit(({ exitCode, signal }) => {
+        this.releaseSlave();
         this.members(); // refresh who is in the session before the leader's pid can be handed out again
         this.leaderExited = true;
         this.stdout.push(null);
@@ -94,13 +111,58 @@ export class PtyHandle implements ProcessHandle {
     this.stdin.on('error', () => undefined);
   }
 
+  /**
+   * Never lose the end of the output. When the last slave fd closes, the master reports a hang-up, and libuv
+   * takes "hang-up after a short read" for end-of-file: node-pty closes the master with up to a pty buffer
+   * of output still unread (microsoft/node-pty#72: `seq 1 3000` lost its last KBs in most runs). So the
+   * server holds a slave fd of its own while the leader runs (no hang-up), and when node-pty learns the
+   * leader exited (it sets `_boundClose` then), reads what the kernel still holds straight from the master
+   * into node-pty's socket, in order, and only then lets go: the hang-up that follows finds nothing left.
+   * Depends on node-pty internals; without them (another version) the terminal works as before.
+   */
+  private holdSlave(term: Pty): void {
+    const internals = term as unknown as PtyInternals;
+    const fd = internals.fd;
+    const socket = internals._socket;
+    if (typeof fd !== 'number' || typeof socket?.push !== 'function' || this.ptsName === '') return;
+    if (!Object.prototype.hasOwnProperty.call(internals, '_boundClose')) return;
+    try {
+      this.slaveFd = openSync(this.ptsName, fsConstants.O_RDWR | fsConstants.O_NOCTTY);
+    } catch {
+      return; // no access to the slave: keep node-pty's own behaviour
+    }
+    let bound = internals._boundClose;
+    Object.defineProperty(internals, '_boundClose', {
+      configurable: true,
+      enumerable: true,
+      get: () => bound,
+      set: (value: unknown) => {
+        bound = value;
+        if (value === true) {
+          drainMaster(fd, socket);
+          this.releaseSlave();
+        }
+      },
+    });
+  }
+
+  private releaseSlave(): void {
+    if (this.slaveFd === -1) return;
+    try {
+      closeSync(this.slaveFd);
+    } catch {
+      // already closed
+    }
+    this.slaveFd = -1;
+  }
+
   /** Start `spec` on a new terminal. Throws the OS error when it cannot (node-pty reports exec failures as exit 1). */
   static spawn(spec: PtySpawnSpec): PtyHandle {
     checkSize(spec.size);
     const env: Record<string, string> = { ...spec.env, TERM: spec.env.TERM ?? DEFAULT_TERM };
     // node-pty forks first and reports a failed exec as an exit code: find the program beforehand, so a
     // missing one is a spawn error (ENOENT/EACCES) as with pipes.
-    const file = resolveExecutable(spec.file, env.PATH ?? '', spec.cwd);
+    const file = findExecutable(spec.file, env.PATH ?? '', spec.cwd);
     const term = pty.spawn(file, spec.args, {
       name: env.TERM,
       cols: spec.size.cols,
@@ -203,27 +265,22 @@ export class PtyHandle implements ProcessHandle {
   }
 }
 
-/** The program's path (searched in PATH when it has no slash); throws ENOENT or EACCES like spawn would. */
-function resolveExecutable(file: string, path: string, cwd: string): string {
-  const candidates = file.includes('/')
-    ? [resolve(cwd, file)]
-    : path
-        .split(':')
-        .filter(Boolean)
-        .map((dir) => join(resolve(cwd, dir), file));
-  let code = 'ENOENT';
-  for (const candidate of candidates) {
+/**
+ * Everything the master can read now, pushed into node-pty's socket (behind what it already buffered, so the
+ * order holds). The master is non-blocking: EAGAIN means empty; with our slave fd open there is no EIO.
+ */
+function drainMaster(fd: number, socket: { push(chunk: Buffer): boolean }): void {
+  for (;;) {
+    const buf = Buffer.allocUnsafe(DRAIN_READ_BYTES);
+    let n: number;
     try {
-      if (!statSync(candidate).isFile()) continue;
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EACCES') code = 'EACCES';
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch {
+      return; // EAGAIN (drained), EIO, EBADF: nothing more to read
     }
+    if (n <= 0) return;
+    socket.push(buf.subarray(0, n));
   }
-  const err: NodeJS.ErrnoException = new Error(`${code}: ${file}`);
-  err.code = code;
-  throw err;
 }
 
 function checkSize(size: PtySize): void {

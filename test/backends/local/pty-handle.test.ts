@@ -148,6 +148,19 @@ describe('PtyHandle', () => {
     expect(await p.handle.exit).toEqual({ exitCode: null, signal: 'SIGKILL' });
   });
 
+  it('delivers every byte a command printed before it exited, also when it exits at once', async () => {
+    // libuv takes a hang-up after a short read for end-of-file, and node-pty drops what the kernel still
+    // holds (microsoft/node-pty#72): seq's last few KB went missing in most runs.
+    const expected = Array.from({ length: 3000 }, (_, i) => `${i + 1}\r\n`).join('');
+    for (let run = 0; run < 12; run++) {
+      const p = start('seq', ['1', '3000']);
+      const ended = new Promise((resolve) => p.handle.stdout.once('end', resolve));
+      expect(await p.handle.exit).toEqual({ exitCode: 0, signal: null });
+      await ended;
+      expect({ run, bytes: p.raw().length, tail: p.raw().slice(-20) }).toEqual({ run, bytes: expected.length, tail: expected.slice(-20) });
+    }
+  });
+
   it('throws ENOENT for a missing program instead of starting a terminal', () => {
     expect(() => PtyHandle.spawn({ file: 'no-such-program-xyz', args: [], cwd: '/tmp', env, size: { cols: 80, rows: 24 } })).toThrow(
       expect.objectContaining({ code: 'ENOENT' }),

@@ -19,10 +19,13 @@ function stat(pid: number): { state: string; startTicks: number } | undefined {
 
 
 const started: ChildProcess[] = [];
+const escapes: number[] = [];
 afterEach(() => {
-  for (const c of started.splice(0)) {
+  // The group kill cannot reach the setsid child: it has a session and group of its own.
+  const groups = started.splice(0).map((c) => -c.pid!);
+  for (const target of [...groups, ...escapes.splice(0)]) {
     try {
-      process.kill(-c.pid!, 'SIGKILL');
+      process.kill(target, 'SIGKILL');
     } catch {
       // gone
     }
@@ -36,6 +39,7 @@ async function launch(id: string | null): Promise<{ leader: number; escaped: num
   const child = spawn('/bin/sh', ['-c', script], { detached: true, env, stdio: ['ignore', 'pipe', 'ignore'] });
   started.push(child);
   const escaped = await new Promise<number>((r) => child.stdout.once('data', (d) => r(Number(String(d).trim()))));
+  escapes.push(escaped);
   return { leader: child.pid!, escaped };
 }
 

@@ -6,11 +6,18 @@ import { waitFor } from '../../helpers/server.js';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
+  // The whole group: a pipeline's members and a sleep outlive a SIGKILL to bash alone.
+  for (const c of children.splice(0)) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 });
 
 function run(script: string): { pid: number; child: ChildProcess } {
-  const child = spawn('bash', ['--norc', '--noprofile', '-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['--norc', '--noprofile', '-c', script], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   children.push(child);
   return { pid: child.pid!, child };
 }

@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import type { ProcessHandle, PtySize } from '../backends/backend.js';
 import { ServerError } from '../errors.js';
-import type { HookRun } from '../hooks/hook-runner.js';
+import type { HookRun } from '../hooks/hook-run.js';
 import type { LoadMonitor } from '../system/load-monitor.js';
 import { DeadlineClock, type DeadlineSnapshot } from './deadline-clock.js';
 import { ExecutionInput, type InputDetection, type InputSnapshot } from './execution-input.js';

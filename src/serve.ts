@@ -91,24 +91,10 @@ export async function serve(argv: string[]): Promise<void> {
     logger.error({ err: reason }, 'unhandled rejection');
   });
 
-  let stopTransport: () => Promise<void>;
+  // Handlers before the start line: a supervisor (or a test) that signals as soon as it reads "listening" must
+  // get a clean shutdown, not the default action of a signal nobody handles yet.
+  let stopTransport: () => Promise<void> = () => Promise.resolve();
   let stopAccepting: () => void = () => undefined;
-  if (config.stdio) {
-    const stdio = await startStdioServer(engine);
-    stopTransport = () => stdio.close();
-    void stdio.ended.then(() => shutdown('stdin closed'));
-    const line = describeStartup(config, executionModes(engine));
-    logger.info(line.fields, line.msg);
-  } else {
-    const net = await startNetworkServer(engine);
-    stopTransport = () => net.close();
-    stopAccepting = () => net.stopAccepting();
-    const line = describeStartup(config, executionModes(engine), net);
-    logger.info(line.fields, line.msg);
-    // Never the token itself in the log: the user adds ?token=... once (docs/console.md).
-    if (config.console) logger.info({ console: `${net.baseUrl}/console` }, `console at ${net.baseUrl}/console`);
-  }
-
   let stopping = false;
   async function shutdown(why: string): Promise<void> {
     if (stopping) return;
@@ -147,4 +133,21 @@ export async function serve(argv: string[]): Promise<void> {
     });
   }
   process.on('SIGHUP', () => void shutdown('SIGHUP'));
+
+  if (config.stdio) {
+    const stdio = await startStdioServer(engine);
+    stopTransport = () => stdio.close();
+    void stdio.ended.then(() => shutdown('stdin closed'));
+    const line = describeStartup(config, executionModes(engine));
+    logger.info(line.fields, line.msg);
+  } else {
+    const net = await startNetworkServer(engine);
+    stopTransport = () => net.close();
+    stopAccepting = () => net.stopAccepting();
+    if (stopping) return stopAccepting(); // a signal during start-up: never begin to serve
+    const line = describeStartup(config, executionModes(engine), net);
+    logger.info(line.fields, line.msg);
+    // Never the token itself in the log: the user adds ?token=... once (docs/console.md).
+    if (config.console) logger.info({ console: `${net.baseUrl}/console` }, `console at ${net.baseUrl}/console`);
+  }
 }

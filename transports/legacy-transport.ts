@@ -1,8 +1,10 @@
 // The original protocol's frames on one `ws` connection: text in, JSON out, liveness pings; every frame sent is metered.
 import WebSocket from 'ws';
 import type { MeteredTransport } from './attach-session.js';
+import { FrameGovernor, type FrameGovernorOptions } from './frame-governor.js';
+import { SESSION_CLOSE_FRAMES } from './websocket.js';
 
-export interface LegacyTransportOptions {
+export interface LegacyTransportOptions extends FrameGovernorOptions {
   /** Protocol-level ping interval; a peer that misses one pong is terminated (no close frame, so no code at all). */
   pingIntervalMs: number;
 }
@@ -17,11 +19,23 @@ export class LegacyTransport implements MeteredTransport {
   private alive = true;
   private heartbeat: NodeJS.Timeout | undefined;
   private closeFired = false;
+  /** The same bounds as an MCP connection's: frames read per second, error replies before a 1008 close. */
+  private readonly governor: FrameGovernor;
 
   constructor(
     readonly ws: WebSocket,
     private readonly options: LegacyTransportOptions,
-  ) {}
+  ) {
+    this.governor = new FrameGovernor(
+      ws,
+      options,
+      (data, isBinary) => {
+        const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+        this.onmessage?.(text, isBinary);
+      },
+      () => this.close(SESSION_CLOSE_FRAMES.flood.code, SESSION_CLOSE_FRAMES.flood.text),
+    );
+  }
 
   get open(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
@@ -30,8 +44,7 @@ export class LegacyTransport implements MeteredTransport {
   start(): Promise<void> {
     this.ws.on('message', (data, isBinary) => {
       this.alive = true;
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      this.onmessage?.(text, isBinary);
+      this.governor.admit(data, isBinary);
     });
     this.ws.on('pong', () => (this.alive = true));
     this.ws.on('error', (err) => this.onerror?.(err));
@@ -52,6 +65,7 @@ export class LegacyTransport implements MeteredTransport {
     const text = JSON.stringify(message);
     const written = new Promise<void>((resolve) => this.ws.send(text, () => resolve()));
     this.onframe?.(Buffer.byteLength(text), written);
+    if (typeof message === 'object' && message !== null && 'error' in message) this.governor.countError();
     return written;
   }
 
@@ -63,6 +77,7 @@ export class LegacyTransport implements MeteredTransport {
     if (this.closeFired) return;
     this.closeFired = true;
     clearInterval(this.heartbeat);
+    this.governor.stop();
     this.onclose?.();
   }
 }

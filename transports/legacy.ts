@@ -66,7 +66,13 @@ function legacyExitCode(exitCode: number | null, signal: string | null): number 
 
 /** Serve one original-protocol connection until it closes. */
 export async function serveLegacyConnection(engine: Engine, ws: WebSocket): Promise<void> {
-  const transport = new LegacyTransport(ws, { pingIntervalMs: engine.config.pingIntervalMs });
+  const { config, logger } = engine;
+  const transport = new LegacyTransport(ws, {
+    pingIntervalMs: config.pingIntervalMs,
+    framesPerSecond: config.wsFramesPerSecond,
+    errorBudget: config.wsErrorBudget,
+    onflood: () => logger.warn({ protocol: 'original', budget: config.wsErrorBudget }, 'closing a connection that floods errors'),
+  });
   let connection: LegacyConnection | undefined;
   try {
     await attachSession(engine, {

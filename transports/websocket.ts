@@ -6,22 +6,15 @@ import WebSocket from 'ws';
 import { CLOSE_CODES, JSONRPC_ERRORS } from '../src/wire.js';
 import type { SessionCloseReason } from '../src/sessions/session-registry.js';
 import type { MeteredTransport } from './attach-session.js';
+import { FrameGovernor, type FrameGovernorOptions } from './frame-governor.js';
 
 const CLOSE_TIMEOUT_MS = 2_000;
-/** The window the error budget counts over. */
-const ERROR_WINDOW_MS = 10_000;
 
-export interface WebSocketTransportOptions {
+export interface WebSocketTransportOptions extends FrameGovernorOptions {
   /** Protocol-level ping interval; a peer that misses one pong is terminated. */
   pingIntervalMs: number;
   /** Request headers of the upgrade, passed to handlers as `extra.requestInfo.headers`. */
   headers?: IncomingHttpHeaders;
-  /** Frames read per second at most (bursts of twice that); past it, reading pauses. 0 = no limit. */
-  framesPerSecond?: number;
-  /** Error replies within 10 s after which the connection is closed with 1008. 0 = no limit. */
-  errorBudget?: number;
-  /** Called once when the error budget is spent, before the close (for the log). */
-  onflood?: () => void;
 }
 
 export class WebSocketServerTransport implements Transport, MeteredTransport {
@@ -36,86 +29,28 @@ export class WebSocketServerTransport implements Transport, MeteredTransport {
   private closeFired = false;
   private alive = true;
   private heartbeat: NodeJS.Timeout | undefined;
-  /** Token bucket of incoming frames: refilled at framesPerSecond, holding at most two seconds' worth. */
-  private tokens: number;
-  private refilledAt = Date.now();
-  private resumeTimer: NodeJS.Timeout | undefined;
-  /** Frames read from the socket but over the rate, in order. */
-  private readonly queue: Array<[WebSocket.RawData, boolean]> = [];
-  /** Error replies in the current window, and when the window started. */
-  private errors = 0;
-  private errorWindowStart = Date.now();
-  private flooded = false;
+  /** Rate of frames read and the error budget (1008 when spent). */
+  private readonly governor: FrameGovernor;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly options: WebSocketTransportOptions,
   ) {
-    this.tokens = 2 * (options.framesPerSecond ?? 0);
-  }
-
-  /** Take a token for one frame; false when the bucket is empty. */
-  private takeToken(): boolean {
-    const rate = this.options.framesPerSecond ?? 0;
-    if (rate <= 0) return true;
-    const now = Date.now();
-    this.tokens = Math.min(2 * rate, this.tokens + ((now - this.refilledAt) * rate) / 1000);
-    this.refilledAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-
-  /**
-   * One frame arrived: handled now when a token is left, else queued and the socket paused until the bucket
-   * refills. The peer's further frames wait in its own send buffer and the TCP window; the queue holds at
-   * most what one read of the socket brought.
-   */
-  private admit(data: WebSocket.RawData, isBinary: boolean): void {
-    this.alive = true;
-    if (this.queue.length === 0 && this.takeToken()) return this.receive(data, isBinary);
-    this.queue.push([data, isBinary]);
-    if (this.resumeTimer) return;
-    this.ws.pause();
-    this.scheduleDrain();
-  }
-
-  private scheduleDrain(): void {
-    const rate = this.options.framesPerSecond ?? 1;
-    this.resumeTimer = setTimeout(() => this.drain(), Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / rate)));
-    this.resumeTimer.unref();
-  }
-
-  private drain(): void {
-    this.resumeTimer = undefined;
-    while (this.queue.length > 0 && !this.closeFired && this.takeToken()) {
-      const [data, isBinary] = this.queue.shift()!;
-      this.receive(data, isBinary);
-    }
-    if (this.closeFired) return;
-    if (this.queue.length > 0) return this.scheduleDrain();
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.resume();
-  }
-
-  /** One error reply sent: past the budget within the window, the connection is closed (1008). */
-  private countError(): void {
-    const budget = this.options.errorBudget ?? 0;
-    if (budget <= 0 || this.flooded) return;
-    const now = Date.now();
-    if (now - this.errorWindowStart > ERROR_WINDOW_MS) {
-      this.errorWindowStart = now;
-      this.errors = 0;
-    }
-    if (++this.errors <= budget) return;
-    this.flooded = true;
-    this.options.onflood?.();
-    void this.close(SESSION_CLOSE_FRAMES.flood.code, SESSION_CLOSE_FRAMES.flood.text);
+    this.governor = new FrameGovernor(
+      ws,
+      options,
+      (data, isBinary) => this.receive(data, isBinary),
+      () => void this.close(SESSION_CLOSE_FRAMES.flood.code, SESSION_CLOSE_FRAMES.flood.text),
+    );
   }
 
   start(): Promise<void> {
     if (this.started) throw new Error('WebSocketServerTransport already started');
     this.started = true;
-    this.ws.on('message', (data, isBinary) => this.admit(data, isBinary));
+    this.ws.on('message', (data, isBinary) => {
+      this.alive = true;
+      this.governor.admit(data, isBinary);
+    });
     this.ws.on('pong', () => (this.alive = true));
     this.ws.on('error', (err) => this.onerror?.(err));
     this.ws.on('close', () => this.fireClose());
@@ -137,7 +72,6 @@ export class WebSocketServerTransport implements Transport, MeteredTransport {
 
   private receive(data: WebSocket.RawData, isBinary: boolean): void {
     this.alive = true;
-    if (this.flooded) return;
     if (isBinary) {
       this.ws.close(CLOSE_CODES.UNSUPPORTED_DATA, 'binary frames are not supported; send JSON-RPC as text');
       return;
@@ -167,21 +101,31 @@ export class WebSocketServerTransport implements Transport, MeteredTransport {
   private reject(id: string | number | null, code: number, message: string): void {
     // id null is what JSON-RPC prescribes when the request id could not be read.
     this.sendText(JSON.stringify({ jsonrpc: '2.0', id, error: { code, message } })).catch(() => undefined);
-    this.countError();
+    this.governor.countError();
   }
 
   /** Resolves once `ws` has handed the frame to the socket; rejects if the connection is not open. */
   send(message: JSONRPCMessage): Promise<void> {
     const sent = this.sendText(JSON.stringify(message));
-    if ('error' in message) this.countError();
+    if ('error' in message) this.governor.countError();
     return sent;
   }
 
+  /**
+   * A ready frame: one JSON-RPC message already serialised to UTF-8, sent as a text frame without another
+   * copy. While the peer reads slowly, pending frames wait as buffers outside V8's heap, not as strings in it.
+   */
+  sendFrame(frame: Buffer): Promise<void> {
+    return this.sendText(frame);
+  }
+
   /** Every frame goes out here, so `onframe` sees each one with its real size. */
-  private sendText(text: string): Promise<void> {
+  private sendText(text: string | Buffer): Promise<void> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('WebSocket is not open'));
-    const written = new Promise<void>((resolve, reject) => this.ws.send(text, (err) => (err ? reject(err) : resolve())));
-    this.onframe?.(Buffer.byteLength(text), written);
+    const written = new Promise<void>((resolve, reject) =>
+      this.ws.send(text, { binary: false }, (err) => (err ? reject(err) : resolve())),
+    );
+    this.onframe?.(typeof text === 'string' ? Buffer.byteLength(text) : text.length, written);
     return written;
   }
 
@@ -211,7 +155,7 @@ export class WebSocketServerTransport implements Transport, MeteredTransport {
     if (this.closeFired) return;
     this.closeFired = true;
     clearInterval(this.heartbeat);
-    clearTimeout(this.resumeTimer);
+    this.governor.stop();
     this.onclose?.();
   }
 }

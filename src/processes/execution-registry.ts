@@ -152,6 +152,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         outputBufferBytes: this.config.outputBufferBytes,
         maxOutputBytes: this.config.maxOutputBytes,
         inlineOutputChars: this.config.inlineOutputChars,
+        maxChunkBytes: this.config.progressChunkBytes,
         interactive: req.interactive === true || req.pty !== undefined,
         inputQuietMs: this.config.inputQuietMs,
         load: this.load,

@@ -4,7 +4,9 @@ import type { ExecutionBackend, Launch, LaunchPlan, PtySize, ResourceLimits, San
 import type { SandboxRequest } from '../policy/sandbox-policy.js';
 import type { Config } from '../config.js';
 import { ServerError } from '../errors.js';
-import type { HookRun, HookRunner, PreHookRequest } from '../hooks/hook-runner.js';
+import type { HookRun } from '../hooks/hook-run.js';
+import type { HookRunner } from '../hooks/hook-runner.js';
+import type { PreHookRequest } from '../hooks/pre-hook-output.js';
 import type { CommandPolicy } from '../policy/command-policy.js';
 import { normaliseCommand, type DurationHistory } from './duration-history.js';
 

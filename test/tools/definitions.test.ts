@@ -1,19 +1,11 @@
 // Tool definitions as a client sees them (tools/list) and results checked against them by the SDK's own Client.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-let client: Client | undefined;
-const groups = new GroupTracker();
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-});
+const fx = useTestServer();
+const groups = fx.groups;
 
 type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; items?: JsonSchema; anyOf?: JsonSchema[] };
 
@@ -34,10 +26,9 @@ function undeclared(schema: JsonSchema | undefined, value: unknown, path = '$'):
 }
 
 async function start(): Promise<Map<string, Tool>> {
-  server = await startTestServer({ defaultTimeoutMs: 5_000, maxTimeoutMs: 60_000, graceMs: 1_234, writeStdinWaitMs: 777 });
-  client = await connectWs(server.url);
+  await fx.serve({ defaultTimeoutMs: 5_000, maxTimeoutMs: 60_000, graceMs: 1_234, writeStdinWaitMs: 777 });
   // listTools makes the SDK Client validate every later callTool's structuredContent against outputSchema.
-  const { tools } = await client.listTools();
+  const { tools } = await fx.client.listTools();
   return new Map(tools.map((t) => [t.name, t]));
 }
 
@@ -77,7 +68,7 @@ describe('tool definitions', () => {
 
   it('every result path matches its outputSchema, errors included, and declares every key it returns', async () => {
     const tools = await start();
-    const c = client!;
+    const c = fx.client;
     const checked: string[] = [];
     // The SDK Client throws on a result that does not match; undeclared() catches keys the schema leaves out.
     const call = async (name: string, args: Record<string, unknown>, isError = false): Promise<any> => {
@@ -122,13 +113,13 @@ describe('tool definitions', () => {
 
   it('a still-running result names the next call, and the retired detach flag still backgrounds', async () => {
     await start();
-    const result = await callTool(client!, 'execute', { command: 'sleep 30', detach: true });
+    const result = await callTool(fx.client, 'execute', { command: 'sleep 30', detach: true });
     groups.addResult(result);
     const s = structured(result);
     expect(s).toMatchObject({ state: 'running', background: true });
     const text = (result.content as Array<{ text: string }>)[0]!.text;
     expect(text).toContain(`status {"id": "${s.id}", "sinceSeq": ${s.lastSeq}}`);
     expect(text).toContain(`control {"id": "${s.id}", "action": "cancel"}`);
-    await callTool(client!, 'control', { id: s.id, action: 'kill' });
+    await callTool(fx.client, 'control', { id: s.id, action: 'kill' });
   });
 });

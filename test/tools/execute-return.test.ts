@@ -1,19 +1,12 @@
 // Calls never outlive the client's patience: without a progress token, execute returns a running handle in time.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-let client: Client | undefined;
-const groups = new GroupTracker();
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-});
+const fx = useTestServer();
+const groups = fx.groups;
 
 /** Poll status until the execution has exited; returns its status result. */
 async function waitExited(c: Client, id: string, timeoutMs: number): Promise<CallToolResult> {
@@ -31,17 +24,16 @@ async function waitExited(c: Client, id: string, timeoutMs: number): Promise<Cal
 
 describe('execute without a progress token', () => {
   it('returns a running handle after returnRunningAfterMs, the command goes on, status shows its end', async () => {
-    server = await startTestServer({ returnRunningAfterMs: 1_000 });
-    client = await connectWs(server.url);
+    await fx.serve({ returnRunningAfterMs: 1_000 });
     const started = Date.now();
-    const result = await callTool(client, 'execute', { command: 'sleep 4; echo done' });
+    const result = await callTool(fx.client, 'execute', { command: 'sleep 4; echo done' });
     groups.addResult(result);
     const s = structured(result);
     expect(s.state).toBe('running');
     expect(Date.now() - started).toBeLessThan(3_900);
     const text = (result.content as Array<{ text: string }>)[0]!.text;
     expect(text).toContain(`status {"id": "${s.id}", "sinceSeq": 0}`);
-    const end = await waitExited(client, s.id, 30_000);
+    const end = await waitExited(fx.client, s.id, 30_000);
     expect(structured(end).exitCode).toBe(0);
     expect(
       structured(end)
@@ -51,13 +43,12 @@ describe('execute without a progress token', () => {
   });
 
   it('waits for the end when the caller streams progress or sets waitMs', async () => {
-    server = await startTestServer({ returnRunningAfterMs: 500 });
-    client = await connectWs(server.url);
-    const withProgress = await client.callTool({ name: 'execute', arguments: { command: 'sleep 1.5; echo a' } }, undefined, {
+    await fx.serve({ returnRunningAfterMs: 500 });
+    const withProgress = await fx.client.callTool({ name: 'execute', arguments: { command: 'sleep 1.5; echo a' } }, undefined, {
       onprogress: () => undefined,
     });
     expect(structured(withProgress as CallToolResult).exitCode).toBe(0);
-    const withWait = await callTool(client, 'execute', { command: 'sleep 1.5; echo b', waitMs: 20_000 });
+    const withWait = await callTool(fx.client, 'execute', { command: 'sleep 1.5; echo b', waitMs: 20_000 });
     expect(structured(withWait).exitCode).toBe(0);
   });
 
@@ -66,13 +57,12 @@ describe('execute without a progress token', () => {
     'hands an SDK client with the default 60 s timeout a running handle for sleep 70, which then finishes',
     { timeout: 150_000 },
     async () => {
-      server = await startTestServer();
-      client = await connectWs(server.url);
-      const result = await callTool(client, 'execute', { command: 'sleep 70; echo done' });
+      await fx.serve();
+      const result = await callTool(fx.client, 'execute', { command: 'sleep 70; echo done' });
       groups.addResult(result);
       const s = structured(result);
       expect(s.state).toBe('running');
-      const end = await waitExited(client, s.id, 60_000);
+      const end = await waitExited(fx.client, s.id, 60_000);
       expect(structured(end).exitCode).toBe(0);
       expect(structured(end).terminationReason).toBeNull();
       expect(

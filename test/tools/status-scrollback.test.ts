@@ -1,18 +1,11 @@
 // status with beforeSeq: windows of output read backwards by cursor, from memory and from disk, live or finished.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-let client: Client | undefined;
-const groups = new GroupTracker();
-afterEach(async () => {
-  await client?.close();
-  await server?.close();
-  client = undefined;
-  server = undefined;
-  await groups.expectGroupsGone();
-});
+const fx = useTestServer();
+const groups = fx.groups;
 
 const LINES = 40_000;
 const expected = Array.from({ length: LINES }, (_, i) => `${String(i + 1).padStart(6, '0')}\n`).join('');
@@ -39,41 +32,38 @@ async function readBackwards(c: Client, id: string, maxBytes: number): Promise<{
 
 describe('status beforeSeq (scrollback)', () => {
   it('reads a finished log back from its tail in bounded windows that join up to the whole log', async () => {
-    server = await startTestServer({ outputBufferBytes: 64 * 1024 });
-    client = await connectWs(server.url);
-    const r = await callTool(client, 'execute', { command: `seq -w 1 ${LINES} | sed 's/^/0/'` });
+    await fx.serve({ outputBufferBytes: 64 * 1024 });
+    const r = await callTool(fx.client, 'execute', { command: `seq -w 1 ${LINES} | sed 's/^/0/'` });
     // 7 bytes a line: 280 kB, four times the memory window.
     expect(structured(r).stdoutBytes).toBe(expected.length);
-    const { text, reads, tailWindow } = await readBackwards(client, structured(r).id, 32 * 1024);
+    const { text, reads, tailWindow } = await readBackwards(fx.client, structured(r).id, 32 * 1024);
     expect(tailWindow.endsWith('040000\n')).toBe(true);
     expect(text).toBe(expected);
     expect(reads).toBeGreaterThan(1);
   });
 
   it('reads a live execution back across the seam between disk and memory', async () => {
-    server = await startTestServer({ outputBufferBytes: 64 * 1024 });
-    client = await connectWs(server.url);
-    const r = await callTool(client, 'execute', {
+    await fx.serve({ outputBufferBytes: 64 * 1024 });
+    const r = await callTool(fx.client, 'execute', {
       command: `seq -w 1 ${LINES} | sed 's/^/0/'; sleep 60`,
       background: true,
     });
     groups.addResult(r);
     const id = structured(r).id;
     await waitFor(
-      async () => structured(await callTool(client!, 'status', { id, maxBytes: 1 })).stdoutBytes === expected.length,
+      async () => structured(await callTool(fx.client, 'status', { id, maxBytes: 1 })).stdoutBytes === expected.length,
       20_000,
       'all output',
     );
-    const { text } = await readBackwards(client, id, 20 * 1024);
+    const { text } = await readBackwards(fx.client, id, 20 * 1024);
     expect(text).toBe(expected);
-    await callTool(client, 'control', { id, action: 'kill' });
+    await callTool(fx.client, 'control', { id, action: 'kill' });
   });
 
   it('refuses sinceSeq and beforeSeq together with INVALID_INPUT', async () => {
-    server = await startTestServer();
-    client = await connectWs(server.url);
-    const r = await callTool(client, 'execute', { command: 'echo hi' });
-    const bad = await callTool(client, 'status', { id: structured(r).id, sinceSeq: 0, beforeSeq: 5 });
+    await fx.serve();
+    const r = await callTool(fx.client, 'execute', { command: 'echo hi' });
+    const bad = await callTool(fx.client, 'status', { id: structured(r).id, sinceSeq: 0, beforeSeq: 5 });
     expect(bad.isError).toBe(true);
     expect(structured(bad).error.code).toBe('INVALID_INPUT');
   });

@@ -2,28 +2,20 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterEach, describe, expect, it } from 'vitest';
-import { callTool, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
 // A full GC on demand, to measure live memory rather than garbage not yet collected.
 setFlagsFromString('--expose-gc');
 
-let server: TestServer | undefined;
-let client: Client | undefined;
-const groups = new GroupTracker();
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-});
+const fx = useTestServer();
+const groups = fx.groups;
 
 async function connect(): Promise<Client> {
-  server = await startTestServer();
-  client = await connectWs(server.url);
-  await client.listTools(); // results are then checked against the outputSchema
-  return client;
+  await fx.serve();
+  await fx.client.listTools(); // results are then checked against the outputSchema
+  return fx.client;
 }
 
 /** Run a command to its end (background + status polling: no call waits on a big output). */

@@ -2,34 +2,12 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  callTool,
-  callWithProgress,
-  connectWs,
-  GroupTracker,
-  startTestServer,
-  structured,
-  waitFor,
-  type TestServer,
-} from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { callTool, callWithProgress, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-let client: Client | undefined;
-const groups = new GroupTracker();
-afterEach(async () => {
-  await client?.close();
-  client = undefined;
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-});
-
-async function connect(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<Client> {
-  server = await startTestServer(overrides);
-  client = await connectWs(server.url);
-  return client;
-}
+const fx = useTestServer();
+const groups = fx.groups;
 
 async function execute(c: Client, args: Record<string, unknown>) {
   const result = await callTool(c, 'execute', args);
@@ -59,7 +37,7 @@ async function until(c: Client, id: string, check: (s: any) => boolean, what: st
 
 describe('interactive executions', () => {
   it('returns at a read prompt with waitingForInput, and write_stdin gets the answer and the exit', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const started = Date.now();
     const s = await execute(c, { command: 'read -p "name? " n; echo "hello $n"', interactive: true });
     expect(s.state).toBe('running');
@@ -77,7 +55,7 @@ describe('interactive executions', () => {
   });
 
   it('names write_stdin in the text of a call that returns waiting, with the prompt on a terminal', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const result = await callTool(c, 'execute', { command: 'read -p "name? " n; echo "hello $n"', pty: true });
     groups.addResult(result);
     const s = structured(result);
@@ -94,7 +72,7 @@ describe('interactive executions', () => {
   });
 
   it('streams a waiting-for-input progress notification with the prompt', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const { result, streamed } = await callWithProgress(c, 'execute', { command: 'echo first; read -p "pin? " n', pty: true });
     groups.addResult(result);
     expect(structured(result).waitingForInput).toBe(true);
@@ -106,7 +84,7 @@ describe('interactive executions', () => {
   });
 
   it('runs on a terminal of the requested size, and resize changes it', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const s = await execute(c, {
       argv: [
         'python3',
@@ -127,7 +105,7 @@ describe('interactive executions', () => {
   });
 
   it('stops a foreground sleep with Ctrl-C while the interactive shell survives', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const s = await execute(c, { argv: ['bash', '--norc', '--noprofile', '-i'], pty: true, env: { PS1: '$ ' } });
     expect(s.waitingForInput).toBe(true);
     const sleeping = await write(c, { id: s.id, data: 'sleep 100\r', waitMs: 1_500 });
@@ -144,7 +122,7 @@ describe('interactive executions', () => {
   });
 
   it('talks to a Python REPL', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const s = await execute(c, { argv: ['python3', '-q'], pty: true });
     expect(s.waitingForInput).toBe(true);
     const r = await write(c, { id: s.id, data: 'print(6*7)\r' });
@@ -156,14 +134,14 @@ describe('interactive executions', () => {
   });
 
   it('runs top -b -n 1 on a terminal', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const s = await execute(c, { command: 'top -b -n 1 | head -20', pty: true });
     expect(s.exitCode).toBe(0);
     expect(s.stdout).toMatch(/PID\s+USER/);
   });
 
   it('shows a \\r progress bar at its last state while the log keeps every raw frame', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const s = await execute(c, {
       command: 'for i in $(seq 1 200); do printf "\\rprogress %3d%%" $((i / 2)); done; printf "\\n\\033[32mdone\\033[0m\\n"',
       pty: true,
@@ -182,7 +160,7 @@ describe('interactive executions', () => {
   });
 
   it('keeps an interactive stdin open as a pipe: cat echoes each write, eof ends it', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const s = await execute(c, { argv: ['cat'], interactive: true, stdin: 'first\n' });
     expect(s.waitingForInput).toBe(true);
     expect(s.stdout).toBe('first\n');
@@ -194,7 +172,7 @@ describe('interactive executions', () => {
   });
 
   it('takes input key by key from many short calls without piling up listeners on the execution', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
     process.on('warning', onWarning);
@@ -216,12 +194,12 @@ describe('interactive executions', () => {
   });
 
   it('records how much input was written, never what', async () => {
-    const c = await connect();
+    const c = await fx.serve();
     const s = await execute(c, { command: 'read -r secret; echo "got ${#secret} chars"', interactive: true });
     const r = await write(c, { id: s.id, data: 'hunter2-passw0rd\n' });
     expect(r.s.output.stdout).toBe('got 16 chars\n');
     expect(r.s.input).toEqual({ writes: 1, bytes: 17, closed: false });
-    await server!.engine.records.flush();
+    await fx.server.engine.records.flush();
     const files: string[] = [];
     const walk = (dir: string) => {
       for (const name of readdirSync(dir)) {
@@ -230,7 +208,7 @@ describe('interactive executions', () => {
         else files.push(path);
       }
     };
-    walk(server!.engine.config.dataDir);
+    walk(fx.server.engine.config.dataDir);
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(readFileSync(f, 'utf8'), f).not.toContain('hunter2');
     const past = await callTool(c, 'status', { id: s.id });
@@ -238,7 +216,7 @@ describe('interactive executions', () => {
   });
 
   it('refuses input to what cannot take it, with stable codes', async () => {
-    const c = await connect({ maxWriteStdinWaitMs: 5_000 });
+    const c = await fx.serve({ maxWriteStdinWaitMs: 5_000 });
     const plain = await execute(c, { command: 'echo hi' });
     const errorCode = async (args: Record<string, unknown>) => {
       const r = await callTool(c, 'write_stdin', args);

@@ -57,4 +57,40 @@ describe('per-connection fairness', () => {
     expect(Date.now() - t).toBeGreaterThanOrEqual(1_500);
     ws.close();
   }, 60_000);
+
+  it('holds an original-protocol connection (no subprotocol) to the same bounds: an error flood is closed with 1008', async () => {
+    server = await startTestServer({ wsFramesPerSecond: 200, wsErrorBudget: 100 });
+    const healthy = await connectWs(server.url);
+    clients.push(healthy);
+    const hostile = await open(server.url, []);
+    expect(hostile.protocol).toBe('');
+    const gone = closed(hostile);
+    for (let i = 0; i < 5_000; i++) {
+      hostile.send(i % 2 === 0 ? '{not json' : JSON.stringify({ jsonrpc: '2.0', id: i, method: 'no.such', params: {} }));
+    }
+    for (let i = 0; i < 3; i++) {
+      const t = Date.now();
+      expect(structured(await callTool(healthy, 'execute', { argv: ['echo', `ok ${i}`] })).stdout).toBe(`ok ${i}\n`);
+      expect(Date.now() - t).toBeLessThan(10_000);
+    }
+    expect(await gone).toEqual({ code: 1008, reason: 'too many messages or errors on this connection' });
+    await waitFor(() => server!.engine.sessions.size === 1, 10_000, 'the flooding session to end');
+  }, 60_000);
+
+  it('throttles an original-protocol connection past wsFramesPerSecond and still answers every request', async () => {
+    server = await startTestServer({ wsFramesPerSecond: 100, wsErrorBudget: 1_000 });
+    const ws = await open(server.url, []);
+    const answered = new Set<number>();
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data));
+      if (msg.id !== undefined && msg.id !== null) answered.add(msg.id);
+    });
+    const t = Date.now();
+    for (let i = 1; i <= 400; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'ping', params: {} }));
+    const until = Date.now() + 30_000;
+    while (answered.size < 400 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(answered.size).toBe(400);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1_500);
+    ws.close();
+  }, 60_000);
 });

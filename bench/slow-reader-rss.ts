@@ -99,11 +99,24 @@ async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: S
   }
 }
 
-export async function benchSlowReaderRss(ctx: BenchContext, opts: SlowReaderOptions): Promise<Row[]> {
-  return [
-    await measureShape(ctx, opts, 'lines', opts.mib),
-    await measureShape(ctx, opts, 'single-line', opts.mib),
-    // Each NUL is 6 bytes on the wire (\u0000): a sixth of the output moves about as many bytes.
-    await measureShape(ctx, opts, 'NUL bytes', opts.mib / 6),
+/** BENCH_SLOW_SHAPES picks some of the shapes (comma-separated: lines, single-line, nul); default all three. */
+function selectedShapes(): Shape[] {
+  const raw = process.env.BENCH_SLOW_SHAPES;
+  const all: Array<[string, Shape]> = [
+    ['lines', 'lines'],
+    ['single-line', 'single-line'],
+    ['nul', 'NUL bytes'],
   ];
+  if (raw === undefined || raw.trim() === '') return all.map(([, shape]) => shape);
+  const wanted = raw.split(',').map((s) => s.trim().toLowerCase());
+  return all.filter(([key]) => wanted.includes(key)).map(([, shape]) => shape);
+}
+
+export async function benchSlowReaderRss(ctx: BenchContext, opts: SlowReaderOptions): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const shape of selectedShapes()) {
+    // Each NUL is 6 bytes on the wire (\u0000): a sixth of the output moves about as many bytes.
+    rows.push(await measureShape(ctx, opts, shape, shape === 'NUL bytes' ? opts.mib / 6 : opts.mib));
+  }
+  return rows;
 }

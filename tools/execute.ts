@@ -207,6 +207,7 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
 
   const token = extra._meta?.progressToken;
   const pty = execution.snapshot().pty;
+  const sendFrame = deps.session.sendFrame;
   const sink =
     token === undefined
       ? undefined
@@ -214,6 +215,8 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
           executionId: execution.id,
           progressToken: token,
           send: extra.sendNotification,
+          // Ready frames where the transport takes them; like the SDK's sendNotification, nothing after a cancel.
+          ...(sendFrame ? { sendFrame: (frame: Buffer) => (extra.signal.aborted ? Promise.resolve() : sendFrame(frame)) } : {}),
           flow: deps.session.flow,
           coalesceMs: deps.config.progressCoalesceMs,
           chunkBytes: deps.config.progressChunkBytes,

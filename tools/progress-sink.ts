@@ -5,12 +5,18 @@ import type { OutputChunk, StreamName } from '../src/processes/output-log.js';
 import type { TerminalText } from '../src/processes/terminal-text.js';
 import type { FlowMeter } from '../src/sessions/flow-meter.js';
 import { FlowSubscriber } from '../src/sessions/flow-subscriber.js';
+import { progressFrame } from './progress-frame.js';
 import { META_EXECUTION, META_KIND, META_SEQ, META_STREAM } from '../src/wire.js';
 
 export interface ProgressSinkOptions {
   executionId: string;
   progressToken: string | number;
   send: (n: ServerNotification) => Promise<void>;
+  /**
+   * Write a ready frame (the notification serialised by progressFrame) straight to the session's transport,
+   * when it can: then `send` is not used. Resolves once written, like `send`.
+   */
+  sendFrame?: (frame: Buffer) => Promise<void>;
   flow: FlowMeter;
   coalesceMs: number;
   chunkBytes: number;
@@ -30,7 +36,8 @@ const FINAL_SETTLE_MS = 15;
 const CONFIRM_TIMEOUT_MS = 1_000;
 
 export class ProgressSink extends FlowSubscriber {
-  private buffered: string[] = [];
+  /** Chunks waiting to be coalesced: bytes, decoded only when their notification is built. */
+  private buffered: OutputChunk[] = [];
   private bufferedStream: StreamName | null = null;
   private bufferedBytes = 0;
   private lastSeq = 0;
@@ -62,7 +69,7 @@ export class ProgressSink extends FlowSubscriber {
     if (this.bufferedStream !== null && this.bufferedStream !== chunk.stream) this.flush();
     if (this.bufferedBytes > 0 && this.bufferedBytes + chunk.bytes > this.opts.chunkBytes) this.flush();
     this.bufferedStream = chunk.stream;
-    this.buffered.push(chunk.data);
+    this.buffered.push(chunk);
     this.bufferedBytes += chunk.bytes;
     this.lastSeq = chunk.seq;
     if (quiet || this.bufferedBytes >= this.opts.chunkBytes) this.flush();
@@ -79,20 +86,22 @@ export class ProgressSink extends FlowSubscriber {
     return this.lastProgress;
   }
 
-  private emit(message: string, meta: Record<string, unknown>): void {
+  /** Send one notification whose message is the concatenation of `texts`. */
+  private emit(texts: readonly string[], meta: Record<string, unknown>): void {
     this.lastSentAt = Date.now();
     const total = this.opts.expectedMs;
     const progress = this.nextProgress();
-    const sent = this.opts.send({
-      method: 'notifications/progress',
-      params: {
-        progressToken: this.opts.progressToken,
-        progress,
-        ...(total !== undefined && total > progress ? { total } : {}),
-        message,
-        _meta: { [META_EXECUTION]: this.opts.executionId, ...meta },
-      },
-    });
+    const fields = {
+      progressToken: this.opts.progressToken,
+      progress,
+      ...(total !== undefined && total > progress ? { total } : {}),
+      _meta: { [META_EXECUTION]: this.opts.executionId, ...meta },
+    };
+    // A ready frame where the transport takes one: serialised once, counted by the flow meter at its exact
+    // size, no message string ever built. Otherwise the SDK serialises the notification (Streamable HTTP).
+    const sent = this.opts.sendFrame
+      ? this.opts.sendFrame(progressFrame(fields, texts))
+      : this.opts.send({ method: 'notifications/progress', params: { ...fields, message: texts.join('') } });
     // A closed transport rejects: the result and `status` still have everything, so nothing is lost.
     // The transport meters the frame it writes (attachSession), so the flow meter counts its real size.
     this.lastSent = sent.catch(() => undefined);
@@ -102,29 +111,38 @@ export class ProgressSink extends FlowSubscriber {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.bufferedStream === null || this.buffered.length === 0) return;
-    const text = this.buffered.join('');
+    const chunks = this.buffered;
     const stream = this.bufferedStream;
     this.buffered = [];
     this.bufferedBytes = 0;
     this.bufferedStream = null;
     this.lastOutputAt = Date.now();
-    // Rendered terminal text holds back the line being drawn (a prompt, a progress bar) until it is finished.
-    const message = this.opts.render && stream === 'stdout' ? this.opts.render.write(text) : text;
-    if (message === '' && text !== '') return;
-    this.emit(message, { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq });
+    const meta = { [META_KIND]: 'output', [META_STREAM]: stream, [META_SEQ]: this.lastSeq };
+    if (this.opts.render && stream === 'stdout') {
+      // Rendered terminal text holds back the line being drawn (a prompt, a progress bar) until it is finished.
+      const text = chunks.map((c) => c.data).join('');
+      const message = this.opts.render.write(text);
+      if (message === '' && text !== '') return;
+      this.emit([message], meta);
+      return;
+    }
+    this.emit(
+      chunks.map((c) => c.data),
+      meta,
+    );
   }
 
   /** A notice that is not output (the command waits for input, the execution started): `kind` names it. */
   notice(kind: string, message: string, meta: Record<string, unknown> = {}): void {
     if (this.closed) return;
     this.flush();
-    this.emit(message, { [META_KIND]: kind, ...meta });
+    this.emit([message], { [META_KIND]: kind, ...meta });
   }
 
   private beat(): void {
     if (this.closed || Date.now() - this.lastSentAt < this.opts.heartbeatMs / 2) return;
     const seconds = Math.round((Date.now() - this.opts.startedAt) / 1000);
-    this.emit(`[still running after ${seconds}s, no new output]`, { [META_KIND]: 'heartbeat' });
+    this.emit([`[still running after ${seconds}s, no new output]`], { [META_KIND]: 'heartbeat' });
   }
 
   /**
@@ -141,7 +159,7 @@ export class ProgressSink extends FlowSubscriber {
     this.flush();
     // The rendered line still on screen goes out last (the result has it too).
     const onScreen = this.opts.render?.end() ?? '';
-    if (onScreen !== '') this.emit(onScreen, { [META_KIND]: 'output', [META_STREAM]: 'stdout', [META_SEQ]: this.lastSeq });
+    if (onScreen !== '') this.emit([onScreen], { [META_KIND]: 'output', [META_STREAM]: 'stdout', [META_SEQ]: this.lastSeq });
     this.closed = true;
     clearInterval(this.heartbeat);
     this.unsubscribe?.();

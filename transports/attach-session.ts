@@ -16,6 +16,8 @@ export interface MeteredTransport {
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   onframe?: ((bytes: number, written: Promise<unknown>) => void) | undefined;
+  /** Optional: write one serialised JSON-RPC message as it is (see Session.sendFrame); it goes through onframe too. */
+  sendFrame?: ((frame: Buffer) => Promise<void>) | undefined;
 }
 
 /** A protocol bound to one session: the MCP server by default, the original protocol on legacy connections. */
@@ -48,8 +50,12 @@ export interface AttachedSession<T> {
  * registry records 'disconnect' before in-flight handlers are aborted.
  */
 export async function attachSession<T extends MeteredTransport>(engine: Engine, opts: AttachOptions<T>): Promise<AttachedSession<T>> {
-  const session = engine.sessions.open(opts.kind, opts.close, opts.connected ? { connected: opts.connected } : {});
   const { transport } = opts;
+  const sendFrame = transport.sendFrame?.bind(transport);
+  const session = engine.sessions.open(opts.kind, opts.close, {
+    ...(opts.connected ? { connected: opts.connected } : {}),
+    ...(sendFrame ? { sendFrame } : {}),
+  });
   transport.onframe = (bytes, written) => session.flow.track(bytes, written);
   let ended = false;
   transport.onclose = () => {

@@ -33,6 +33,21 @@ class MeteredStdioTransport extends StdioServerTransport implements MeteredTrans
     this.onframe?.(Buffer.byteLength(line), written);
     return written;
   }
+
+  /** A ready frame (one serialised message): written as it is, then the newline that ends a message on stdio. */
+  sendFrame(frame: Buffer): Promise<void> {
+    // Corked, the two writes go out as one (a writev), without copying the frame to append the newline.
+    this.out.cork();
+    this.out.write(frame);
+    const took = this.out.write('\n');
+    this.out.uncork();
+    const written = new Promise<void>((resolve) => {
+      if (took) resolve();
+      else this.out.once('drain', resolve);
+    });
+    this.onframe?.(frame.length + 1, written);
+    return written;
+  }
 }
 
 export async function startStdioServer(engine: Engine): Promise<StdioServer> {

@@ -111,11 +111,21 @@ export class WebSocketServerTransport implements Transport, MeteredTransport {
     return sent;
   }
 
+  /**
+   * A ready frame: one JSON-RPC message already serialised to UTF-8, sent as a text frame without another
+   * copy. While the peer reads slowly, pending frames wait as buffers outside V8's heap, not as strings in it.
+   */
+  sendFrame(frame: Buffer): Promise<void> {
+    return this.sendText(frame);
+  }
+
   /** Every frame goes out here, so `onframe` sees each one with its real size. */
-  private sendText(text: string): Promise<void> {
+  private sendText(text: string | Buffer): Promise<void> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('WebSocket is not open'));
-    const written = new Promise<void>((resolve, reject) => this.ws.send(text, (err) => (err ? reject(err) : resolve())));
-    this.onframe?.(Buffer.byteLength(text), written);
+    const written = new Promise<void>((resolve, reject) =>
+      this.ws.send(text, { binary: false }, (err) => (err ? reject(err) : resolve())),
+    );
+    this.onframe?.(typeof text === 'string' ? Buffer.byteLength(text) : text.length, written);
     return written;
   }
 

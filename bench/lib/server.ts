@@ -1,6 +1,6 @@
 // Starts the real cc-executor server (dist/src/main.js) as a separate process and reads its URL from its log.
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +63,11 @@ export async function startServer(
     ...extraArgs,
   ];
   const t0 = performance.now();
-  const child = children.spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_SERVER_STDOUT keeps the server's stdout in a file: where V8's --trace-gc and similar flags write.
+  const stdoutPath = process.env.BENCH_SERVER_STDOUT;
+  const stdout = stdoutPath ? openSync(stdoutPath, 'a') : 'ignore';
+  const child = children.spawn(process.execPath, args, { stdio: ['ignore', stdout, 'pipe'] });
+  if (typeof stdout === 'number') closeSync(stdout);
   const lines: string[] = [];
   const recentLog = () => lines.slice(-20).join('\n');
 

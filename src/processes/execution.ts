@@ -1,6 +1,5 @@
 // One command's life: state machine, handle output -> OutputLog (streaming UTF-8), deadline and idle timers, signals.
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import type { ProcessHandle, PtySize } from '../backends/backend.js';
 import { ServerError } from '../errors.js';
 import type { HookRun } from '../hooks/hook-run.js';
@@ -9,12 +8,16 @@ import { DeadlineClock, type DeadlineSnapshot } from './deadline-clock.js';
 import { ExecutionInput, type InputDetection, type InputSnapshot } from './execution-input.js';
 import { IdleTimer } from './idle-timer.js';
 import { OutputLog, type StreamName } from './output-log.js';
+import { Utf8Chunker } from './utf8-chunker.js';
 
 /** Internal phases; `state` maps them to the public three. */
 export type ExecutionPhase = 'starting' | 'running' | 'paused' | 'exiting' | 'exited';
 export type ExecutionState = 'running' | 'paused' | 'exited';
 export type TerminationReason =
   'cancel' | 'kill' | 'timeout' | 'idle_timeout' | 'disconnect' | 'shutdown' | 'detached_ttl' | 'output_limit';
+
+/** Largest output chunk when the options name none: progressChunkBytes' default. */
+const DEFAULT_MAX_CHUNK_BYTES = 64 * 1024;
 
 export interface ExecutionOptions {
   id: string;
@@ -36,6 +39,8 @@ export interface ExecutionOptions {
   /** Output bytes (both streams) beyond which the command is terminated with 'output_limit'; 0 or absent = no limit. */
   maxOutputBytes?: number;
   inlineOutputChars: number;
+  /** Largest output chunk, bytes (progressChunkBytes: a notification then never needs to carry more); default 64 KiB. */
+  maxChunkBytes?: number;
   load: LoadMonitor;
   /** Key for the duration history (program and subcommand) and its usual duration, when known. */
   historyKey: string | null;
@@ -247,14 +252,12 @@ export class Execution {
     return this.ac.signal;
   }
 
-  // Pipe -> streaming UTF-8 decoder -> OutputLog. A character split across reads is held until whole.
+  // Pipe -> whole UTF-8 characters as bytes -> OutputLog. A character split across reads is held until whole.
   private wire(stream: StreamName, pipe: Readable | null): Promise<void> {
     if (!pipe) return Promise.resolve();
     this.pipes.push(pipe);
-    // StringDecoder, not TextDecoder: with { stream: true } Node's TextDecoder goes through ICU and returns
-    // two-byte strings, ~8x slower on ASCII (npm run bench); both replace invalid bytes with U+FFFD alike.
-    const decoder = new StringDecoder('utf8');
-    let pendingBytes = 0;
+    // Bytes, not strings: the window keeps output outside V8's heap (docs/performance.md, slow readers).
+    const chunker = new Utf8Chunker(this.opts.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES);
     pipe.on('data', (data: Buffer) => {
       // Past maxOutputBytes the rest is drained and dropped while the group is being terminated.
       if (this.outputCapped) return;
@@ -262,17 +265,14 @@ export class Execution {
       this.lastDataAt = Date.now();
       this.idle?.touch();
       this.input?.noteOutput();
-      pendingBytes += buf.length;
-      const text = decoder.write(buf);
-      if (text.length === 0) return;
-      this.log.append(stream, text, pendingBytes);
-      pendingBytes = 0;
+      const pieces = chunker.write(buf);
+      if (pieces.length === 0) return;
+      for (const piece of pieces) this.log.append(stream, piece.raw, piece.bytes);
       this.applyBackPressure();
     });
     return new Promise((resolve) => {
       pipe.once('close', () => {
-        const rest = decoder.end();
-        if (rest.length > 0 || pendingBytes > 0) this.log.append(stream, rest, pendingBytes);
+        for (const piece of chunker.end()) this.log.append(stream, piece.raw, piece.bytes);
         resolve();
       });
       pipe.on('error', () => undefined); // 'close' follows; nothing to add

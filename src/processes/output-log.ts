@@ -1,18 +1,32 @@
 // The only holder of an execution's output: seq-numbered chunks in a bounded window, inline head/tail, subscribers.
 import { InlineHeadTail, type InlineOutput } from './inline-head-tail.js';
+import { SlabStore, type Slab } from './slab-store.js';
 import { TerminalText } from './terminal-text.js';
 
 export type { InlineOutput } from './inline-head-tail.js';
 
 export type StreamName = 'stdout' | 'stderr';
 
-export interface OutputChunk {
-  /** 1-based, strictly increasing across both streams. */
-  seq: number;
-  stream: StreamName;
-  data: string;
-  /** Size of the raw bytes this chunk was decoded from. */
-  bytes: number;
+/**
+ * One piece of output as bytes: the window holds these, outside V8's heap. Text is made from them only
+ * where it is needed (a notification being built, a status read) and dropped right after, so no chunk's
+ * text lives long enough to be promoted to the old generation while a slow reader holds output back.
+ */
+export class OutputChunk {
+  constructor(
+    /** 1-based, strictly increasing across both streams. */
+    readonly seq: number,
+    readonly stream: StreamName,
+    /** The output in UTF-8, whole characters: exactly the bytes the log file holds for this chunk. */
+    readonly raw: Buffer,
+    /** Size of the pipe bytes this chunk stands for (differs from raw.length only where invalid UTF-8 was replaced). */
+    readonly bytes: number,
+  ) {}
+
+  /** The chunk as text, decoded on every read (keep the result only as long as it is needed). */
+  get data(): string {
+    return this.raw.toString('utf8');
+  }
 }
 
 /** A consumer of live output (a progress sink, a resource subscription...). */
@@ -44,8 +58,17 @@ export interface OutputLogOptions {
   id?: string;
 }
 
+/** A window chunk with bytes of its own: a slab's view must not outlive the chunk's place in the window. */
+function ownCopy(chunk: OutputChunk): OutputChunk {
+  return new OutputChunk(chunk.seq, chunk.stream, Buffer.from(chunk.raw), chunk.bytes);
+}
+
 export class OutputLog {
+  /** The window: chunks whose bytes are views into `slabs` (copied out before they leave this class). */
   private readonly chunks: OutputChunk[] = [];
+  /** The slab each chunk of the window is kept in, index for index. */
+  private readonly chunkSlabs: Array<Slab | null> = [];
+  private readonly slabs = new SlabStore();
   private head = 0; // index of the oldest held chunk in `chunks`
   private heldBytes = 0;
   private lastSeq = 0;
@@ -85,6 +108,8 @@ export class OutputLog {
    */
   release(): void {
     this.chunks.length = 0;
+    this.chunkSlabs.length = 0;
+    this.slabs.clear();
     this.head = 0;
     this.heldBytes = 0;
     this.isReleased = true;
@@ -101,22 +126,35 @@ export class OutputLog {
     return this.lastSeq;
   }
 
-  /** Record a chunk and hand it to every subscriber. */
-  append(stream: StreamName, data: string, bytes: number): OutputChunk {
-    const chunk: OutputChunk = { seq: ++this.lastSeq, stream, data, bytes };
-    this.bytes[stream] += bytes;
+  /**
+   * Record a chunk and hand it to every subscriber. `data` is whole UTF-8 characters (a Utf8Chunker's
+   * pieces; a string is encoded); `bytes` the pipe bytes it stands for (default: its size).
+   */
+  append(stream: StreamName, data: Buffer | string, bytes?: number): OutputChunk {
+    const raw = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const size = bytes ?? raw.length;
+    const chunk = new OutputChunk(++this.lastSeq, stream, raw, size);
+    this.bytes[stream] += size;
     this.lastStream = stream;
-    this.inline[stream].append(this.screen && stream === 'stdout' ? this.screen.write(data) : data, bytes);
-    this.chunks.push(chunk);
-    this.heldBytes += bytes;
+    // The inline head/tail keeps text: decoded here once, and only what it keeps stays alive.
+    const text = typeof data === 'string' ? data : raw.toString('utf8');
+    this.inline[stream].append(this.screen && stream === 'stdout' ? this.screen.write(text) : text, size);
+    // The window keeps a copy in a reused slab; subscribers get the chunk as it came (short-lived).
+    const kept = this.slabs.keep(raw);
+    this.chunks.push(new OutputChunk(chunk.seq, stream, kept.view, size));
+    this.chunkSlabs.push(kept.slab);
+    this.heldBytes += size;
     while (this.heldBytes > this.maxHeldBytes && this.chunks.length - this.head > 1) {
       this.heldBytes -= this.chunks[this.head]!.bytes;
+      this.slabs.drop(this.chunkSlabs[this.head]!);
       this.chunks[this.head] = undefined as unknown as OutputChunk;
+      this.chunkSlabs[this.head] = null;
       this.head++;
     }
     // Compact the array now and then instead of shifting on every eviction.
     if (this.head > 1024 && this.head * 2 > this.chunks.length) {
       this.chunks.splice(0, this.head);
+      this.chunkSlabs.splice(0, this.head);
       this.head = 0;
     }
     for (const sub of this.subscribers) sub.write(chunk);
@@ -141,7 +179,7 @@ export class OutputLog {
    * the window holds. Returns the unsubscribe function.
    */
   follow(sub: OutputSubscriber): () => void {
-    for (let i = this.head; i < this.chunks.length; i++) sub.write(this.chunks[i]!);
+    for (let i = this.head; i < this.chunks.length; i++) sub.write(ownCopy(this.chunks[i]!));
     return this.subscribe(sub);
   }
 
@@ -165,7 +203,7 @@ export class OutputLog {
     for (; index < this.chunks.length; index++) {
       const chunk = this.chunks[index]!;
       if (out.length > 0 && size + chunk.bytes > maxBytes) break;
-      out.push(chunk);
+      out.push(ownCopy(chunk));
       size += chunk.bytes;
     }
     const nextSeq = out.length > 0 ? out[out.length - 1]!.seq : Math.max(sinceSeq, firstSeq - 1);

@@ -1,7 +1,7 @@
 // Full output on disk as it arrives: one UTF-8 file per stream plus a fixed-width index (seq -> stream, offset, length).
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { OutputChunk, OutputRead, OutputSubscriber, StreamName } from '../processes/output-log.js';
+import { OutputChunk, type OutputRead, type OutputSubscriber, type StreamName } from '../processes/output-log.js';
 
 /** One index entry: offset (float64), length (uint32), stream (uint8), 3 bytes padding. Entry for seq s sits at (s-1)*16. */
 const ENTRY_BYTES = 16;
@@ -71,7 +71,8 @@ export class OutputFiles implements OutputSubscriber {
 
   write(chunk: OutputChunk): void {
     if (this.error) return;
-    const data = Buffer.from(chunk.data, 'utf8');
+    // The chunk is already UTF-8 bytes: written as it is, no text made.
+    const data = chunk.raw;
     const entry = Buffer.alloc(ENTRY_BYTES);
     entry.writeDoubleLE(this.offsets[chunk.stream], 0);
     entry.writeUInt32LE(data.length, 8);
@@ -150,7 +151,7 @@ export async function readOutputFiles(paths: OutputPaths, sinceSeq: number, maxB
       const data = Buffer.alloc(length);
       const { bytesRead } = await handles[stream].read(data, 0, length, offset);
       if (bytesRead < length) break; // not flushed yet: serve it next time
-      chunks.push({ seq: sinceSeq + i + 1, stream, data: data.toString('utf8'), bytes: length });
+      chunks.push(new OutputChunk(sinceSeq + i + 1, stream, data, length));
       size += length;
     }
     if (!more) more = sinceSeq + chunks.length < Math.min(totalEntries, untilSeq - 1);

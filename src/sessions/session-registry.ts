@@ -32,12 +32,20 @@ export interface Session {
    * requests it is a promise the client may never keep (no DELETE comes), so it may be reclaimed.
    */
   connected(): boolean;
+  /**
+   * Write one already serialised JSON-RPC message (UTF-8 JSON, no framing) as it is, metered like any
+   * other frame; resolves once written. Only on transports that can (WebSocket, stdio): progress output
+   * is then serialised once, straight into a buffer, instead of passing through the SDK as an object.
+   */
+  sendFrame?: (frame: Buffer) => Promise<void>;
 }
 
 /** How a transport describes a new session beyond its kind. */
 export interface SessionHooks {
   /** See Session.connected (default: always connected). */
   connected?: () => boolean;
+  /** See Session.sendFrame. */
+  sendFrame?: (frame: Buffer) => Promise<void>;
 }
 
 export interface SessionOptions {
@@ -193,6 +201,7 @@ export class SessionRegistry {
       flow: new FlowMeter(this.options.highWaterBytes, this.options.lowWaterBytes),
       close,
       connected: hooks.connected ?? (() => true),
+      ...(hooks.sendFrame ? { sendFrame: hooks.sendFrame } : {}),
     };
     this.sessions.set(session.id, session);
     this.logger.info({ session: shortId(session.id), transport, sessions: this.sessions.size }, 'session opened');

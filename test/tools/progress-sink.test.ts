@@ -1,7 +1,7 @@
 // ProgressSink on its own: when output goes out at once, when it is coalesced, and how large one notification may be.
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OutputChunk, StreamName } from '../../src/processes/output-log.js';
+import { OutputChunk, type StreamName } from '../../src/processes/output-log.js';
 import { FlowMeter } from '../../src/sessions/flow-meter.js';
 import { META_KIND, META_SEQ, META_STREAM } from '../../src/wire.js';
 import { ProgressSink } from '../../tools/progress-sink.js';
@@ -19,16 +19,34 @@ afterEach(async () => {
   await Promise.all(sinks.splice(0).map((s) => s.close()));
 });
 
-function makeSink(opts: { coalesceMs?: number; chunkBytes?: number } = {}): { sink: ProgressSink; sent: Sent[] } {
+function record(sent: Sent[], params: unknown): void {
+  const p = params as { message: string; _meta: Record<string, unknown> };
+  sent.push({ message: p.message, kind: p._meta[META_KIND], stream: p._meta[META_STREAM], seq: p._meta[META_SEQ] });
+}
+
+/** A sink that hands its notifications to `send` (the SDK path), or as ready frames when `frames` is given. */
+function makeSink(opts: { coalesceMs?: number; chunkBytes?: number; frames?: Buffer[] } = {}): { sink: ProgressSink; sent: Sent[] } {
   const sent: Sent[] = [];
+  const frames = opts.frames;
   const sink = new ProgressSink({
     executionId: 'e1',
     progressToken: 't1',
     send: (n: ServerNotification) => {
-      const p = n.params as { message: string; _meta: Record<string, unknown> };
-      sent.push({ message: p.message, kind: p._meta[META_KIND], stream: p._meta[META_STREAM], seq: p._meta[META_SEQ] });
+      if (frames) throw new Error('a sink with sendFrame must not use send');
+      record(sent, n.params);
       return Promise.resolve();
     },
+    ...(frames
+      ? {
+          sendFrame: (frame: Buffer) => {
+            frames.push(frame);
+            const parsed = JSON.parse(frame.toString('utf8')) as { jsonrpc: string; method: string; params: unknown };
+            expect([parsed.jsonrpc, parsed.method]).toEqual(['2.0', 'notifications/progress']);
+            record(sent, parsed.params);
+            return Promise.resolve();
+          },
+        }
+      : {}),
     flow: new FlowMeter(1 << 20, 1 << 18),
     coalesceMs: opts.coalesceMs ?? 20,
     chunkBytes: opts.chunkBytes ?? 64 * 1024,
@@ -40,7 +58,7 @@ function makeSink(opts: { coalesceMs?: number; chunkBytes?: number } = {}): { si
 }
 
 function chunkOf(seq: number, data: string, stream: StreamName = 'stdout'): OutputChunk {
-  return { seq, stream, data, bytes: Buffer.byteLength(data) };
+  return new OutputChunk(seq, stream, Buffer.from(data, 'utf8'), Buffer.byteLength(data));
 }
 
 describe('ProgressSink', () => {
@@ -98,5 +116,21 @@ describe('ProgressSink', () => {
       ['stdout', 'out2\n', 2],
       ['stderr', 'err1\n', 3],
     ]);
+  });
+
+  it('sends ready frames that parse to the very notification the SDK path sends, JSON-heavy output included', () => {
+    const texts = ['plain line\n', 'quotes " and \\ backslashes\n', '\u0000\u0001\u001f controls\t', 'emoji 😀 and ü\n'];
+    const frames: Buffer[] = [];
+    const viaFrames = makeSink({ coalesceMs: 1_000, frames });
+    const viaSdk = makeSink({ coalesceMs: 1_000 });
+    for (const { sink } of [viaFrames, viaSdk]) {
+      texts.forEach((t, i) => sink.write(chunkOf(i + 1, t)));
+      sink.flush();
+    }
+    expect(viaFrames.sent).toEqual(viaSdk.sent);
+    expect(viaFrames.sent.map((s) => s.message).join('')).toBe(texts.join(''));
+    // The frame is exactly the JSON of the message: no extra bytes a flow meter would miss or add.
+    const params = (JSON.parse(frames[1]!.toString('utf8')) as { params: unknown }).params;
+    expect(frames[1]!.length).toBe(Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params })));
   });
 });

@@ -1,0 +1,29 @@
+// progressFrame on its own: the bytes it builds are the JSON of the notification, whatever the text holds.
+import { describe, expect, it } from 'vitest';
+import { progressFrame } from '../../tools/progress-frame.js';
+
+const FIELDS = { progressToken: 'tok "1"', progress: 12, total: 40, _meta: { 'cc-executor/seq': 3 } };
+
+function expected(message: string, fields: object = FIELDS): Buffer {
+  return Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...fields, message } }), 'utf8');
+}
+
+describe('progressFrame', () => {
+  it('builds the same bytes JSON.stringify would for the concatenated texts (key order as the frame writes it)', () => {
+    const texts = ['a\n', 'b "quoted" \\ back\n', '', 'tab\there\r\n'];
+    const frame = progressFrame(FIELDS, texts);
+    expect(JSON.parse(frame.toString('utf8'))).toEqual(JSON.parse(expected(texts.join('')).toString('utf8')));
+    expect(frame.length).toBe(expected(texts.join('')).length);
+  });
+
+  it('escapes a text larger than one piece in pieces and still decodes to the text, NUL bytes and emoji across piece edges included', () => {
+    // 16 Ki characters per piece: put a surrogate pair exactly across the first edge, and 40 Ki NULs after it.
+    const text = 'x'.repeat(16 * 1024 - 1) + '😀' + '\u0000'.repeat(40 * 1024) + 'ü€'.repeat(5_000);
+    const frame = progressFrame({ progressToken: 7, progress: 1, _meta: {} }, [text]);
+    const parsed = JSON.parse(frame.toString('utf8')) as { params: { message: string; total?: number } };
+    expect(parsed.params.message).toBe(text);
+    expect(parsed.params.total).toBeUndefined();
+    // No lone surrogate was escaped: the emoji is written as its UTF-8 bytes, as JSON.stringify writes it.
+    expect(frame.length).toBe(expected(text, { progressToken: 7, progress: 1, _meta: {} }).length);
+  });
+});

@@ -95,12 +95,31 @@ async function measure(ctx: BenchContext, executions: number): Promise<Outcome> 
   }
 }
 
+/**
+ * The floor no server can beat on this machine: N `sleep 300` in their own process groups, spawned by this
+ * process with pipes, then SIGTERM to each group and the time until every child has closed (what the kernel
+ * and Node's own child handling cost, with no records, cgroups or protocol).
+ */
+async function bareKillFloor(ctx: BenchContext, executions: number): Promise<{ ms: number; cpuMs: number }> {
+  const kids = Array.from({ length: executions }, () => ctx.children.spawn('sleep', ['300'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  await Promise.all(kids.map((k) => new Promise((resolve) => k.once('spawn', resolve))));
+  const closed = Promise.all(kids.map((k) => new Promise((resolve) => k.once('close', resolve))));
+  const cpuAt = process.cpuUsage();
+  const t0 = performance.now();
+  for (const k of kids) process.kill(-k.pid!, 'SIGTERM');
+  await closed;
+  const cpu = process.cpuUsage(cpuAt);
+  return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
 export async function benchShutdownScale(ctx: BenchContext, opts: ShutdownOptions): Promise<Row[]> {
   ctx.progress('shutdown: idle server');
   const idle = await measure(ctx, 0);
   ctx.progress(`shutdown: ${opts.executions} running background executions`);
   const full = await measure(ctx, opts.executions);
-  ctx.details.shutdown = { idle, full };
+  ctx.progress(`shutdown: the floor, ${opts.executions} bare process groups killed by a plain Node process`);
+  const floor = await bareKillFloor(ctx, opts.executions);
+  ctx.details.shutdown = { idle, full, floor };
   const ok = full.code === 0 && full.running === 0 && full.records >= opts.executions;
   return [
     {
@@ -113,6 +132,17 @@ export async function benchShutdownScale(ctx: BenchContext, opts: ShutdownOption
       target: `< ${TARGET_MS} ms, exit 0, records final`,
       pass: ok && full.ms < TARGET_MS,
       note: `exit ${full.code ?? full.signal}; ${full.records} records, ${full.running} left running; server CPU ${full.cpuMs ?? '?'} ms (idle ${idle.cpuMs ?? '?'} ms)`,
+    },
+    {
+      id: 'shutdown-scale-floor',
+      figure: `that shutdown vs the floor: ${opts.executions} bare groups SIGTERMed by plain Node until all closed`,
+      unit: 'ms',
+      ours: round(full.ms),
+      baseline: round(floor.ms),
+      ratio: round(full.ms / floor.ms, 3),
+      target: 'report (what the kernel and Node alone take on this machine now)',
+      pass: null,
+      note: `floor CPU ${round(floor.cpuMs)} ms`,
     },
     {
       id: 'shutdown-scale-cpu',

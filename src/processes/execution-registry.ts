@@ -303,6 +303,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   }
 
   private prune(): void {
+    // Called at every exit: a thousand executions ending at shutdown must not scan the map a thousand times.
+    if (this.executions.size <= MAX_EXITED_IN_MEMORY) return;
     const exited = [...this.executions.values()].filter((e) => e.state === 'exited');
     let excess = exited.length - MAX_EXITED_IN_MEMORY;
     // Oldest first (Map order); an exited execution whose group still has members stays: it is still ours to kill.

@@ -1,0 +1,72 @@
+// The final record replaces the first one on disk: in place when it fits one page (no new inode), else by a
+// renamed temp file; either way the file on disk is one whole, valid, final record.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+
+let server: TestServer | undefined;
+let dataDir: string | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
+});
+
+function recordFile(dir: string, id: string): string {
+  const responses = join(dir, 'responses');
+  const name = readdirSync(responses).find((f) => f.endsWith(`${id}.json`));
+  if (!name) throw new Error(`no record of ${id}`);
+  return join(responses, name);
+}
+
+describe('final record', () => {
+  it('overwrites a longer first record in place: same file, valid JSON, final state, the old tail blanked', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'cc-final-record-'));
+    server = await startTestServer({ dataDir });
+    const client = await connectWs(server.url);
+    const run = structured(await callTool(client, 'execute', { command: 'sleep 1; echo done', background: true }));
+    const file = await (async () => {
+      let path = '';
+      await waitFor(() => {
+        try {
+          path = recordFile(dataDir!, run.id);
+          return (JSON.parse(readFileSync(path, 'utf8')) as { state: string }).state === 'running';
+        } catch {
+          return false;
+        }
+      });
+      return path;
+    })();
+    // As if the first record had been much longer than the final one will be (same file, same inode, one page).
+    const first = readFileSync(file, 'utf8');
+    expect(first.length).toBeLessThan(3_500);
+    writeFileSync(file, `${first}${'x'.repeat(4_000 - first.length)}`);
+    const inode = statSync(file).ino;
+
+    await server.engine.executions.find(run.id).done;
+    await server.engine.records.settled(run.id);
+    const text = readFileSync(file, 'utf8');
+    const record = JSON.parse(text) as { id: string; state: string; exitCode: number; stdout: string };
+    expect(record).toMatchObject({ id: run.id, state: 'exited', exitCode: 0, stdout: 'done\n' });
+    expect(text).not.toContain('x'.repeat(10));
+    expect(statSync(file).ino).toBe(inode);
+    await client.close();
+  });
+
+  it('writes a final record too big for one page through a temp file, whole and final', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'cc-final-record-'));
+    server = await startTestServer({ dataDir });
+    const client = await connectWs(server.url);
+    // 20,000 characters of inline output: the final record is several pages.
+    const run = structured(await callTool(client, 'execute', { command: "head -c 20000 /dev/zero | tr '\\0' y" }));
+    await server.engine.records.settled(run.id);
+    const record = JSON.parse(readFileSync(recordFile(dataDir, run.id), 'utf8')) as { state: string; stdout: string };
+    expect(record.state).toBe('exited');
+    expect(record.stdout).toBe('y'.repeat(20_000));
+    expect(readdirSync(join(dataDir, 'responses')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    await client.close();
+  });
+});

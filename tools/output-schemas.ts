@@ -101,7 +101,12 @@ const executionFields = {
   pty: ptySize.nullable().describe('Terminal size of a pty execution, else null'),
   waitingForInput: z.boolean().describe('It is blocked reading its input: answer with write_stdin'),
   inputDetection: z.enum(['proc', 'quiet-output']).nullable(),
-  input: obj({ writes: z.number().int(), bytes: z.number().int(), closed: z.boolean() }).nullable(),
+  input: obj({
+    writes: z.number().int(),
+    bytes: z.number().int(),
+    closed: z.boolean(),
+    pending: z.number().int().describe('Bytes written but not yet read by the command (queued in order)'),
+  }).nullable(),
   cgroup: z.string().nullable(),
   lingeringMembers: nullableInt.describe('Processes the exited leader left behind; null while the leader runs'),
   usage: obj({ cpuMs: z.number().nullable(), memoryPeakBytes: z.number().nullable() }).nullable(),

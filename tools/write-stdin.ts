@@ -11,6 +11,8 @@ import { describeOutcome, executionResult, nextStep } from './results.js';
 
 /** Largest `data` per call: input is typed text, not a file upload (use stdin or a file for bulk data). */
 export const MAX_WRITE_CHARS = 1 << 20;
+/** A write gets at least this long to be taken (or refused) even with waitMs 0, so its errors are this call's. */
+const MIN_WRITE_WAIT_MS = 50;
 /** Output returned inline per call; the rest stays readable with status. */
 const MAX_REPLY_BYTES = 256 * 1024;
 
@@ -65,15 +67,32 @@ export function registerWriteStdinTool(server: McpServer, deps: ToolDeps): void 
           });
         }
         const before = execution.log.seq;
-        if (data !== '' || input.eof === true) await execution.writeInput(data, input.eof === true);
-        else if (!execution.interactive) await execution.writeInput('', false); // the same INVALID_STATE as a write
-        await settle(execution, input.waitMs ?? deps.config.writeStdinWaitMs);
+        const waitMs = input.waitMs ?? deps.config.writeStdinWaitMs;
+        const deadline = Date.now() + waitMs;
+        if (data !== '' || input.eof === true) {
+          // A command that does not read its stdin leaves a big write pending (the pipe is full): the call
+          // still returns within its wait, and the rest stays queued in order (input.pending says how much).
+          const writing = execution.writeInput(data, input.eof === true);
+          writing.catch(() => undefined); // it failing after this call returned (the command exited) is not this call's error
+          await within(writing, Math.max(MIN_WRITE_WAIT_MS, waitMs));
+        } else if (!execution.interactive) await execution.writeInput('', false); // the same INVALID_STATE as a write
+        await settle(execution, deadline - Date.now());
         return reply(execution, before, deps);
       } catch (e) {
         return toToolError(e);
       }
     },
   );
+}
+
+/** Resolves when `work` does or after `ms`, whichever first; rejects when `work` rejects first. */
+async function within(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -116,6 +135,10 @@ async function reply(execution: Execution, sinceSeq: number, deps: ToolDeps): Pr
   if (stderr) parts.push(`--- stderr since the write ---\n${stderr}`);
   if (!stdout && !stderr) parts.push('(no output since the write)');
   if (read.more) parts.push(`(more output: status {"id": ${JSON.stringify(result.id)}, "sinceSeq": ${read.nextSeq}})`);
+  const pending = result.input?.pending ?? 0;
+  if (pending > 0 && result.state !== 'exited') {
+    parts.push(`(${pending} bytes of input not yet read by the command: it is not reading its stdin now; they stay queued in order)`);
+  }
   const next = nextStep(result);
   if (next) parts.push(next);
   return {

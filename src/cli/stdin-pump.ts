@@ -2,6 +2,15 @@
 import type { Connection } from './connect.js';
 import { ToolError } from './exit-codes.js';
 
+/** How long each wait for the command to read queued input lasts. */
+const PENDING_POLL_MS = 200;
+
+/** Bytes of input the command has not read yet, from a write_stdin result. */
+function pendingInput(state: Record<string, unknown>): number {
+  const input = state.input as { pending?: unknown } | null | undefined;
+  return typeof input?.pending === 'number' ? input.pending : 0;
+}
+
 /** What a stdin pump needs of the TTY it may put in raw mode (a tty.ReadStream when stdin is a terminal). */
 interface MaybeTty {
   isTTY?: boolean;
@@ -11,7 +20,8 @@ interface MaybeTty {
 /**
  * Forwards every chunk of `stdin` to the execution with write_stdin (waitMs 0: its output comes back on the
  * execute call's progress stream), one call at a time and in order: chunks that arrive while a call is in
- * flight go out together in the next one. End of our stdin closes the command's (eof).
+ * flight go out together in the next one. While the command has input it has not read, our stdin is paused
+ * (back-pressure, as a pipe gives). End of our stdin closes the command's (eof).
  */
 export class StdinPump {
   private pending = '';
@@ -57,11 +67,17 @@ export class StdinPump {
         const data = this.pending;
         this.pending = '';
         const eof = this.ended;
-        await this.conn.call('write_stdin', { id: this.id, ...(data !== '' ? { data } : {}), ...(eof ? { eof: true } : {}), waitMs: 0 });
+        // Our stdin waits while the command catches up: input is never read faster than it is taken.
+        this.stdin.pause();
+        let state = await this.conn.call('write_stdin', { id: this.id, ...(data !== '' ? { data } : {}), ...(eof ? { eof: true } : {}), waitMs: 0 });
         if (eof) {
           this.stop();
           return;
         }
+        while (!this.stopped && pendingInput(state) > 0 && state.state !== 'exited') {
+          state = await this.conn.call('write_stdin', { id: this.id, waitMs: PENDING_POLL_MS });
+        }
+        if (!this.stopped) this.stdin.resume();
       }
     } catch (e) {
       // The command exited or closed its input: what we still had to send has nowhere to go.

@@ -13,6 +13,8 @@ export interface InputSnapshot {
   bytes: number;
   /** True once stdin was closed (eof, or Ctrl-D sent on a terminal). */
   closed: boolean;
+  /** Bytes written but not yet taken by the command's stdin (it is not reading, or not as fast): queued in order. */
+  pending: number;
 }
 
 export interface ExecutionInputOptions {
@@ -29,6 +31,8 @@ export interface ExecutionInputOptions {
 }
 
 const POLL_MS = 100;
+/** At most this much input is queued for a command that is not reading it; more is refused (memory is bounded). */
+export const MAX_PENDING_INPUT_BYTES = 1 << 20;
 
 export type ExecutionInputEvents = { waiting: [boolean] };
 
@@ -46,6 +50,8 @@ export class ExecutionInput extends EventEmitter<ExecutionInputEvents> {
   private seenBlocked = false;
   private how: InputDetection = 'proc';
   private chain: Promise<void> = Promise.resolve();
+  /** Bytes of accepted writes not yet handed to the OS (queued behind a command that is not reading). */
+  private queued = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -79,20 +85,30 @@ export class ExecutionInput extends EventEmitter<ExecutionInputEvents> {
   }
 
   snapshot(): InputSnapshot {
-    return { writes: this.writes, bytes: this.bytes, closed: this.closed };
+    return { writes: this.writes, bytes: this.bytes, closed: this.closed, pending: this.queued };
   }
 
   /** Write `data` (in order with earlier writes), then close stdin when `eof`. Throws INVALID_STATE once closed. */
   write(data: string, eof: boolean): Promise<void> {
     if (this.closed) throw new ServerError('INVALID_STATE', 'stdin is already closed (eof was sent)', { stdinClosed: true });
-    if (data.length > 0) {
-      this.writes++;
-      this.bytes += Buffer.byteLength(data);
+    const pending = this.queued;
+    if (pending > 0 && pending + Buffer.byteLength(data) > MAX_PENDING_INPUT_BYTES) {
+      throw new ServerError(
+        'LIMIT_REACHED',
+        `the command has not read the ${pending} bytes of input already queued: wait for it (write_stdin with only waitMs) and send the rest then`,
+        { limit: 'pendingInput', pending },
+      );
     }
+    const size = Buffer.byteLength(data);
+    if (size > 0) {
+      this.writes++;
+      this.bytes += size;
+    }
+    this.queued += size;
     if (eof) this.closed = true;
     this.lastWriteAt = Date.now();
     this.setWaiting(false);
-    const step = this.chain.then(() => this.send(data, eof));
+    const step = this.chain.then(() => this.send(data, eof)).finally(() => (this.queued -= size));
     this.chain = step.catch(() => undefined);
     return step;
   }

@@ -1,4 +1,5 @@
 // `cc-executor run -i` and `-t` with the real bin: stdin streamed to a prompt; in tmux, a real terminal in raw mode.
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +57,24 @@ describe('cc-executor run -i', () => {
     stdin.end('rest\n');
     const { code } = await cli.exited;
     expect(cli.stdout().toString()).toBe('first one\nsecond two\nrest\nend\n');
+    expect(code).toBe(0);
+  });
+
+  it('pipes many MiB into a command that reads slowly: every byte arrives, in order', async () => {
+    server = await startTestServer();
+    // Reads nothing for a second, then everything: the client must wait for it rather than pile input up.
+    const cli = spawnCli(['run', '-i', '--', 'bash', '-c', 'sleep 1; sha256sum'], { url: server.url, openStdin: true });
+    const stdin = cli.child.stdin!;
+    const hash = createHash('sha256');
+    for (let k = 0; k < 6; k++) {
+      const block = Buffer.alloc(1 << 20, `${k}abcdefghij\n`);
+      hash.update(block);
+      if (!stdin.write(block)) await new Promise((r) => stdin.once('drain', r));
+    }
+    stdin.end();
+    const { code } = await cli.exited;
+    expect(cli.stderr().toString()).toBe('');
+    expect(cli.stdout().toString()).toBe(`${hash.digest('hex')}  -\n`);
     expect(code).toBe(0);
   });
 });

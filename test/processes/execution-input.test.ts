@@ -77,7 +77,7 @@ describe('waiting for input', () => {
     await waitFor(() => t.x.waiting, 10_000, 'waiting');
     await t.x.write('last\n', true);
     expect(t.x.waiting).toBe(false);
-    expect(t.x.snapshot()).toEqual({ writes: 1, bytes: 5, closed: true });
+    expect(t.x.snapshot()).toEqual({ writes: 1, bytes: 5, closed: true, pending: 0 });
     expect(() => t.x.write('more', false)).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
     await new Promise((r) => setTimeout(r, 300));
     expect(t.x.waiting).toBe(false);

@@ -1,7 +1,8 @@
 // Interactive executions through the real server and the SDK client: prompts, write_stdin, PTYs, resize, keys, REPLs.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { callTool, callWithProgress, structured, waitFor } from '../helpers/server.js';
 import { useTestServer } from '../helpers/use-test-server.js';
@@ -51,7 +52,7 @@ describe('interactive executions', () => {
     expect(r.s.exitCode).toBe(0);
     expect(r.s.output.stdout).toBe('hello bob\n');
     expect(r.text).toContain('hello bob');
-    expect(r.s.input).toEqual({ writes: 1, bytes: 4, closed: false });
+    expect(r.s.input).toEqual({ writes: 1, bytes: 4, closed: false, pending: 0 });
   });
 
   it('names write_stdin in the text of a call that returns waiting, with the prompt on a terminal', async () => {
@@ -193,12 +194,45 @@ describe('interactive executions', () => {
     }
   });
 
+  it('returns within its wait when the command does not read its input, and the input waits in order for it', async () => {
+    const c = await fx.serve();
+    // Reads nothing until the flag file exists: 512 KiB is far more than a pipe holds, so a write cannot finish.
+    const flag = join(mkdtempSync(join(tmpdir(), 'cc-write-stdin-')), 'go');
+    const s = await execute(c, { command: `until [ -e ${flag} ]; do sleep 0.05; done; wc -c`, interactive: true, waitMs: 200 });
+    const big = 'x'.repeat(512 * 1024);
+    const started = Date.now();
+    const writes = [];
+    for (let k = 0; k < 2; k++) writes.push(await callTool(c, 'write_stdin', { id: s.id, data: big, waitMs: 500 }));
+    // Each answers in about its wait (not at the client's timeout), saying input is still pending.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    for (const r of writes) {
+      expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+      expect(structured(r).state).toBe('running');
+      expect(structured(r).input.pending).toBeGreaterThan(0);
+      expect((r.content as Array<{ text: string }>)[0]!.text).toMatch(/not yet read/);
+    }
+    // 1 MiB queued at most: more is refused (memory stays bounded), and nothing of it is queued.
+    const refused = await callTool(c, 'write_stdin', { id: s.id, data: big, waitMs: 100 });
+    expect(refused.isError).toBe(true);
+    expect(structured(refused).error).toMatchObject({ code: 'LIMIT_REACHED', details: { limit: 'pendingInput' } });
+    // Nothing was lost or reordered: once it reads and stdin closes, wc counts every byte.
+    writeFileSync(flag, '');
+    const closed = await write(c, { id: s.id, eof: true, waitMs: 20_000 });
+    const done =
+      closed.s.state === 'exited' ? closed.s : await until(c, s.id, (x) => x.state === 'exited', 'wc to read everything and exit');
+    expect(done.exitCode).toBe(0);
+    const all = structured(await callTool(c, 'status', { id: s.id, lines: { from: 1, to: 1 } }));
+    expect(all.lines.text.trim()).toBe(String(2 * big.length));
+    expect(done.input).toMatchObject({ writes: 2, closed: true, pending: 0 });
+    rmSync(dirname(flag), { recursive: true, force: true });
+  });
+
   it('records how much input was written, never what', async () => {
     const c = await fx.serve();
     const s = await execute(c, { command: 'read -r secret; echo "got ${#secret} chars"', interactive: true });
     const r = await write(c, { id: s.id, data: 'hunter2-passw0rd\n' });
     expect(r.s.output.stdout).toBe('got 16 chars\n');
-    expect(r.s.input).toEqual({ writes: 1, bytes: 17, closed: false });
+    expect(r.s.input).toEqual({ writes: 1, bytes: 17, closed: false, pending: 0 });
     await fx.server.engine.records.flush();
     const files: string[] = [];
     const walk = (dir: string) => {
@@ -212,7 +246,7 @@ describe('interactive executions', () => {
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(readFileSync(f, 'utf8'), f).not.toContain('hunter2');
     const past = await callTool(c, 'status', { id: s.id });
-    expect(structured(past).input).toEqual({ writes: 1, bytes: 17, closed: false });
+    expect(structured(past).input).toEqual({ writes: 1, bytes: 17, closed: false, pending: 0 });
   });
 
   it('refuses input to what cannot take it, with stable codes', async () => {

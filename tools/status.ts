@@ -275,7 +275,12 @@ async function grepStatus(deps: ToolDeps, found: Found, base: Details, pattern: 
   }
   const text = [describeOutcome(base as never)];
   const where = streams.join('+');
-  const more = limitReached ? ` (limit ${maxMatches} reached: more matches exist; raise maxMatches or narrow the pattern)` : '';
+  // Two limits end a search early: the match count, or the reply's size (long lines, wide context).
+  const more = !limitReached
+    ? ''
+    : matches.length >= maxMatches
+      ? ` (limit ${maxMatches} reached: more matches exist; raise maxMatches or narrow the pattern)`
+      : ` (maxBytes (${maxBytes}) reached: more matches may exist; narrow the pattern, use less context, or raise maxBytes)`;
   const cut = complete ? '' : ' (search stopped at its time budget: partial result)';
   text.push(`grep ${JSON.stringify(pattern)} in ${where}: ${matches.length} matching line(s)${more}${cut}`);
   for (const m of matches) {

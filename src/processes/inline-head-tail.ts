@@ -14,6 +14,18 @@ function ownCopy(text: string): string {
   return text.length === 0 ? '' : ` ${text}`.slice(1);
 }
 
+/** `text` without a high surrogate at its end: a cut there would leave half an emoji. */
+function withoutSplitEnd(text: string): string {
+  const last = text.charCodeAt(text.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? text.slice(0, -1) : text;
+}
+
+/** `text` without a low surrogate at its start (the other half of a character cut before it). */
+function withoutSplitStart(text: string): string {
+  const first = text.charCodeAt(0);
+  return first >= 0xdc00 && first <= 0xdfff ? text.slice(1) : text;
+}
+
 const LAST_LINE_SCAN_CHARS = 4_096;
 const MAX_LAST_LINE_CHARS = 400;
 
@@ -105,10 +117,12 @@ export class InlineHeadTail {
     if (this.totalChars - this.head.length - tail.length <= 0) {
       return { text: this.head + tail, truncated: false, omittedChars: 0, omitted: null };
     }
-    // Cut back to whole lines at both ends (unless one line fills the whole budget).
-    let head = this.head;
+    // Cut back to whole lines at both ends (unless one line fills the whole budget; then at least never
+    // through a character: half a surrogate pair is not text, and some clients refuse to encode it).
+    let head = withoutSplitEnd(this.head);
     const lastNewline = head.lastIndexOf('\n');
     if (lastNewline !== -1) head = head.slice(0, lastNewline + 1);
+    tail = withoutSplitStart(tail);
     let tailInsideLine = !tailStartsLine;
     if (tailInsideLine) {
       const firstNewline = tail.indexOf('\n');

@@ -148,6 +148,17 @@ describe('long output', () => {
     expect(structured(backwards).error.code).toBe('INVALID_INPUT');
   });
 
+  it('says a grep stopped at maxBytes, not at maxMatches, when the reply filled up first', async () => {
+    const c = await connect();
+    const done = await runToEnd(c, `awk 'BEGIN { for (i = 1; i <= 400; i++) { s = i; while (length(s) < 3000) s = s "x"; print s } }'`);
+    const r = await callTool(c, 'status', { id: done.id, grep: '^', context: 5, maxMatches: 1000, maxBytes: 100_000 });
+    const found = structured(r).grep;
+    expect(found.limitReached).toBe(true);
+    expect(found.matches.length).toBeLessThan(1000);
+    expect(text(r)).not.toMatch(/limit 1000 reached/);
+    expect(text(r)).toMatch(/maxBytes \(100000\) reached/);
+  });
+
   it('refuses a catastrophically backtracking pattern with INVALID_INPUT instead of hanging the server', async () => {
     const c = await connect();
     const done = await runToEnd(c, "printf 'a%.0s' $(seq 1 40); echo b");

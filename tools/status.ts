@@ -265,9 +265,15 @@ async function grepStatus(deps: ToolDeps, found: Found, base: Details, pattern: 
   const linesScanned: Partial<Record<'stdout' | 'stderr', number>> = {};
   let limitReached = false;
   let complete = true;
+  const deadline = Date.now() + deps.config.grepBudgetMs;
   for (const stream of streams) {
     if (limitReached || !complete) break;
-    const r = await grepLog(deps.outputLogPath(found, stream), re, { context, maxMatches: maxMatches - matches.length, maxBytes });
+    const r = await grepLog(deps.outputLogPath(found, stream), re, {
+      context,
+      maxMatches: maxMatches - matches.length,
+      maxBytes,
+      deadline,
+    });
     matches.push(...r.matches.map((m) => ({ stream, ...m })));
     linesScanned[stream] = r.linesScanned;
     limitReached = r.limitReached;

@@ -11,8 +11,6 @@ export const MAX_LINE_BYTES = 64 * 1024;
 export const MAX_SHOWN_LINE_CHARS = 2_000;
 /** One batch of lines may take the pattern this long: longer means catastrophic backtracking, a bad pattern. */
 const BATCH_REGEX_MS = 2_000;
-/** A whole search stops (and says so) after this long. */
-const SEARCH_BUDGET_MS = 30_000;
 
 /** One line of a log: 1-based number and text (without its newline or a trailing \r). */
 export interface LogLine {
@@ -134,6 +132,8 @@ export interface GrepOptions {
   maxMatches: number;
   /** Stop once the matches (with context) hold this many bytes of text. */
   maxBytes: number;
+  /** Stop (complete: false) after this time (ms since the epoch): one budget across every log a search reads. */
+  deadline: number;
 }
 
 /** A pattern compiled from untrusted text: INVALID_INPUT with the parser's reason when it is not a valid regular expression. */
@@ -169,7 +169,6 @@ export async function grepLog(
   const call = new vm.Script('run(job.wide, job.narrow, job.text)');
   const wide = new RegExp(re.source, `${re.flags.replace(/[gmy]/g, '')}gm`);
   const narrow = new RegExp(re.source, re.flags.replace(/[gy]/g, ''));
-  const deadline = Date.now() + SEARCH_BUDGET_MS;
   const matches: GrepMatch[] = [];
   let recent: LogLine[] = []; // the last `context` lines of the previous piece
   let waiting: GrepMatch[] = []; // matches still collecting `after` lines
@@ -240,7 +239,7 @@ export async function grepLog(
       const tailLines = splitLines(text.slice(Math.max(0, nthLastLineStart(text, opts.context))));
       recent = tailLines.map((t, i) => show(total - tailLines.length + i, t));
     }
-    if (Date.now() > deadline) {
+    if (Date.now() > opts.deadline) {
       complete = false;
       return true;
     }

@@ -2,6 +2,7 @@
 import { open } from 'node:fs/promises';
 import vm from 'node:vm';
 import { ServerError } from '../errors.js';
+import { renderTerminalText } from '../processes/terminal-text.js';
 
 /** Bytes read from disk at a time: memory use does not grow with the log. */
 const READ_BYTES = 1 << 20;
@@ -81,6 +82,22 @@ export async function scanChunks(path: string, visit: (text: string, firstLine: 
   }
 }
 
+/**
+ * A piece of a terminal's log as a model reads it: each line rendered on its own (colours and other escapes
+ * removed, \r overwrites and backspaces collapsed), one line for one, so line numbers stay those of the log.
+ */
+export function renderTerminalLines(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line === '' ? line : renderTerminalText(line, { maxHeldLines: 0 }).replace(/\n+$/, '').replace(/\n/g, ' ')))
+    .join('\n');
+}
+
+/** Applies `render` (if any) to each piece before `visit` sees it. */
+function rendered(visit: (text: string, firstLine: number) => boolean, render?: (text: string) => string) {
+  return render ? (text: string, first: number) => visit(render(text), first) : visit;
+}
+
 /** The lines of a piece (whole lines, the last one maybe without newline), without newlines or trailing \r. */
 function splitLines(text: string): string[] {
   const lines = text.split('\n');
@@ -99,15 +116,17 @@ export async function readLines(
   from: number,
   to: number,
   maxBytes: number,
+  render?: (text: string) => string,
 ): Promise<{ lines: LogLine[]; more: boolean; eof: boolean }> {
   const lines: LogLine[] = [];
   let bytes = 0;
   let more = false;
   let reachedTo = false;
-  await scanChunks(path, (text, first) => {
-    // Pieces before the range are only counted, never split.
-    const count = countNewlines(text, 0, text.length) + (text.endsWith('\n') ? 0 : 1);
+  await scanChunks(path, (raw, first) => {
+    // Pieces before the range are only counted, never split (nor rendered).
+    const count = countNewlines(raw, 0, raw.length) + (raw.endsWith('\n') ? 0 : 1);
     if (first + count <= from) return false;
+    const text = render ? render(raw) : raw;
     const all = splitLines(text);
     for (let i = Math.max(0, from - first); i < all.length; i++) {
       const line = first + i;
@@ -134,6 +153,8 @@ export interface GrepOptions {
   maxMatches: number;
   /** Stop once the matches (with context) hold this many bytes of text. */
   maxBytes: number;
+  /** Turns each piece into the text searched and shown (line for line): renderTerminalLines for a PTY's log. */
+  render?: (text: string) => string;
 }
 
 /** A pattern compiled from untrusted text: INVALID_INPUT with the parser's reason when it is not a valid regular expression. */
@@ -177,75 +198,78 @@ export async function grepLog(
   let limitReached = false;
   let complete = true;
   const show = (line: number, text: string): LogLine => ({ line, text: shown(text.endsWith('\r') ? text.slice(0, -1) : text) });
-  const linesScanned = await scanChunks(path, (text, first) => {
-    context.job = { wide, narrow, text };
-    let hits: number[];
-    try {
-      hits = call.runInContext(context, { timeout: BATCH_REGEX_MS }) as number[];
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
-        throw new ServerError('INVALID_INPUT', 'grep pattern is too slow (catastrophic backtracking?): simplify it', { field: 'grep' });
-      throw e;
-    }
-    // Lines [from, to) of this piece by line index, for context (only near matches is anything split).
-    const lineAt = (offset: number): { text: string; next: number } => {
-      const end = text.indexOf('\n', offset);
-      return { text: text.slice(offset, end === -1 ? text.length : end), next: end === -1 ? text.length : end + 1 };
-    };
-    if (waiting.length > 0) {
-      let offset = 0;
-      for (let line = first; waiting.length > 0 && offset < text.length; line++) {
-        const l = lineAt(offset);
-        for (const m of waiting) if (m.after.length < opts.context) m.after.push(show(line, l.text));
-        waiting = waiting.filter((m) => m.after.length < opts.context);
-        offset = l.next;
+  const linesScanned = await scanChunks(
+    path,
+    rendered((text, first) => {
+      context.job = { wide, narrow, text };
+      let hits: number[];
+      try {
+        hits = call.runInContext(context, { timeout: BATCH_REGEX_MS }) as number[];
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
+          throw new ServerError('INVALID_INPUT', 'grep pattern is too slow (catastrophic backtracking?): simplify it', { field: 'grep' });
+        throw e;
+      }
+      // Lines [from, to) of this piece by line index, for context (only near matches is anything split).
+      const lineAt = (offset: number): { text: string; next: number } => {
+        const end = text.indexOf('\n', offset);
+        return { text: text.slice(offset, end === -1 ? text.length : end), next: end === -1 ? text.length : end + 1 };
+      };
+      if (waiting.length > 0) {
+        let offset = 0;
+        for (let line = first; waiting.length > 0 && offset < text.length; line++) {
+          const l = lineAt(offset);
+          for (const m of waiting) if (m.after.length < opts.context) m.after.push(show(line, l.text));
+          waiting = waiting.filter((m) => m.after.length < opts.context);
+          offset = l.next;
+        }
+        if (limitReached && waiting.length === 0) return true;
+      }
+      let line = first;
+      let at = 0;
+      for (const start of hits) {
+        line += countNewlines(text, at, start);
+        at = start;
+        if (limitReached) return true;
+        const here = lineAt(start);
+        const match: GrepMatch = { ...show(line, here.text), before: [], after: [] };
+        // Before: walk back within the piece, then the previous piece's last lines.
+        let back = start;
+        for (let k = 1; k <= opts.context && line - k >= 1; k++) {
+          if (back > 0) {
+            const prevStart = text.lastIndexOf('\n', back - 2) + 1;
+            match.before.unshift(show(line - k, text.slice(prevStart, back - 1)));
+            back = prevStart;
+          } else {
+            const r = recent.find((x) => x.line === line - k);
+            if (r) match.before.unshift(r);
+          }
+        }
+        // After: forward within the piece; the rest comes from the next piece.
+        let fwd = here.next;
+        while (match.after.length < opts.context && fwd < text.length) {
+          const l = lineAt(fwd);
+          match.after.push(show(line + match.after.length + 1, l.text));
+          fwd = l.next;
+        }
+        if (match.after.length < opts.context) waiting.push(match);
+        matches.push(match);
+        bytes += match.text.length + [...match.before, ...match.after].reduce((n, r) => n + r.text.length, 0);
+        if (matches.length >= opts.maxMatches || bytes >= opts.maxBytes) limitReached = true;
       }
       if (limitReached && waiting.length === 0) return true;
-    }
-    let line = first;
-    let at = 0;
-    for (const start of hits) {
-      line += countNewlines(text, at, start);
-      at = start;
-      if (limitReached) return true;
-      const here = lineAt(start);
-      const match: GrepMatch = { ...show(line, here.text), before: [], after: [] };
-      // Before: walk back within the piece, then the previous piece's last lines.
-      let back = start;
-      for (let k = 1; k <= opts.context && line - k >= 1; k++) {
-        if (back > 0) {
-          const prevStart = text.lastIndexOf('\n', back - 2) + 1;
-          match.before.unshift(show(line - k, text.slice(prevStart, back - 1)));
-          back = prevStart;
-        } else {
-          const r = recent.find((x) => x.line === line - k);
-          if (r) match.before.unshift(r);
-        }
+      if (opts.context > 0) {
+        const total = first + countNewlines(text, 0, text.length);
+        const tailLines = splitLines(text.slice(Math.max(0, nthLastLineStart(text, opts.context))));
+        recent = tailLines.map((t, i) => show(total - tailLines.length + i, t));
       }
-      // After: forward within the piece; the rest comes from the next piece.
-      let fwd = here.next;
-      while (match.after.length < opts.context && fwd < text.length) {
-        const l = lineAt(fwd);
-        match.after.push(show(line + match.after.length + 1, l.text));
-        fwd = l.next;
+      if (Date.now() > deadline) {
+        complete = false;
+        return true;
       }
-      if (match.after.length < opts.context) waiting.push(match);
-      matches.push(match);
-      bytes += match.text.length + [...match.before, ...match.after].reduce((n, r) => n + r.text.length, 0);
-      if (matches.length >= opts.maxMatches || bytes >= opts.maxBytes) limitReached = true;
-    }
-    if (limitReached && waiting.length === 0) return true;
-    if (opts.context > 0) {
-      const total = first + countNewlines(text, 0, text.length);
-      const tailLines = splitLines(text.slice(Math.max(0, nthLastLineStart(text, opts.context))));
-      recent = tailLines.map((t, i) => show(total - tailLines.length + i, t));
-    }
-    if (Date.now() > deadline) {
-      complete = false;
-      return true;
-    }
-    return false;
-  });
+      return false;
+    }, opts.render),
+  );
   return { matches, limitReached, complete, linesScanned };
 }
 

@@ -248,6 +248,13 @@ export const ConfigSchema = z
       .default(128 * KIB)
       .describe('Largest command string / total argv, in bytes'),
     maxExecutionsPerMinute: z.number().int().min(0).default(0).describe('Executions a session may start per minute (0 = no limit)'),
+    grepBudgetMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(600_000)
+      .default(30_000)
+      .describe('Time one status `grep` may search the logs; past it the answer is partial (grep.complete false)'),
 
     // Interactive executions and calls that must not outlive the client (docs/interactive.md).
     returnRunningAfterMs: z

@@ -270,12 +270,14 @@ async function grepStatus(deps: ToolDeps, found: Found, base: Details, pattern: 
   const linesScanned: Partial<Record<'stdout' | 'stderr', number>> = {};
   let limitReached = false;
   let complete = true;
+  const deadline = Date.now() + deps.config.grepBudgetMs;
   for (const stream of streams) {
     if (limitReached || !complete) break;
     const r = await grepLog(deps.outputLogPath(found, stream), re, {
       context,
       maxMatches: maxMatches - matches.length,
       maxBytes,
+      deadline,
       ...(isTerminal(base) ? { render: renderTerminalLines } : {}),
     });
     matches.push(...r.matches.map((m) => ({ stream, ...m })));

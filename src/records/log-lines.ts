@@ -12,8 +12,6 @@ export const MAX_LINE_BYTES = 64 * 1024;
 export const MAX_SHOWN_LINE_CHARS = 2_000;
 /** One batch of lines may take the pattern this long: longer means catastrophic backtracking, a bad pattern. */
 const BATCH_REGEX_MS = 2_000;
-/** A whole search stops (and says so) after this long. */
-const SEARCH_BUDGET_MS = 30_000;
 
 /** One line of a log: 1-based number and text (without its newline or a trailing \r). */
 export interface LogLine {
@@ -93,11 +91,6 @@ export function renderTerminalLines(text: string): string {
     .join('\n');
 }
 
-/** Applies `render` (if any) to each piece before `visit` sees it. */
-function rendered(visit: (text: string, firstLine: number) => boolean, render?: (text: string) => string) {
-  return render ? (text: string, first: number) => visit(render(text), first) : visit;
-}
-
 /** The lines of a piece (whole lines, the last one maybe without newline), without newlines or trailing \r. */
 function splitLines(text: string): string[] {
   const lines = text.split('\n');
@@ -153,6 +146,8 @@ export interface GrepOptions {
   maxMatches: number;
   /** Stop once the matches (with context) hold this many bytes of text. */
   maxBytes: number;
+  /** Stop (complete: false) after this time (ms since the epoch): one budget across every log a search reads. */
+  deadline: number;
   /** Turns each piece into the text searched and shown (line for line): renderTerminalLines for a PTY's log. */
   render?: (text: string) => string;
 }
@@ -190,7 +185,6 @@ export async function grepLog(
   const call = new vm.Script('run(job.wide, job.narrow, job.text)');
   const wide = new RegExp(re.source, `${re.flags.replace(/[gmy]/g, '')}gm`);
   const narrow = new RegExp(re.source, re.flags.replace(/[gy]/g, ''));
-  const deadline = Date.now() + SEARCH_BUDGET_MS;
   const matches: GrepMatch[] = [];
   let recent: LogLine[] = []; // the last `context` lines of the previous piece
   let waiting: GrepMatch[] = []; // matches still collecting `after` lines
@@ -198,78 +192,76 @@ export async function grepLog(
   let limitReached = false;
   let complete = true;
   const show = (line: number, text: string): LogLine => ({ line, text: shown(text.endsWith('\r') ? text.slice(0, -1) : text) });
-  const linesScanned = await scanChunks(
-    path,
-    rendered((text, first) => {
-      context.job = { wide, narrow, text };
-      let hits: number[];
-      try {
-        hits = call.runInContext(context, { timeout: BATCH_REGEX_MS }) as number[];
-      } catch (e) {
-        if ((e as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
-          throw new ServerError('INVALID_INPUT', 'grep pattern is too slow (catastrophic backtracking?): simplify it', { field: 'grep' });
-        throw e;
-      }
-      // Lines [from, to) of this piece by line index, for context (only near matches is anything split).
-      const lineAt = (offset: number): { text: string; next: number } => {
-        const end = text.indexOf('\n', offset);
-        return { text: text.slice(offset, end === -1 ? text.length : end), next: end === -1 ? text.length : end + 1 };
-      };
-      if (waiting.length > 0) {
-        let offset = 0;
-        for (let line = first; waiting.length > 0 && offset < text.length; line++) {
-          const l = lineAt(offset);
-          for (const m of waiting) if (m.after.length < opts.context) m.after.push(show(line, l.text));
-          waiting = waiting.filter((m) => m.after.length < opts.context);
-          offset = l.next;
-        }
-        if (limitReached && waiting.length === 0) return true;
-      }
-      let line = first;
-      let at = 0;
-      for (const start of hits) {
-        line += countNewlines(text, at, start);
-        at = start;
-        if (limitReached) return true;
-        const here = lineAt(start);
-        const match: GrepMatch = { ...show(line, here.text), before: [], after: [] };
-        // Before: walk back within the piece, then the previous piece's last lines.
-        let back = start;
-        for (let k = 1; k <= opts.context && line - k >= 1; k++) {
-          if (back > 0) {
-            const prevStart = text.lastIndexOf('\n', back - 2) + 1;
-            match.before.unshift(show(line - k, text.slice(prevStart, back - 1)));
-            back = prevStart;
-          } else {
-            const r = recent.find((x) => x.line === line - k);
-            if (r) match.before.unshift(r);
-          }
-        }
-        // After: forward within the piece; the rest comes from the next piece.
-        let fwd = here.next;
-        while (match.after.length < opts.context && fwd < text.length) {
-          const l = lineAt(fwd);
-          match.after.push(show(line + match.after.length + 1, l.text));
-          fwd = l.next;
-        }
-        if (match.after.length < opts.context) waiting.push(match);
-        matches.push(match);
-        bytes += match.text.length + [...match.before, ...match.after].reduce((n, r) => n + r.text.length, 0);
-        if (matches.length >= opts.maxMatches || bytes >= opts.maxBytes) limitReached = true;
+  const linesScanned = await scanChunks(path, (raw, first) => {
+    const text = opts.render ? opts.render(raw) : raw;
+    context.job = { wide, narrow, text };
+    let hits: number[];
+    try {
+      hits = call.runInContext(context, { timeout: BATCH_REGEX_MS }) as number[];
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
+        throw new ServerError('INVALID_INPUT', 'grep pattern is too slow (catastrophic backtracking?): simplify it', { field: 'grep' });
+      throw e;
+    }
+    // Lines [from, to) of this piece by line index, for context (only near matches is anything split).
+    const lineAt = (offset: number): { text: string; next: number } => {
+      const end = text.indexOf('\n', offset);
+      return { text: text.slice(offset, end === -1 ? text.length : end), next: end === -1 ? text.length : end + 1 };
+    };
+    if (waiting.length > 0) {
+      let offset = 0;
+      for (let line = first; waiting.length > 0 && offset < text.length; line++) {
+        const l = lineAt(offset);
+        for (const m of waiting) if (m.after.length < opts.context) m.after.push(show(line, l.text));
+        waiting = waiting.filter((m) => m.after.length < opts.context);
+        offset = l.next;
       }
       if (limitReached && waiting.length === 0) return true;
-      if (opts.context > 0) {
-        const total = first + countNewlines(text, 0, text.length);
-        const tailLines = splitLines(text.slice(Math.max(0, nthLastLineStart(text, opts.context))));
-        recent = tailLines.map((t, i) => show(total - tailLines.length + i, t));
+    }
+    let line = first;
+    let at = 0;
+    for (const start of hits) {
+      line += countNewlines(text, at, start);
+      at = start;
+      if (limitReached) return true;
+      const here = lineAt(start);
+      const match: GrepMatch = { ...show(line, here.text), before: [], after: [] };
+      // Before: walk back within the piece, then the previous piece's last lines.
+      let back = start;
+      for (let k = 1; k <= opts.context && line - k >= 1; k++) {
+        if (back > 0) {
+          const prevStart = text.lastIndexOf('\n', back - 2) + 1;
+          match.before.unshift(show(line - k, text.slice(prevStart, back - 1)));
+          back = prevStart;
+        } else {
+          const r = recent.find((x) => x.line === line - k);
+          if (r) match.before.unshift(r);
+        }
       }
-      if (Date.now() > deadline) {
-        complete = false;
-        return true;
+      // After: forward within the piece; the rest comes from the next piece.
+      let fwd = here.next;
+      while (match.after.length < opts.context && fwd < text.length) {
+        const l = lineAt(fwd);
+        match.after.push(show(line + match.after.length + 1, l.text));
+        fwd = l.next;
       }
-      return false;
-    }, opts.render),
-  );
+      if (match.after.length < opts.context) waiting.push(match);
+      matches.push(match);
+      bytes += match.text.length + [...match.before, ...match.after].reduce((n, r) => n + r.text.length, 0);
+      if (matches.length >= opts.maxMatches || bytes >= opts.maxBytes) limitReached = true;
+    }
+    if (limitReached && waiting.length === 0) return true;
+    if (opts.context > 0) {
+      const total = first + countNewlines(text, 0, text.length);
+      const tailLines = splitLines(text.slice(Math.max(0, nthLastLineStart(text, opts.context))));
+      recent = tailLines.map((t, i) => show(total - tailLines.length + i, t));
+    }
+    if (Date.now() > opts.deadline) {
+      complete = false;
+      return true;
+    }
+    return false;
+  });
   return { matches, limitReached, complete, linesScanned };
 }
 

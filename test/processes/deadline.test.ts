@@ -111,7 +111,8 @@ describe('load-aware timeouts with real processes', () => {
     for (const n of withTotal) expect(n.total).toBe(s2.expectedMs);
     expect(s2.slowerThanUsual).toBe(false);
 
-    const slow = await callWithProgress(client, 'execute', { argv: ['sh', '-c', 'sleep 1.3'] });
+    // Over 3x the learned median even when a loaded machine made the 0.3 s runs take a second each.
+    const slow = await callWithProgress(client, 'execute', { argv: ['sh', '-c', 'sleep 3.5'] });
     groups.addResult(slow.result);
     expect(structured(slow.result)).toMatchObject({ slowerThanUsual: true, terminationReason: null, exitCode: 0 });
     const explicit = await callWithProgress(client, 'execute', { argv: ['sh', '-c', 'sleep 1.3'], timeoutMs: 60_000 });

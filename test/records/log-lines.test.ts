@@ -12,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const fixed = join(dir, 'fixed.log');
 writeFileSync(fixed, Array.from({ length: 300_000 }, (_, i) => `line-${String(i + 1).padStart(6, '0')}\n`).join(''));
 const name = (n: number) => `line-${String(n).padStart(6, '0')}`;
-const all = { context: 0, maxMatches: 100, maxBytes: 1 << 20 };
+const all = { context: 0, maxMatches: 100, maxBytes: 1 << 20, deadline: Number.MAX_SAFE_INTEGER };
 
 describe('log lines', () => {
   it('numbers every line across read pieces and reads any range', async () => {
@@ -83,5 +83,14 @@ describe('log lines', () => {
     const r = await grepLog(fixed, compilePattern('0$', false), { ...all, maxMatches: 3 });
     expect(r.matches.map((m) => m.line)).toEqual([10, 20, 30]);
     expect(r.limitReached).toBe(true);
+  });
+
+  it('stops at its deadline after the piece it is reading and says the answer is partial, with what it found so far', async () => {
+    const r = await grepLog(fixed, compilePattern('^line-0000(01|02)$|^line-299999$', false), { ...all, deadline: Date.now() - 1 });
+    expect(r.complete).toBe(false);
+    expect(r.limitReached).toBe(false);
+    expect(r.matches.map((m) => m.line)).toEqual([1, 2]); // the last line lies in a piece never read
+    expect(r.linesScanned).toBeGreaterThan(0);
+    expect(r.linesScanned).toBeLessThan(300_000);
   });
 });

@@ -1,4 +1,6 @@
-// Figure 1: stdout streamed to the SDK Client as progress, against a bare ws relay, both across processes.
+// Streaming throughput (18.8): to a raw MCP client against a relay writing a file (the server's share), and to the SDK Client.
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { startHealthProbe } from './lib/health-probe.js';
 import { readCpuMs } from './lib/proc-stats.js';
 import { producerCommand } from './lib/producer.js';
@@ -21,6 +23,8 @@ interface StreamResult extends RoleMessage {
   exitCode: number | null;
   /** How the call ended, from the tool result (MCP roles only). */
   outcome?: unknown;
+  maxOutputBytes?: number;
+  maxFrameBytes?: number;
 }
 
 interface Run {
@@ -30,18 +34,28 @@ interface Run {
   clientCpuMs: number;
   serverCpuMs: number;
   ok: boolean;
+  /** Raw client only: the most stdout one notification carried, and the largest progress frame. */
+  maxOutputBytes?: number;
+  maxFrameBytes?: number;
   /** Only when the run failed its byte check: what the client was told. */
   failure?: unknown;
 }
 
-/** ours: cc-executor -> the SDK's Client. baseline: a bare ws relay -> a bare ws client. */
-type Variant = 'ours' | 'baseline';
-const VARIANTS: readonly Variant[] = ['ours', 'baseline'];
+/**
+ * sdk: cc-executor -> the SDK's Client. raw: cc-executor -> a raw `ws` MCP client (JSON.parse only), so the
+ * client costs what the relay's client costs and the figure is the server's own. relay: a bare ws relay ->
+ * a bare ws client. relayFile: the same relay also writing every byte to a file, as cc-executor writes its logs.
+ */
+type Variant = 'sdk' | 'raw' | 'relay' | 'relayFile';
+const VARIANTS: readonly Variant[] = ['raw', 'relayFile', 'sdk', 'relay'];
 
 const WARMUP_BYTES = 16 * MIB;
 /** Long enough for ~150 idle probes, so the idle p99 is not just the slowest one. */
 const IDLE_PROBE_MS = 3_000;
-const THROUGHPUT_TARGET = 0.6;
+/** The server's share: throughput to a raw client against the relay that also writes a file. */
+const SERVER_SHARE_TARGET = 0.9;
+/** progressChunkBytes' default: no notification may carry more output. */
+const CHUNK_BYTES = 64 * 1024;
 
 export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptions): Promise<Row[]> {
   const bytes = Math.round(opts.mib * MIB);
@@ -49,16 +63,31 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
   const timeoutMs = 60_000 + bytes / 1_000; // 1 MB/s floor: a hang fails instead of stalling the bench
   const server = await startServer(ctx.children);
   const relay = startRole(ctx.children, 'relay-server', {});
+  const relayLog = resolve(server.dataDir, '..', `relay-${process.pid}.log`);
   try {
     const ready = await relay.next<RoleMessage & { url: string; pid: number }>('ready', 15_000);
 
     const measure = async (which: Variant, cmd: string, expected: number): Promise<Run> => {
-      const serverPid = which === 'baseline' ? ready.pid : server.pid;
+      const serverPid = which === 'relay' || which === 'relayFile' ? ready.pid : server.pid;
       const cpu0 = readCpuMs(serverPid);
-      const r =
-        which === 'ours'
-          ? await runRole<StreamResult>(ctx.children, 'sdk-stream-client', { url: server.url, command: cmd }, timeoutMs)
-          : await runRole<StreamResult>(ctx.children, 'relay-client', { url: ready.url, command: cmd }, timeoutMs);
+      let r: StreamResult;
+      if (which === 'sdk') r = await runRole<StreamResult>(ctx.children, 'sdk-stream-client', { url: server.url, command: cmd }, timeoutMs);
+      else if (which === 'raw')
+        r = await runRole<StreamResult>(
+          ctx.children,
+          'raw-mcp-client',
+          { url: server.url, command: cmd, bytesPerSecond: 0, autoStart: true },
+          timeoutMs,
+        );
+      else {
+        r = await runRole<StreamResult>(
+          ctx.children,
+          'relay-client',
+          { url: ready.url, command: cmd, ...(which === 'relayFile' ? { logFile: relayLog } : {}) },
+          timeoutMs,
+        );
+        rmSync(relayLog, { force: true });
+      }
       const ok = r.bytes === expected && r.exitCode === 0 && (r.reportedBytes === null || r.reportedBytes === expected);
       return {
         mibPerS: r.bytes / MIB / (r.ms / 1000),
@@ -67,6 +96,7 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
         clientCpuMs: r.cpuMs,
         serverCpuMs: readCpuMs(serverPid) - cpu0,
         ok,
+        ...(typeof r.maxOutputBytes === 'number' ? { maxOutputBytes: r.maxOutputBytes, maxFrameBytes: r.maxFrameBytes as number } : {}),
         ...(ok ? {} : { failure: { reportedBytes: r.reportedBytes, exitCode: r.exitCode, outcome: r.outcome ?? null } }),
       };
     };
@@ -78,7 +108,7 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
     await new Promise((r) => setTimeout(r, IDLE_PROBE_MS));
     const idleLatencies = await idleProbe.stop();
 
-    const runs: Record<Variant, Run[]> = { ours: [], baseline: [] };
+    const runs: Record<Variant, Run[]> = { sdk: [], raw: [], relay: [], relayFile: [] };
     for (let i = 0; i < opts.runs; i++) {
       // Rotate the order so drift in machine load hits every variant alike.
       for (let j = 0; j < VARIANTS.length; j++) {
@@ -93,10 +123,10 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
 
     // Responsiveness while streaming, in runs of their own: probes change throughput on 2 cores, so the
     // timed runs above have none. The relay answers a plain GET with 426, which times its loop the same way.
-    const busyLatencies: Record<Variant, number[]> = { ours: [], baseline: [] };
+    const busyLatencies: Record<'sdk' | 'relay', number[]> = { sdk: [], relay: [] };
     const probed: Run[] = [];
-    for (const which of VARIANTS) {
-      const probe = startHealthProbe(which === 'baseline' ? ready.url : server.url);
+    for (const which of ['sdk', 'relay'] as const) {
+      const probe = startHealthProbe(which === 'relay' ? ready.url : server.url);
       probed.push(await measure(which, command, bytes));
       busyLatencies[which] = await probe.stop();
     }
@@ -105,7 +135,10 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
     const allOk = VARIANTS.every((v) => runs[v].every((r) => r.ok)) && probed.every((r) => r.ok);
     const rate = (v: Variant) => median(runs[v].map((r) => r.mibPerS));
     const perGiB = (v: Variant, key: 'clientCpuMs' | 'serverCpuMs') => median(runs[v].map((r) => r[key] / 1000 / (r.bytes / 1024 / MIB)));
-    const ratio = rate('ours') / rate('baseline');
+    const sdkRatio = rate('sdk') / rate('relay');
+    const share = rate('raw') / rate('relayFile');
+    const maxOutput = Math.max(...runs.raw.map((r) => r.maxOutputBytes ?? 0));
+    const maxFrame = Math.max(...runs.raw.map((r) => r.maxFrameBytes ?? 0));
     ctx.details.stream = {
       bytes,
       runs: opts.runs,
@@ -116,7 +149,7 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
       probeMs: {
         idle: { p50: round(percentile(idleLatencies, 50), 3), p99: round(percentile(idleLatencies, 99), 3) },
         ...Object.fromEntries(
-          VARIANTS.map((v) => [
+          (['sdk', 'relay'] as const).map((v) => [
             v,
             {
               p50: round(percentile(busyLatencies[v], 50), 3),
@@ -140,32 +173,60 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
     });
     return [
       {
-        id: 'stream-throughput',
-        figure: `stdout stream ${label} to SDK client (median of ${opts.runs})`,
+        id: 'stream-server-share',
+        figure: `stdout stream ${label} to a raw ws MCP client (median of ${opts.runs})`,
         unit: 'MiB/s',
-        ours: round(rate('ours')),
-        baseline: round(rate('baseline')),
-        ratio: round(ratio, 3),
-        target: `>= ${THROUGHPUT_TARGET}x`,
-        pass: allOk && ratio >= THROUGHPUT_TARGET,
+        ours: round(rate('raw')),
+        baseline: round(rate('relayFile')),
+        ratio: round(share, 3),
+        target: `>= ${SERVER_SHARE_TARGET}x`,
+        pass: allOk && share >= SERVER_SHARE_TARGET,
         note: allOk
-          ? `every run delivered exactly ${bytes} bytes; baseline: bare ws relay of JSON text frames to a bare ws client`
+          ? `every run delivered exactly ${bytes} bytes; baseline: bare ws relay that also writes the bytes to a file, to a bare ws client`
           : 'BYTE COUNT MISMATCH in some run (see details in latest.json)',
       },
-      info('stream-server-cpu', 'server CPU per GiB streamed', 's', perGiB('ours', 'serverCpuMs'), perGiB('baseline', 'serverCpuMs')),
+      info(
+        'stream-server-cpu',
+        'server CPU per GiB streamed (vs relay writing a file)',
+        's',
+        perGiB('raw', 'serverCpuMs'),
+        perGiB('relayFile', 'serverCpuMs'),
+      ),
+      {
+        id: 'stream-notification-size',
+        figure: 'largest stdout output in one progress notification',
+        unit: 'bytes',
+        ours: maxOutput,
+        baseline: CHUNK_BYTES,
+        ratio: round(maxOutput / CHUNK_BYTES, 3),
+        target: `<= progressChunkBytes (${CHUNK_BYTES})`,
+        pass: maxOutput > 0 && maxOutput <= CHUNK_BYTES,
+        note: `largest progress frame on the wire ${maxFrame} bytes`,
+      },
+      {
+        ...info(
+          'stream-throughput',
+          `stdout stream ${label} to the SDK client (median of ${opts.runs})`,
+          'MiB/s',
+          rate('sdk'),
+          rate('relay'),
+        ),
+        ratio: round(sdkRatio, 3),
+        note: 'baseline: bare ws relay to a bare ws client; the gap is mostly the SDK client (docs/sdk-client-throughput.md)',
+      },
       info(
         'stream-client-cpu',
         'SDK client CPU per GiB (vs bare ws client)',
         's',
-        perGiB('ours', 'clientCpuMs'),
-        perGiB('baseline', 'clientCpuMs'),
+        perGiB('sdk', 'clientCpuMs'),
+        perGiB('relay', 'clientCpuMs'),
       ),
       info(
         'stream-http-probe-p99',
         'HTTP GET p99 to the server while it streams (vs relay)',
         'ms',
-        percentile(busyLatencies.ours, 99),
-        percentile(busyLatencies.baseline, 99),
+        percentile(busyLatencies.sdk, 99),
+        percentile(busyLatencies.relay, 99),
       ),
     ];
   } finally {

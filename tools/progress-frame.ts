@@ -17,7 +17,7 @@ const PIECE_CHARS = 16 * 1024;
 
 /** The escaped form of `text` without its quotes, in pieces of at most PIECE_CHARS characters each before escaping. */
 function escapedPieces(text: string, out: string[]): void {
-  for (let start = 0; start < text.length; ) {
+  for (let start = 0; start < text.length;) {
     let end = Math.min(text.length, start + PIECE_CHARS);
     // Never split a surrogate pair: each half alone would be escaped as a lone surrogate.
     if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
@@ -35,9 +35,13 @@ function isHighSurrogate(code: number): boolean {
  * The UTF-8 bytes of `{"jsonrpc":"2.0","method":"notifications/progress","params":{...,"message":…}}` with
  * `message` the concatenation of `texts`, exactly what JSON.stringify of that object would produce (key order
  * aside). The message is never built as one string: each text is escaped in pieces and written into one
- * buffer, so the only large allocation is the buffer itself, outside V8's heap, freed as soon as it is written.
+ * buffer, so the only large allocation is the buffer itself, outside V8's heap (`alloc` may hand out reused memory).
  */
-export function progressFrame(fields: ProgressFields, texts: readonly string[]): Buffer {
+export function progressFrame(
+  fields: ProgressFields,
+  texts: readonly string[],
+  alloc: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
+): Buffer {
   const head =
     `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":${JSON.stringify(fields.progressToken)},` +
     `"progress":${JSON.stringify(fields.progress)}` +
@@ -48,7 +52,7 @@ export function progressFrame(fields: ProgressFields, texts: readonly string[]):
   for (const text of texts) escapedPieces(text, pieces);
   let size = Buffer.byteLength(head) + Buffer.byteLength(tail);
   for (const piece of pieces) size += Buffer.byteLength(piece);
-  const frame = Buffer.allocUnsafe(size);
+  const frame = alloc(size);
   let offset = frame.write(head, 0);
   for (const piece of pieces) offset += frame.write(piece, offset);
   offset += frame.write(tail, offset);

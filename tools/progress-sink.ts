@@ -5,6 +5,7 @@ import type { OutputChunk, StreamName } from '../src/processes/output-log.js';
 import type { TerminalText } from '../src/processes/terminal-text.js';
 import type { FlowMeter } from '../src/sessions/flow-meter.js';
 import { FlowSubscriber } from '../src/sessions/flow-subscriber.js';
+import { FramePool } from './frame-pool.js';
 import { progressFrame } from './progress-frame.js';
 import { META_EXECUTION, META_KIND, META_SEQ, META_STREAM } from '../src/wire.js';
 
@@ -30,6 +31,8 @@ export interface ProgressSinkOptions {
   render?: TerminalText;
 }
 
+/** Empty frame buffers a sink keeps (enough for a megabyte in flight at the default chunk size). */
+const FRAME_POOL_MAX_FREE = 16;
 /** Pause between the last output notification and the result (see close()). */
 const FINAL_SETTLE_MS = 15;
 /** Longest wait for the last write and the client's ping answer before the result goes out anyway. */
@@ -49,9 +52,13 @@ export class ProgressSink extends FlowSubscriber {
   private readonly heartbeat: NodeJS.Timeout;
   private closed = false;
   private lastSent: Promise<unknown> = Promise.resolve();
+  /** Memory for ready frames: a frame of chunkBytes of text lines (plus its envelope) fits a slab. */
+  private readonly frames: FramePool;
 
   constructor(private readonly opts: ProgressSinkOptions) {
     super(opts.flow);
+    const slabBytes = opts.chunkBytes + Math.ceil(opts.chunkBytes / 8) + 1024;
+    this.frames = new FramePool(slabBytes, FRAME_POOL_MAX_FREE);
     this.heartbeat = setInterval(() => this.beat(), Math.max(100, Math.floor(opts.heartbeatMs / 2)));
     this.heartbeat.unref();
   }
@@ -99,9 +106,12 @@ export class ProgressSink extends FlowSubscriber {
     };
     // A ready frame where the transport takes one: serialised once, counted by the flow meter at its exact
     // size, no message string ever built. Otherwise the SDK serialises the notification (Streamable HTTP).
-    const sent = this.opts.sendFrame
-      ? this.opts.sendFrame(progressFrame(fields, texts))
-      : this.opts.send({ method: 'notifications/progress', params: { ...fields, message: texts.join('') } });
+    let sent: Promise<void>;
+    if (this.opts.sendFrame) {
+      const frame = progressFrame(fields, texts, (size) => this.frames.take(size));
+      // Written: the transport holds the frame no more, so its memory serves a later frame. Not after an error.
+      sent = this.opts.sendFrame(frame).then(() => this.frames.give(frame));
+    } else sent = this.opts.send({ method: 'notifications/progress', params: { ...fields, message: texts.join('') } });
     // A closed transport rejects: the result and `status` still have everything, so nothing is lost.
     // The transport meters the frame it writes (attachSession), so the flow meter counts its real size.
     this.lastSent = sent.catch(() => undefined);

@@ -10,6 +10,8 @@ interface Args {
   bytesPerSecond: number;
   /** Instead of a rate: read for readMs, then pause the socket for pausedMs, over and over. */
   cycle?: { readMs: number; pausedMs: number };
+  /** Start the measured call at once instead of after 'ready' and the bench's go (throughput runs). */
+  autoStart?: boolean;
 }
 
 interface JsonRpc {
@@ -28,7 +30,7 @@ interface JsonRpc {
 const BURST_BYTES = 1024 * 1024;
 
 runRoleMain(async () => {
-  const { url, command, bytesPerSecond, cycle } = roleArgs<Args>();
+  const { url, command, bytesPerSecond, cycle, autoStart } = roleArgs<Args>();
   const ws = new WebSocket(url, 'mcp', { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -37,10 +39,16 @@ runRoleMain(async () => {
 
   const pendingCalls = new Map<number, (m: JsonRpc) => void>();
   let onProgress: (m: JsonRpc) => void = () => undefined;
+  /** Largest progress frame (bytes on the wire) and largest stdout output in one notification (bytes). */
+  let maxFrameBytes = 0;
+  let maxOutputBytes = 0;
   ws.on('message', (raw) => {
-    const m = JSON.parse(String(raw)) as JsonRpc;
-    if (m.method === 'notifications/progress') onProgress(m);
-    else if (m.id !== undefined) pendingCalls.get(m.id)?.(m);
+    const text = String(raw);
+    const m = JSON.parse(text) as JsonRpc;
+    if (m.method === 'notifications/progress') {
+      maxFrameBytes = Math.max(maxFrameBytes, (raw as Buffer).length);
+      onProgress(m);
+    } else if (m.id !== undefined) pendingCalls.get(m.id)?.(m);
   });
   ws.once('close', () => {
     for (const resolve of pendingCalls.values()) resolve({ error: { message: 'connection closed' } });
@@ -65,8 +73,10 @@ runRoleMain(async () => {
   ws.send(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
   // One small call first, so the server's idle figure is taken after its tool code has run once.
   await request('tools/call', { name: 'execute', arguments: { command: 'echo warm' } });
-  await answer({ type: 'ready' });
-  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  if (!autoStart) {
+    await answer({ type: 'ready' });
+    await new Promise<void>((resolve) => process.once('message', () => resolve()));
+  }
 
   let bytes = 0;
   let notifications = 0;
@@ -75,7 +85,9 @@ runRoleMain(async () => {
   const t0 = performance.now();
   onProgress = (m) => {
     if (m.params?._meta?.['cc-executor/stream'] !== 'stdout') return;
-    bytes += Buffer.byteLength(m.params.message ?? '');
+    const size = Buffer.byteLength(m.params.message ?? '');
+    bytes += size;
+    maxOutputBytes = Math.max(maxOutputBytes, size);
     notifications++;
     if (cycle || paused || bytesPerSecond <= 0) return;
     const allowed = ((performance.now() - t0) / 1000) * bytesPerSecond;
@@ -125,6 +137,8 @@ runRoleMain(async () => {
     ms,
     cpuMs: cpu,
     pauses,
+    maxFrameBytes,
+    maxOutputBytes,
     reportedBytes: s?.stdoutBytes ?? null,
     outcome: {
       isError: reply.result?.isError ?? false,

@@ -6,10 +6,12 @@ import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
 interface Args {
   url: string;
   command: string;
+  /** The relay also writes the bytes to this file. */
+  logFile?: string;
 }
 
 runRoleMain(async () => {
-  const { url, command } = roleArgs<Args>();
+  const { url, command, logFile } = roleArgs<Args>();
   const ws = new WebSocket(url, { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -30,7 +32,7 @@ runRoleMain(async () => {
       }
     });
     ws.once('close', () => reject(new Error('relay closed the connection early')));
-    ws.send(JSON.stringify({ command }));
+    ws.send(JSON.stringify({ command, ...(logFile ? { logFile } : {}) }));
   });
   const ms = performance.now() - t0;
   const cpu = cpuMs() - cpu0;

@@ -21,11 +21,13 @@ export class OutputChunk {
     readonly raw: Buffer,
     /** Size of the pipe bytes this chunk stands for (differs from raw.length only where invalid UTF-8 was replaced). */
     readonly bytes: number,
+    /** The text when the appender already decoded it (live chunks only: window copies never hold text). */
+    private readonly text?: string,
   ) {}
 
-  /** The chunk as text, decoded on every read (keep the result only as long as it is needed). */
+  /** The chunk as text (decoded on each read unless the appender passed it: keep it only as long as needed). */
   get data(): string {
-    return this.raw.toString('utf8');
+    return this.text ?? this.raw.toString('utf8');
   }
 }
 
@@ -133,11 +135,12 @@ export class OutputLog {
   append(stream: StreamName, data: Buffer | string, bytes?: number): OutputChunk {
     const raw = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const size = bytes ?? raw.length;
-    const chunk = new OutputChunk(++this.lastSeq, stream, raw, size);
+    // Decoded once here, for the inline head/tail and the live chunk's subscribers (a progress sink builds
+    // its notification from it within coalesceMs); the window's copy keeps only bytes.
+    const text = typeof data === 'string' ? data : raw.toString('utf8');
+    const chunk = new OutputChunk(++this.lastSeq, stream, raw, size, text);
     this.bytes[stream] += size;
     this.lastStream = stream;
-    // The inline head/tail keeps text: decoded here once, and only what it keeps stays alive.
-    const text = typeof data === 'string' ? data : raw.toString('utf8');
     this.inline[stream].append(this.screen && stream === 'stdout' ? this.screen.write(text) : text, size);
     // The window keeps a copy in a reused slab; subscribers get the chunk as it came (short-lived).
     const kept = this.slabs.keep(raw);

@@ -46,6 +46,8 @@ export async function recoverCrashLeftovers(opts: {
   backend: ExecutionBackend;
   responsesDir: string;
   graceMs: number;
+  /** The names in `responsesDir` when the caller has just listed it (a listing of 300,000 names is not free). */
+  names?: string[];
 }): Promise<CrashRecovery> {
   const result: CrashRecovery = { killed: new Set(), leftovers: new Set(), tempFilesRemoved: 0, orphanLogSetsRemoved: 0 };
   const swept = (await opts.backend.sweep?.(opts.graceMs)) ?? { leftovers: [], killed: [] };
@@ -68,22 +70,23 @@ export async function recoverCrashLeftovers(opts: {
       await opts.journal.release(entry.id);
     }),
   );
-  cleanResponses(opts.responsesDir, result);
+  cleanResponses(opts.responsesDir, result, opts.names);
   return result;
 }
 
 /** Temp files of dead writers, and output logs whose record was never written (unless a live server owns them). */
-function cleanResponses(dir: string, result: CrashRecovery): void {
+function cleanResponses(dir: string, result: CrashRecovery, listed?: string[]): void {
   let names: string[];
   try {
-    names = readdirSync(dir);
+    names = listed ?? readdirSync(dir);
   } catch {
     return;
   }
-  const records = new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)));
+  const records = new Set<string>();
+  for (const n of names) if (n.endsWith('.json')) records.add(n.slice(0, -'.json'.length));
   const removed = new Set<string>();
   for (const name of names) {
-    const tmp = /\.tmp-(\d+)$/.exec(name);
+    const tmp = name.includes('.tmp-') ? /\.tmp-(\d+)$/.exec(name) : null;
     if (tmp) {
       if (Number(tmp[1]) !== process.pid && !pidAlive(Number(tmp[1]))) {
         rmSync(join(dir, name), { force: true });

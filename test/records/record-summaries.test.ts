@@ -48,6 +48,8 @@ describe('record summaries', () => {
     rmSync(join(responses, gone));
     server = await startTestServer({ dataDir });
     expect(server.engine.records.list({ limit: 10 }).map((s) => s.id)).toEqual([ids[2], ids[1]]);
+    // The file is rewritten after the start, off its path (queued with the appends): flush waits for it.
+    await server.engine.records.flush();
     expect(summaryLines(dataDir)).toHaveLength(2);
   });
 });

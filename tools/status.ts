@@ -9,7 +9,7 @@ import type { ToolDeps } from './deps.js';
 import { RECORD_STATES, StatusOutputSchema } from './output-schemas.js';
 import { describeOutcome, executionResult, nextStep } from './results.js';
 import { renderTerminalText } from '../src/processes/terminal-text.js';
-import { compilePattern, grepLog, readLines, type GrepMatch } from '../src/records/log-lines.js';
+import { compilePattern, grepLog, readLines, renderTerminalLines, type GrepMatch } from '../src/records/log-lines.js';
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
 const MAX_MAX_BYTES = 8 * 1024 * 1024;
@@ -255,6 +255,11 @@ type Found = ReturnType<ToolDeps['find']>;
 type Details = ReturnType<ToolDeps['details']>;
 const STREAMS = ['stdout', 'stderr'] as const;
 
+/** A PTY execution's log is terminal bytes: lines and grep read it as rendered text, as everything a model reads. */
+function isTerminal(base: Details): boolean {
+  return (base as { pty?: unknown }).pty != null;
+}
+
 /** status `grep`: matching lines of the full logs on disk, streamed line by line. */
 async function grepStatus(deps: ToolDeps, found: Found, base: Details, pattern: string, input: StatusInput, maxBytes: number) {
   const re = compilePattern(pattern, input.ignoreCase === true);
@@ -273,6 +278,7 @@ async function grepStatus(deps: ToolDeps, found: Found, base: Details, pattern: 
       maxMatches: maxMatches - matches.length,
       maxBytes,
       deadline,
+      ...(isTerminal(base) ? { render: renderTerminalLines } : {}),
     });
     matches.push(...r.matches.map((m) => ({ stream, ...m })));
     linesScanned[stream] = r.linesScanned;
@@ -316,7 +322,13 @@ async function linesStatus(
   maxBytes: number,
 ) {
   if (range.to < range.from) throw new ServerError('INVALID_INPUT', '`lines.to` is before `lines.from`');
-  const read = await readLines(deps.outputLogPath(found, stream), range.from, range.to, maxBytes);
+  const read = await readLines(
+    deps.outputLogPath(found, stream),
+    range.from,
+    range.to,
+    maxBytes,
+    isTerminal(base) ? renderTerminalLines : undefined,
+  );
   const last = read.lines.at(-1)?.line ?? range.from - 1;
   const body = read.lines.map((l) => l.text).join('\n');
   const text = [

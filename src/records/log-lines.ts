@@ -2,6 +2,7 @@
 import { open } from 'node:fs/promises';
 import vm from 'node:vm';
 import { ServerError } from '../errors.js';
+import { renderTerminalText } from '../processes/terminal-text.js';
 
 /** Bytes read from disk at a time: memory use does not grow with the log. */
 const READ_BYTES = 1 << 20;
@@ -79,6 +80,17 @@ export async function scanChunks(path: string, visit: (text: string, firstLine: 
   }
 }
 
+/**
+ * A piece of a terminal's log as a model reads it: each line rendered on its own (colours and other escapes
+ * removed, \r overwrites and backspaces collapsed), one line for one, so line numbers stay those of the log.
+ */
+export function renderTerminalLines(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line === '' ? line : renderTerminalText(line, { maxHeldLines: 0 }).replace(/\n+$/, '').replace(/\n/g, ' ')))
+    .join('\n');
+}
+
 /** The lines of a piece (whole lines, the last one maybe without newline), without newlines or trailing \r. */
 function splitLines(text: string): string[] {
   const lines = text.split('\n');
@@ -97,15 +109,17 @@ export async function readLines(
   from: number,
   to: number,
   maxBytes: number,
+  render?: (text: string) => string,
 ): Promise<{ lines: LogLine[]; more: boolean; eof: boolean }> {
   const lines: LogLine[] = [];
   let bytes = 0;
   let more = false;
   let reachedTo = false;
-  await scanChunks(path, (text, first) => {
-    // Pieces before the range are only counted, never split.
-    const count = countNewlines(text, 0, text.length) + (text.endsWith('\n') ? 0 : 1);
+  await scanChunks(path, (raw, first) => {
+    // Pieces before the range are only counted, never split (nor rendered).
+    const count = countNewlines(raw, 0, raw.length) + (raw.endsWith('\n') ? 0 : 1);
     if (first + count <= from) return false;
+    const text = render ? render(raw) : raw;
     const all = splitLines(text);
     for (let i = Math.max(0, from - first); i < all.length; i++) {
       const line = first + i;
@@ -134,6 +148,8 @@ export interface GrepOptions {
   maxBytes: number;
   /** Stop (complete: false) after this time (ms since the epoch): one budget across every log a search reads. */
   deadline: number;
+  /** Turns each piece into the text searched and shown (line for line): renderTerminalLines for a PTY's log. */
+  render?: (text: string) => string;
 }
 
 /** A pattern compiled from untrusted text: INVALID_INPUT with the parser's reason when it is not a valid regular expression. */
@@ -176,7 +192,8 @@ export async function grepLog(
   let limitReached = false;
   let complete = true;
   const show = (line: number, text: string): LogLine => ({ line, text: shown(text.endsWith('\r') ? text.slice(0, -1) : text) });
-  const linesScanned = await scanChunks(path, (text, first) => {
+  const linesScanned = await scanChunks(path, (raw, first) => {
+    const text = opts.render ? opts.render(raw) : raw;
     context.job = { wide, narrow, text };
     let hits: number[];
     try {

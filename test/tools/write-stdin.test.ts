@@ -227,6 +227,16 @@ describe('interactive executions', () => {
     rmSync(dirname(flag), { recursive: true, force: true });
   });
 
+  it('reads and searches a terminal log as the rendered text a model sees, with the line numbers of the log', async () => {
+    const c = await fx.serve();
+    const s = await execute(c, { command: 'seq 1 300; printf "\\033[31mERROR\\033[0m here\\n"; printf "50%%\\r100%% done\\n"', pty: true });
+    expect(s.state).toBe('exited');
+    const found = structured(await callTool(c, 'status', { id: s.id, grep: 'ERROR here' }));
+    expect(found.grep.matches).toMatchObject([{ stream: 'stdout', line: 301, text: 'ERROR here' }]);
+    const lines = structured(await callTool(c, 'status', { id: s.id, lines: { from: 300, to: 302 } }));
+    expect(lines.lines).toMatchObject({ from: 300, to: 302, text: '300\nERROR here\n100% done' });
+  });
+
   it('records how much input was written, never what', async () => {
     const c = await fx.serve();
     const s = await execute(c, { command: 'read -r secret; echo "got ${#secret} chars"', interactive: true });

@@ -45,21 +45,24 @@ describe('load-aware timeouts with real processes', () => {
   it('drains the budget at 1/3 speed once load arrives, and not before', async () => {
     await fx.start();
     const { executions, load } = fx.server.engine;
-    const execution = await executions.start({ sessionId: 's', argv: ['sleep', '30'], timeoutMs: 600 });
+    // A budget a loaded machine cannot spend before the load arrives (timers may fire late, never early).
+    const execution = await executions.start({ sessionId: 's', argv: ['sleep', '30'], timeoutMs: 1_500 });
     groups.add(execution.snapshot().pgid);
     await new Promise((r) => setTimeout(r, 250));
     const before = execution.snapshot().timeout;
     expect(before.multiplier).toBe(1);
     expect(before.elapsedBudgetMs).toBeGreaterThanOrEqual(200);
     expect(before.stretchedMs).toBe(0);
+    expect(before.remainingBudgetMs).toBeGreaterThan(0);
     load.record({ cpu: 80 }); // above the 14% threshold: multiplier 3
     expect(execution.snapshot().timeout.multiplier).toBe(3);
     await execution.done;
     const s = execution.snapshot();
     expect(s.terminationReason).toBe('timeout');
-    // ~250 ms at full speed, then ~350 ms of budget at 1/3 speed = ~1.3 s wall
-    expect(s.durationMs).toBeGreaterThan(1_000);
-    expect(s.timeout.stretchedMs).toBeGreaterThan(500);
+    // The rest of the budget drains at 1/3 speed: three times as long on the wall clock, two of them stretched.
+    const rest = before.remainingBudgetMs!;
+    expect(s.timeout.stretchedMs).toBeGreaterThan(1.8 * rest);
+    expect(s.durationMs).toBeGreaterThan(before.elapsedBudgetMs + 2.8 * rest);
     expect(s.timeout.remainingBudgetMs).toBe(0);
   });
 

@@ -37,9 +37,12 @@ describe('execution records', () => {
     const dataDir = fx.tempDir('cc-rec-');
     await fx.start({ dataDir });
     const c = await fx.connect();
+    // The command ends only when the test says so: a loaded machine cannot let it finish before the first record is read.
+    const go = join(dataDir, 'go');
+    const command = `echo out; echo err >&2; sleep 0.5; while [ ! -e ${go} ]; do sleep 0.05; done; exit 3`;
     const started = structured(
       await callTool(c, 'execute', {
-        command: 'echo out; echo err >&2; sleep 0.5; exit 3',
+        command,
         env: { API_TOKEN: 'hunter2', PLAIN: 'visible' },
         background: true,
       }),
@@ -49,13 +52,14 @@ describe('execution records', () => {
     const file = recordFiles(dataDir)[0]!;
     expect(file).toMatch(/responses\/\d{8}T\d{6}\.\d{3}Z_[0-9a-f-]{36}\.json$/);
     expect(readRecord(file)).toMatchObject({ id: started.id, state: 'running', pid: started.pid, pgid: started.pgid });
+    writeFileSync(go, '');
     await waitFor(() => readRecord(file).state === 'exited', 5_000, 'final record');
     const r = readRecord(file);
     expect(r).toMatchObject({
       version: 1,
       id: started.id,
       transport: 'websocket',
-      command: 'echo out; echo err >&2; sleep 0.5; exit 3',
+      command,
       exitCode: 3,
       signal: null,
       terminationReason: null,

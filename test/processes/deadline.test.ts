@@ -60,7 +60,7 @@ describe('load-aware timeouts with real processes', () => {
     const s = execution.snapshot();
     expect(s.terminationReason).toBe('timeout');
     // The rest of the budget drains at 1/3 speed: three times as long on the wall clock, two of them stretched.
-    const rest = before.remainingBudgetMs!;
+    const rest = before.remainingBudgetMs;
     expect(s.timeout.stretchedMs).toBeGreaterThan(1.8 * rest);
     expect(s.durationMs).toBeGreaterThan(before.elapsedBudgetMs + 2.8 * rest);
     expect(s.timeout.remainingBudgetMs).toBe(0);

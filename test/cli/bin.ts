@@ -54,7 +54,11 @@ export function spawnCli(args: string[], opts: CliOptions = {}): CliProcess {
     stdio: [opts.stdin === undefined && opts.openStdin !== true ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   live.add(child);
-  if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
+  if (opts.stdin !== undefined) {
+    // A client that exits before reading it (a usage error) must fail on its exit status, not on EPIPE here.
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(opts.stdin);
+  }
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(d));

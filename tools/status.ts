@@ -263,6 +263,8 @@ function isTerminal(base: Details): boolean {
 /** status `grep`: matching lines of the full logs on disk, streamed line by line. */
 async function grepStatus(deps: ToolDeps, found: Found, base: Details, pattern: string, input: StatusInput, maxBytes: number) {
   const re = compilePattern(pattern, input.ignoreCase === true);
+  // An execution that just ended may still be flushing its logs: its answer came before they reached the disk.
+  await deps.records.settled(found.id);
   const context = input.context ?? 0;
   const maxMatches = input.maxMatches ?? DEFAULT_MATCHES;
   const streams = input.stream ? [input.stream] : STREAMS;
@@ -322,6 +324,7 @@ async function linesStatus(
   maxBytes: number,
 ) {
   if (range.to < range.from) throw new ServerError('INVALID_INPUT', '`lines.to` is before `lines.from`');
+  await deps.records.settled(found.id); // as grep: the last lines of a run that just ended
   const read = await readLines(
     deps.outputLogPath(found, stream),
     range.from,

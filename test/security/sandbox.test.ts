@@ -123,6 +123,7 @@ describe.skipIf(!probe.ok)('sandbox "always"', () => {
   it("defeats the BASH_ENV trick: the server's own output log cannot be sourced", async () => {
     await serve({ sandbox: 'available' });
     const first = await run({ command: `echo 'echo PWNED-$((6*7))'` });
+    await server!.engine.records.settled(first.id); // the answer can come before the log is flushed to disk
     const log = readdirSync(join(server!.engine.config.dataDir, 'responses')).find((f) => f.includes(first.id) && f.endsWith('.stdout.log'));
     expect(log).toBeDefined();
     const path = join(server!.engine.config.dataDir, 'responses', log!);

@@ -122,6 +122,18 @@ describe('long output', () => {
     expect(peak - baseline).toBeLessThan(40_000_000);
   }, 240_000);
 
+  it('lines and grep right after a run answers see its last lines: they wait for the logs to reach the disk', async () => {
+    const c = await connect();
+    for (let i = 0; i < 5; i++) {
+      const r = structured(await callTool(c, 'execute', { command: `seq 1 200000; echo last-${i}` }));
+      groups.add(r.pgid);
+      const lines = structured(await callTool(c, 'status', { id: r.id, lines: { from: 200_001, to: 200_001 } })).lines;
+      expect(lines).toMatchObject({ count: 1, text: `last-${i}` });
+      const g = structured(await callTool(c, 'status', { id: r.id, grep: `^last-${i}$` })).grep;
+      expect(g.matches.map((m: { line: number }) => m.line)).toEqual([200_001]);
+    }
+  });
+
   it('grep searches both streams, honours ignoreCase and maxMatches, and refuses a bad pattern with INVALID_INPUT', async () => {
     const c = await connect();
     const done = await runToEnd(c, 'for i in 1 2 3 4 5; do echo "ok $i"; echo "Error $i" >&2; done');

@@ -1,18 +1,12 @@
 // Fairness: one hostile WebSocket connection is throttled and, when it floods errors, closed; a healthy session stays fast.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { closed, initialize, open } from '../helpers/raw-ws.js';
-import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-const clients: Client[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => undefined);
-  await server?.close();
-  server = undefined;
-});
+// Servers and clients a test starts are closed after it.
+const fx = useTestServer();
 
 /** Send `n` pings at once and wait (up to 30 s) for their replies: how many came back, and how long it took. */
 async function sendPings(ws: WebSocket, n: number, extra: Record<string, unknown>): Promise<{ answered: number; tookMs: number }> {
@@ -30,9 +24,8 @@ async function sendPings(ws: WebSocket, n: number, extra: Record<string, unknown
 
 describe('per-connection fairness', () => {
   it('closes a connection that floods errors with 1008, while a healthy session keeps running commands', async () => {
-    server = await startTestServer({ wsFramesPerSecond: 200, wsErrorBudget: 100 });
-    const healthy = await connectWs(server.url);
-    clients.push(healthy);
+    const server = await fx.start({ wsFramesPerSecond: 200, wsErrorBudget: 100 });
+    const healthy = await fx.connect(server.url);
     const hostile = await open(server.url);
     await initialize(hostile);
     const gone = closed(hostile);
@@ -51,11 +44,11 @@ describe('per-connection fairness', () => {
     const close = await gone;
     expect(close).toEqual({ code: 1008, reason: 'too many messages or errors on this connection' });
     expect(Date.now() - started).toBeLessThan(30_000);
-    await waitFor(() => server!.engine.sessions.size === 1, 10_000, 'the flooding session to end');
+    await waitFor(() => server.engine.sessions.size === 1, 10_000, 'the flooding session to end');
   }, 60_000);
 
   it('throttles a connection past wsFramesPerSecond instead of closing it: every valid request is still answered', async () => {
-    server = await startTestServer({ wsFramesPerSecond: 100, wsErrorBudget: 100 });
+    const server = await fx.start({ wsFramesPerSecond: 100, wsErrorBudget: 100 });
     const ws = await open(server.url);
     await initialize(ws);
     const { answered, tookMs } = await sendPings(ws, 400, {});
@@ -66,9 +59,8 @@ describe('per-connection fairness', () => {
   }, 60_000);
 
   it('holds an original-protocol connection (no subprotocol) to the same bounds: an error flood is closed with 1008', async () => {
-    server = await startTestServer({ wsFramesPerSecond: 200, wsErrorBudget: 100 });
-    const healthy = await connectWs(server.url);
-    clients.push(healthy);
+    const server = await fx.start({ wsFramesPerSecond: 200, wsErrorBudget: 100 });
+    const healthy = await fx.connect(server.url);
     const hostile = await open(server.url, []);
     expect(hostile.protocol).toBe('');
     const gone = closed(hostile);
@@ -81,11 +73,11 @@ describe('per-connection fairness', () => {
       expect(Date.now() - t).toBeLessThan(10_000);
     }
     expect(await gone).toEqual({ code: 1008, reason: 'too many messages or errors on this connection' });
-    await waitFor(() => server!.engine.sessions.size === 1, 10_000, 'the flooding session to end');
+    await waitFor(() => server.engine.sessions.size === 1, 10_000, 'the flooding session to end');
   }, 60_000);
 
   it('throttles an original-protocol connection past wsFramesPerSecond and still answers every request', async () => {
-    server = await startTestServer({ wsFramesPerSecond: 100, wsErrorBudget: 1_000 });
+    const server = await fx.start({ wsFramesPerSecond: 100, wsErrorBudget: 1_000 });
     const ws = await open(server.url, []);
     const { answered, tookMs } = await sendPings(ws, 400, { params: {} });
     expect(answered).toBe(400);

@@ -31,7 +31,9 @@ describe('per-connection fairness', () => {
     const gone = closed(hostile);
     // As fast as the socket takes them: garbage, unknown methods, requests with bad params.
     for (let i = 0; i < 5_000; i++) {
-      hostile.send(i % 3 === 0 ? '{not json' : JSON.stringify({ jsonrpc: '2.0', id: i, method: i % 3 === 1 ? 'no/such' : 'tools/call', params: 5 }));
+      hostile.send(
+        i % 3 === 0 ? '{not json' : JSON.stringify({ jsonrpc: '2.0', id: i, method: i % 3 === 1 ? 'no/such' : 'tools/call', params: 5 }),
+      );
     }
     const started = Date.now();
     for (let i = 0; i < 5; i++) {

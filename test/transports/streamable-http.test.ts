@@ -1,6 +1,7 @@
 // Streamable HTTP at /mcp with the SDK's own client and with raw HTTP: tools, progress over SSE, sessions, limits, DELETE.
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
@@ -165,6 +166,78 @@ describe('Streamable HTTP transport', () => {
     const after = await post(server.net.httpUrl, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { 'mcp-session-id': sessionId });
     expect(after.status).toBe(404);
   });
+});
+
+/**
+ * POST a body of `size` bytes on a raw socket as a plain client does (all of it, then read the answer), then
+ * `next` (another raw request) when given; reads until `until` matches what came back or the peer closes.
+ */
+async function postWholeBody(url: string, size: number, opts: { headers?: Record<string, string>; next?: string; until: RegExp }) {
+  const { hostname, port, pathname } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  try {
+    let received = '';
+    let error: NodeJS.ErrnoException | undefined;
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (received += d));
+    socket.on('error', (e) => (error = e));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const head = Object.entries({ ...MCP_HEADERS, ...opts.headers, host: `${hostname}:${port}`, 'content-length': String(size) })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    const written = (data: string | Buffer) => new Promise<void>((resolve) => socket.write(data, () => resolve()));
+    await written(`POST ${pathname} HTTP/1.1\r\n${head}\r\n`);
+    const piece = Buffer.alloc(1 << 20, 'a');
+    for (let sent = 0; sent < size && !error; sent += piece.length) await written(piece.subarray(0, Math.min(piece.length, size - sent)));
+    if (opts.next !== undefined && !error) await written(opts.next);
+    await Promise.race([closed, waitFor(() => opts.until.test(received), 30_000, 'the answers')]);
+    return { received, error: error?.code };
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The JSON body of the first response in `raw` (a Content-Length body). */
+function firstJsonBody(raw: string): unknown {
+  const start = raw.indexOf('\r\n\r\n') + 4;
+  const length = Number(/content-length: (\d+)/i.exec(raw.slice(0, start))?.[1]);
+  return JSON.parse(raw.slice(start, start + length));
+}
+
+describe('Streamable HTTP request size limit', () => {
+  it('answers a 50 MB POST with 413 and a JSON-RPC error the client can read, then serves the next request on the connection', async () => {
+    const server = await fx.start();
+    const tooLarge = {
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: `Payload Too Large: more than maxPayloadBytes (${server.engine.config.maxPayloadBytes})` },
+    };
+    const initialize = JSON.stringify(INIT);
+    const next = `POST /mcp HTTP/1.1\r\nhost: ${new URL(server.net.httpUrl).host}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: ${Buffer.byteLength(initialize)}\r\n\r\n${initialize}`;
+    const { received, error } = await postWholeBody(server.net.httpUrl, 50_000_000, { next, until: /"serverInfo"/ });
+    // Closing the socket with the body still coming sent a TCP reset: the client saw EPIPE/ECONNRESET, not the 413.
+    expect(error).toBeUndefined();
+    expect(received).toMatch(/^HTTP\/1\.1 413 /);
+    expect(firstJsonBody(received)).toEqual(tooLarge);
+    // The rest of the body was read out: the same connection then initializes a session.
+    expect(received.slice(received.indexOf('HTTP/1.1', 1))).toMatch(/^HTTP\/1\.1 200 [^]*"serverInfo"/);
+    expect(server.engine.sessions.size).toBe(1);
+  }, 60_000);
+
+  it('answers a 50 MB POST within a session that asks to close the connection with 413 too, after reading the body out', async () => {
+    const server = await fx.start();
+    const { client, transport } = await fx.connectHttp(server.net.httpUrl);
+    const headers = { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18', connection: 'close' };
+    const { received, error } = await postWholeBody(server.net.httpUrl, 50_000_000, { headers, until: /\}$/ });
+    expect(error).toBeUndefined();
+    expect(received).toMatch(/^HTTP\/1\.1 413 [^]*connection: close/i);
+    expect(firstJsonBody(received)).toMatchObject({
+      jsonrpc: '2.0',
+      error: { code: -32000, message: expect.stringMatching(/^Payload Too Large/) },
+    });
+    // The session is unharmed.
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+  }, 60_000);
 });
 
 describe('Streamable HTTP idle expiry', () => {

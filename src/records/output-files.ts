@@ -48,6 +48,8 @@ export class OutputFiles implements OutputSubscriber {
     this.paths = outputPaths(base);
   }
 
+  private closed = false;
+
   private file(name: StreamName | 'index'): WriteStream {
     let f = this.files[name];
     if (!f) {
@@ -71,6 +73,8 @@ export class OutputFiles implements OutputSubscriber {
 
   write(chunk: OutputChunk): void {
     if (this.error) return;
+    // Never reopen (and so truncate) a log after close: output after it is a save error, as a write after end was.
+    if (this.closed) return this.fail(`output after the logs were closed (seq ${chunk.seq})`);
     // The chunk is already UTF-8 bytes: written as it is, no text made.
     const data = chunk.raw;
     const entry = Buffer.alloc(ENTRY_BYTES);
@@ -107,8 +111,12 @@ export class OutputFiles implements OutputSubscriber {
 
   /** Flush and close every file. */
   async close(): Promise<void> {
+    this.closed = true;
+    const open = Object.values(this.files);
+    // Nothing is written after close: drop the streams so whoever still holds this object does not hold them.
+    for (const k of Object.keys(this.files)) delete this.files[k as StreamName | 'index'];
     await Promise.all(
-      Object.values(this.files).map(
+      open.map(
         (f) =>
           new Promise<void>((resolve) => {
             if (!f || f.destroyed || f.closed) return resolve();

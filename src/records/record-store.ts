@@ -58,6 +58,8 @@ interface LiveRecord {
   saveErrors: string[];
   writes: Promise<void>;
   meta: RecordMeta;
+  /** Stops the log files following the execution's output (once they are closed, nothing must hold them). */
+  unfollow: () => void;
   /** Written final synchronously by finalizeNow (the process is about to exit): no later write may replace it. */
   sealed?: boolean;
 }
@@ -361,8 +363,8 @@ export class RecordStore {
       saveErrors.push(what);
     };
     const files = new OutputFiles(base, (m) => report(`output log: ${m}`));
-    execution.log.follow(files);
-    const live: LiveRecord = { execution, base, files, saveErrors, writes: Promise.resolve(), meta };
+    const unfollow = execution.log.follow(files);
+    const live: LiveRecord = { execution, base, files, saveErrors, writes: Promise.resolve(), meta, unfollow };
     this.live.set(execution.id, live);
     const entry: IndexEntry = { ...summarise(this.build(live)), base, logBytes: 0, live: true, endedAtMs: null };
     this.index.set(entry);
@@ -454,6 +456,8 @@ export class RecordStore {
     const live = this.live.get(execution.id);
     if (!live) return;
     await live.files.close();
+    // The registry keeps 500 finished executions: their output log must not keep the closed streams alive.
+    live.unfollow();
     const final = this.build(live);
     await this.queueWrite(live, final);
     const entry: IndexEntry = {

@@ -259,6 +259,14 @@ export class RecordStore {
     await cleanResponses(this.dir, crash, names);
     phase('cleanup');
     if (this.closing) return;
+    // Next start reads only this file: rewritten whenever it was not exact (missing, torn or repeated lines,
+    // a removed record, records read one by one), also so no append follows a torn line.
+    if (!summaries || summaries.torn > 0 || summaries.lines !== summaries.byName.size || removedByHand > 0 || found.length > 0) {
+      this.rewriteSummariesLater();
+    }
+    // Done before the line below, which says the load is over (the bench times calls after it).
+    await this.summaryWrites;
+    phase('rewrite');
     const records = (summaries?.byName.size ?? 0) - removedByHand + found.length;
     const leftovers = new Set([...crash.leftovers, ...lostIds]);
     this.logger.info(
@@ -278,11 +286,6 @@ export class RecordStore {
       `records: found ${records}, marked ${lostIds.length} lost; dead servers left ${leftovers.size} execution(s), ${killed.size} still running (killed); ` +
         `removed ${crash.tempFilesRemoved} temp file(s) and ${crash.orphanLogSetsRemoved} log set(s) without a record`,
     );
-    // Next start reads only this file: rewritten whenever it was not exact (missing, torn or repeated lines,
-    // a removed record, records read one by one), also so no append follows a torn line.
-    if (!summaries || summaries.torn > 0 || summaries.lines !== summaries.byName.size || removedByHand > 0 || found.length > 0) {
-      this.rewriteSummariesLater();
-    }
     this.loading = false;
     await this.prune();
   }

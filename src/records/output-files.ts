@@ -12,17 +12,15 @@ const WRITE_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 /** Most index entries one read looks at. */
 const MAX_ENTRIES_PER_READ = 65_536;
 /**
- * Writes wait this long at most to go out together. Why: every write is a round trip through libuv's thread
- * pool (a futex wake, a context switch, a completion on the event loop), and with a log and an index per
- * chunk that was two per 64 KiB of a flood, the largest cost after the socket. Batched, a flood costs a few
- * writes per batch. A reader of the files sees a chunk at most this much later (the window has it meanwhile).
+ * Index entries wait this long at most to go out together. Why: every write is a round trip through libuv's
+ * thread pool (a futex wake, a context switch, a completion on the event loop), and a 16-byte index write per
+ * chunk doubled those of a flood. The log bytes are written at once (holding the pipe's read buffers back
+ * would let them be promoted). A reader may find the index a batch behind the log: output-reader waits for
+ * written() rather than take that for a gap.
  */
 const BATCH_MS = 10;
-/** Bytes of output a batch holds at most before it is written at once. */
-const BATCH_BYTES = 512 * 1024;
 /** Index entries one batch buffer holds. */
 const BATCH_ENTRIES = 256;
-
 export interface OutputPaths {
   stdout: string;
   stderr: string;
@@ -54,9 +52,6 @@ export class OutputFiles implements OutputSubscriber {
   /** Index entries not yet handed to the index file (a slice of this buffer is written per batch). */
   private entries: Buffer | null = null;
   private entryCount = 0;
-  /** Log files holding back writes (corked) until the batch goes out, and the batch's size and timer. */
-  private readonly corked = new Set<WriteStream>();
-  private batchBytes = 0;
   private batchTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -91,30 +86,21 @@ export class OutputFiles implements OutputSubscriber {
     if (this.error) return;
     // The chunk is already UTF-8 bytes: written as it is, no text made.
     const data = chunk.raw;
-    const log = this.file(chunk.stream);
-    if (!this.corked.has(log)) {
-      log.cork();
-      this.corked.add(log);
-    }
-    log.write(data);
+    this.file(chunk.stream).write(data);
     this.entries ??= Buffer.allocUnsafe(BATCH_ENTRIES * ENTRY_BYTES);
     const at = this.entryCount++ * ENTRY_BYTES;
     this.entries.writeDoubleLE(this.offsets[chunk.stream], at);
     this.entries.writeUInt32LE(data.length, at + 8);
     this.entries.writeUInt32LE(STREAM_CODE[chunk.stream], at + 12); // the stream's code, then 3 zero bytes
     this.offsets[chunk.stream] += data.length;
-    this.batchBytes += data.length;
-    if (this.entryCount >= BATCH_ENTRIES || this.batchBytes >= BATCH_BYTES) this.flush();
+    if (this.entryCount >= BATCH_ENTRIES) this.flush();
     else this.batchTimer ??= setTimeout(() => this.flush(), BATCH_MS);
   }
 
-  /** Hand the batch to the files: the log bytes first, then their index entries (a reader trusts the index). */
+  /** Hand the batched index entries to the index file (their log bytes went before them: a reader trusts the index). */
   private flush(): void {
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    this.batchBytes = 0;
-    for (const log of this.corked) log.uncork();
-    this.corked.clear();
     if (this.entries === null || this.entryCount === 0 || this.error) return;
     const batch = this.entries.subarray(0, this.entryCount * ENTRY_BYTES);
     this.entries = null;

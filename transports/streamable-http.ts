@@ -73,17 +73,67 @@ function writeRpcError(res: ServerResponse, status: number, code: number, messag
   res.end(text);
 }
 
-/** Read a request body up to `limit` bytes; undefined when it is larger (the rest is not read). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) return undefined;
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
+/**
+ * How long the rest of a refused body is read and dropped. Closing a socket with unread input makes the
+ * kernel send a reset, and a client still sending (curl after 100-continue, any client that writes its
+ * whole body before it reads) then sees EPIPE/ECONNRESET instead of the 413. Past this, it is cut off.
+ */
+const DRAIN_REFUSED_BODY_MS = 10_000;
+
+/** Read a request body up to `limit` bytes; undefined when it is larger (the rest is left flowing, unread). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    // Not `for await`: leaving it early destroys the request, and with it the socket the 413 goes out on.
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      stop();
+      resolve(undefined);
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (e: Error) => {
+      stop();
+      reject(e);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+/**
+ * Answer 413 for a body over `limit` and read the rest of it out (dropping it), so that the client gets the
+ * answer instead of a reset. On a kept-alive connection the answer goes first (a client that reads while
+ * sending stops early) and the connection then serves the next request; on one that closes after the answer,
+ * the answer waits for the body's end. Either way for at most DRAIN_REFUSED_BODY_MS.
+ */
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  const answer = () => writeRpcError(res, 413, SERVER_ERROR, `Payload Too Large: more than maxPayloadBytes (${limit})`);
+  if (req.complete) return answer();
+  const socket = req.socket;
+  const cutOff = setTimeout(() => {
+    if (!res.headersSent) answer();
+    socket.destroy();
+  }, DRAIN_REFUSED_BODY_MS);
+  cutOff.unref();
+  const done = () => clearTimeout(cutOff);
+  req.once('end', done);
+  req.once('close', done);
+  req.resume();
+  if (res.shouldKeepAlive) return answer();
+  req.once('end', () => {
+    if (!res.headersSent) answer();
+  });
 }
 
 export class StreamableHttpEndpoint {
@@ -118,6 +168,9 @@ export class StreamableHttpEndpoint {
       const entry = this.sessions.get(sessionId);
       // 404 tells a client its session is gone (ended, expired, server restarted) and it must initialize again.
       if (!entry) return writeRpcError(res, 404, SESSION_NOT_FOUND, 'Session not found');
+      // A body declared too large is refused here, read out as above (the SDK's own check leaves it unread).
+      const { maxPayloadBytes } = this.engine.config;
+      if (Number(req.headers['content-length']) > maxPayloadBytes) return refuseTooLarge(req, res, maxPayloadBytes);
       // Activity for the idle sweep: when a request starts and when its response ends (a long call counts).
       this.engine.sessions.touch(sessionId);
       res.once('close', () => this.engine.sessions.touch(sessionId));
@@ -127,10 +180,7 @@ export class StreamableHttpEndpoint {
 
     // Only an initialize request may come without a session id: read the body to know.
     const body = await readBody(req, this.engine.config.maxPayloadBytes);
-    if (body === undefined) {
-      res.setHeader('connection', 'close');
-      return writeRpcError(res, 413, SERVER_ERROR, `Payload Too Large: more than maxPayloadBytes (${this.engine.config.maxPayloadBytes})`);
-    }
+    if (body === undefined) return refuseTooLarge(req, res, this.engine.config.maxPayloadBytes);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));

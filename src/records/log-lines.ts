@@ -174,8 +174,12 @@ export async function grepLog(
   const context = vm.createContext({ job: null });
   vm.runInContext(
     // Offsets of the starts of matching lines. A match may span lines: its first line must match alone.
+    // A piece ends with a newline: past it (where ^$ matches) is no line, it is the next piece's first.
+    // At offset 0 the line starts at 0 (lastIndexOf with -1 would look at offset 0, an empty first line).
     'var run = function (wide, narrow, text) { var hits = []; wide.lastIndex = 0; var m;' +
-      " while ((m = wide.exec(text)) !== null) { var start = text.lastIndexOf('\\n', m.index - 1) + 1;" +
+      ' var stop = text.charCodeAt(text.length - 1) === 10 ? text.length : text.length + 1;' +
+      ' while ((m = wide.exec(text)) !== null && m.index < stop) {' +
+      " var start = m.index === 0 ? 0 : text.lastIndexOf('\\n', m.index - 1) + 1;" +
       " var end = text.indexOf('\\n', m.index); if (end === -1) end = text.length;" +
       ' var line = text.slice(start, end); if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);' +
       ' if (narrow.test(line)) hits.push(start); if (end >= text.length) break; wide.lastIndex = end + 1; }' +
@@ -230,7 +234,8 @@ export async function grepLog(
       let back = start;
       for (let k = 1; k <= opts.context && line - k >= 1; k++) {
         if (back > 0) {
-          const prevStart = text.lastIndexOf('\n', back - 2) + 1;
+          // back - 2 < 0 (an empty first line) would make lastIndexOf look at offset 0: that line starts at 0.
+          const prevStart = back >= 2 ? text.lastIndexOf('\n', back - 2) + 1 : 0;
           match.before.unshift(show(line - k, text.slice(prevStart, back - 1)));
           back = prevStart;
         } else {

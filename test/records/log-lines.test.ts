@@ -43,6 +43,31 @@ describe('log lines', () => {
     }
   });
 
+  it('shows the true context around an empty line that starts a 1 MiB read piece, and matches an empty line only where the log has one', async () => {
+    // 65,536 lines of 16 bytes fill the first piece exactly: the second piece starts with the empty line 65,537.
+    const wide = (n: number) => `line-${String(n).padStart(10, '0')}`;
+    const blockStart = join(dir, 'block-start.log');
+    writeFileSync(blockStart, `${Array.from({ length: 65_536 }, (_, i) => `${wide(i + 1)}\n`).join('')}\nMATCH\nafter\n`);
+    const m = await grepLog(blockStart, compilePattern('^MATCH$', false), { ...all, context: 3 });
+    expect(m.matches).toEqual([
+      {
+        line: 65_538,
+        text: 'MATCH',
+        before: [
+          { line: 65_535, text: wide(65_535) },
+          { line: 65_536, text: wide(65_536) },
+          { line: 65_537, text: '' },
+        ],
+        after: [{ line: 65_539, text: 'after' }],
+      },
+    ]);
+    const empty = await grepLog(blockStart, compilePattern('^$', false), { ...all, context: 1 });
+    expect(empty.matches).toEqual([
+      { line: 65_537, text: '', before: [{ line: 65_536, text: wide(65_536) }], after: [{ line: 65_538, text: 'MATCH' }] },
+    ]);
+    expect(empty.linesScanned).toBe(65_539);
+  });
+
   it('confirms each match on its own line: a pattern spanning a newline matches nothing', async () => {
     const r = await grepLog(fixed, compilePattern('line-000001\\sline', false), all);
     expect(r.matches).toEqual([]);

@@ -1,40 +1,17 @@
 // Streamable HTTP at /mcp with the SDK's own client and with raw HTTP: tools, progress over SSE, sessions, limits, DELETE.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { request, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
-import {
-  callTool,
-  callWithProgress,
-  connectHttp,
-  connectWs,
-  GroupTracker,
-  isGroupStopped,
-  startTestServer,
-  structured,
-  waitFor,
-  type TestServer,
-} from '../helpers/server.js';
+import { callTool, callWithProgress, isGroupStopped, structured, waitFor } from '../helpers/server.js';
 import { INITIALIZE, MCP_HEADERS, postMcp } from '../helpers/raw-http.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-const clients: Client[] = [];
-const groups = new GroupTracker();
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => undefined);
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-});
-
-async function open(url: string) {
-  const conn = await connectHttp(url);
-  clients.push(conn.client);
-  return conn;
-}
+// Servers and clients a test starts are closed after it; then every process group it saw must be gone.
+const fx = useTestServer();
+const groups = fx.groups;
 
 const INIT = INITIALIZE;
 const post = async (url: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -42,8 +19,8 @@ const post = async (url: string, body: unknown, headers: Record<string, string> 
 
 describe('Streamable HTTP transport', () => {
   it('runs execute with progress streamed over SSE, and the streamed stdout equals the output', async () => {
-    server = await startTestServer({ progressCoalesceMs: 5 });
-    const { client } = await open(server.net.httpUrl);
+    const server = await fx.start({ progressCoalesceMs: 5 });
+    const { client } = await fx.connectHttp(server.net.httpUrl);
     const tools = await client.listTools();
     expect(tools.tools.map((t) => t.name).sort()).toEqual(['control', 'execute', 'status', 'write_stdin']);
     const { result, streamed } = await callWithProgress(client, 'execute', {
@@ -60,8 +37,8 @@ describe('Streamable HTTP transport', () => {
   });
 
   it('follows a background job with status and pauses, resumes and cancels its whole group', async () => {
-    server = await startTestServer({ graceMs: 2_000 });
-    const { client } = await open(server.net.httpUrl);
+    const server = await fx.start({ graceMs: 2_000 });
+    const { client } = await fx.connectHttp(server.net.httpUrl);
     const started = structured(
       await callTool(client, 'execute', {
         command: 'sh -c "while :; do echo tick; sleep 0.05; done" & while :; do echo tock; sleep 0.05; done',
@@ -89,7 +66,7 @@ describe('Streamable HTTP transport', () => {
   });
 
   it('rejects requests without a session id, with an unknown one, and bodies that are not JSON, as the SDK does', async () => {
-    server = await startTestServer();
+    const server = await fx.start();
     const url = server.net.httpUrl;
 
     const noSession = await post(url, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
@@ -136,8 +113,8 @@ describe('Streamable HTTP transport', () => {
   });
 
   it('DELETE ends the session and kills its non-background executions; background ones live on', async () => {
-    server = await startTestServer({ graceMs: 1_000 });
-    const { client, transport } = await open(server.net.httpUrl);
+    const server = await fx.start({ graceMs: 1_000 });
+    const { client, transport } = await fx.connectHttp(server.net.httpUrl);
     const sessionId = transport.sessionId!;
     expect(server.engine.sessions.countByTransport().http).toBe(1);
     const fg = structured(await callTool(client, 'execute', { command: 'sleep 60 & sleep 60', waitMs: 200 }));
@@ -159,44 +136,116 @@ describe('Streamable HTTP transport', () => {
   });
 
   it('counts Streamable HTTP sessions toward maxSessions, shared with WebSocket', async () => {
-    server = await startTestServer({ maxSessions: 1 });
-    const first = await open(server.net.httpUrl);
+    const server = await fx.start({ maxSessions: 1 });
+    const first = await fx.connectHttp(server.net.httpUrl);
     // Connected (its SSE stream open), so it is not an idle session a newcomer could reclaim.
-    await waitFor(() => server!.engine.sessions.get(first.transport.sessionId!)?.connected() === true, 10_000, 'SSE stream');
-    const refused = await connectHttp(server.net.httpUrl).then(
+    await waitFor(() => server.engine.sessions.get(first.transport.sessionId!)?.connected() === true, 10_000, 'SSE stream');
+    const refused = await fx.connectHttp(server.net.httpUrl).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(refused).toBeInstanceOf(StreamableHTTPError);
     expect((refused as StreamableHTTPError).code).toBe(503);
     expect((refused as Error).message).toMatch(/session limit reached/);
-    await expect(connectWs(server.url)).rejects.toThrow();
+    await expect(fx.connect(server.url)).rejects.toThrow();
     expect(server.engine.sessions.size).toBe(1);
 
     await first.transport.terminateSession();
-    const second = await open(server.net.httpUrl);
+    const second = await fx.connectHttp(server.net.httpUrl);
     expect(second.transport.sessionId).toBeDefined();
     expect(server.engine.sessions.countByTransport()).toMatchObject({ http: 1, websocket: 0 });
   });
 
   it('Session.close() from the server side closes the HTTP transport and frees the slot', async () => {
-    server = await startTestServer();
-    const { transport } = await open(server.net.httpUrl);
+    const server = await fx.start();
+    const { transport } = await fx.connectHttp(server.net.httpUrl);
     const sessionId = transport.sessionId!;
     const session = server.engine.sessions.get(sessionId)!;
     session.close('idle');
-    await waitFor(() => server!.engine.sessions.size === 0, 5_000, 'session to end');
+    await waitFor(() => server.engine.sessions.size === 0, 5_000, 'session to end');
     const after = await post(server.net.httpUrl, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { 'mcp-session-id': sessionId });
     expect(after.status).toBe(404);
   });
 });
 
+/**
+ * POST a body of `size` bytes on a raw socket as a plain client does (all of it, then read the answer), then
+ * `next` (another raw request) when given; reads until `until` matches what came back or the peer closes.
+ */
+async function postWholeBody(url: string, size: number, opts: { headers?: Record<string, string>; next?: string; until: RegExp }) {
+  const { hostname, port, pathname } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  try {
+    let received = '';
+    let error: NodeJS.ErrnoException | undefined;
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (received += d));
+    socket.on('error', (e) => (error = e));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const head = Object.entries({ ...MCP_HEADERS, ...opts.headers, host: `${hostname}:${port}`, 'content-length': String(size) })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    const written = (data: string | Buffer) => new Promise<void>((resolve) => socket.write(data, () => resolve()));
+    await written(`POST ${pathname} HTTP/1.1\r\n${head}\r\n`);
+    const piece = Buffer.alloc(1 << 20, 'a');
+    for (let sent = 0; sent < size && !error; sent += piece.length) await written(piece.subarray(0, Math.min(piece.length, size - sent)));
+    if (opts.next !== undefined && !error) await written(opts.next);
+    await Promise.race([closed, waitFor(() => opts.until.test(received), 30_000, 'the answers')]);
+    return { received, error: error?.code };
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The JSON body of the first response in `raw` (a Content-Length body). */
+function firstJsonBody(raw: string): unknown {
+  const start = raw.indexOf('\r\n\r\n') + 4;
+  const length = Number(/content-length: (\d+)/i.exec(raw.slice(0, start))?.[1]);
+  return JSON.parse(raw.slice(start, start + length));
+}
+
+describe('Streamable HTTP request size limit', () => {
+  it('answers a 50 MB POST with 413 and a JSON-RPC error the client can read, then serves the next request on the connection', async () => {
+    const server = await fx.start();
+    const tooLarge = {
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: `Payload Too Large: more than maxPayloadBytes (${server.engine.config.maxPayloadBytes})` },
+    };
+    const initialize = JSON.stringify(INIT);
+    const next = `POST /mcp HTTP/1.1\r\nhost: ${new URL(server.net.httpUrl).host}\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: ${Buffer.byteLength(initialize)}\r\n\r\n${initialize}`;
+    const { received, error } = await postWholeBody(server.net.httpUrl, 50_000_000, { next, until: /"serverInfo"/ });
+    // Closing the socket with the body still coming sent a TCP reset: the client saw EPIPE/ECONNRESET, not the 413.
+    expect(error).toBeUndefined();
+    expect(received).toMatch(/^HTTP\/1\.1 413 /);
+    expect(firstJsonBody(received)).toEqual(tooLarge);
+    // The rest of the body was read out: the same connection then initializes a session.
+    expect(received.slice(received.indexOf('HTTP/1.1', 1))).toMatch(/^HTTP\/1\.1 200 [^]*"serverInfo"/);
+    expect(server.engine.sessions.size).toBe(1);
+  }, 60_000);
+
+  it('answers a 50 MB POST within a session that asks to close the connection with 413 too, after reading the body out', async () => {
+    const server = await fx.start();
+    const { client, transport } = await fx.connectHttp(server.net.httpUrl);
+    const headers = { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18', connection: 'close' };
+    const { received, error } = await postWholeBody(server.net.httpUrl, 50_000_000, { headers, until: /\}$/ });
+    expect(error).toBeUndefined();
+    expect(received).toMatch(/^HTTP\/1\.1 413 [^]*connection: close/i);
+    expect(firstJsonBody(received)).toMatchObject({
+      jsonrpc: '2.0',
+      error: { code: -32000, message: expect.stringMatching(/^Payload Too Large/) },
+    });
+    // The session is unharmed.
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+  }, 60_000);
+});
+
 describe('Streamable HTTP idle expiry', () => {
   it('closes an idle HTTP session through Session.close(), and keeps one whose requests keep coming', async () => {
     // 2 s: a loaded machine can leave a gap of a second between two of the busy client's requests.
-    server = await startTestServer({ sessionIdleMs: 2_000 });
-    const idle = await open(server.net.httpUrl);
-    const busy = await open(server.net.httpUrl);
+    const server = await fx.start({ sessionIdleMs: 2_000 });
+    const idle = await fx.connectHttp(server.net.httpUrl);
+    const busy = await fx.connectHttp(server.net.httpUrl);
     const idleId = idle.transport.sessionId!;
     const until = Date.now() + 20_000;
     while (server.engine.sessions.get(idleId) !== undefined && Date.now() < until) {
@@ -212,7 +261,7 @@ describe('Streamable HTTP idle expiry', () => {
 
 describe('Streamable HTTP back-pressure', () => {
   it('pauses a flooding command while the client does not read its SSE stream, and loses nothing once it does', async () => {
-    server = await startTestServer({ highWaterBytes: 64 * 1024, lowWaterBytes: 16 * 1024, progressChunkBytes: 16 * 1024 });
+    const server = await fx.start({ highWaterBytes: 64 * 1024, lowWaterBytes: 16 * 1024, progressChunkBytes: 16 * 1024 });
     const url = new URL(server.net.httpUrl);
     const init = await post(url.href, INIT);
     const sessionId = init.headers.get('mcp-session-id')!;

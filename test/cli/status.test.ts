@@ -70,6 +70,8 @@ describe('cc-executor status --history', () => {
 
       const second = await startTestServer({ dataDir });
       try {
+        // Past records load after the server listens.
+        await second.engine.records.whenLoaded();
         const r = await runCli(['status', '--history', '--query', 'remembered'], { url: second.url });
         expect(r.code, r.stderr.toString()).toBe(0);
         const lines = r.stdout.toString().trimEnd().split('\n');
@@ -197,7 +199,9 @@ describe('cc-executor status --follow', () => {
       const p = spawnCli(['status', '--follow', '--reconnect-for', '1s', s.id], { url: doomed.url });
       await p.waitForStdout('x\n');
       await other.close();
-      await doomed.close();
+      // The network goes first, the command keeps running: a graceful close would end the command, and under load
+      // its end (143) could reach the follower before the connection dropped.
+      await doomed.net.close();
       const { code } = await p.exited;
       expect(code).toBe(255);
       expect(p.stderr().toString()).toMatch(/cannot reach the server .*; gave up reconnecting after 1\.0s/);

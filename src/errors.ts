@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   BLOCKED_BY_HOOK: 'A preExecute hook refused the command (exit 2, its stderr is the reason) or failed with failClosed; it never ran',
   FORBIDDEN: 'The command policy refuses the request (allowedCommands, deniedCommands, allowedCwdRoots); details.policy names the rule',
   SHUTTING_DOWN: 'The server is stopping and accepts no new executions',
+  HISTORY_LOADING:
+    'The server started moments ago and is still loading its saved records: this id may be among them. Retry shortly (details.records: records loaded so far)',
   INTERNAL: 'An unexpected server fault; the message says more',
 } as const;
 

@@ -238,6 +238,9 @@ export const StatusOutputSchema = eitherOf(
       eof: z.boolean().describe('The log ended before the requested `to`'),
     }).describe('lines range reads'),
     executions: z.array(listedExecution).describe('Listing (no id)'),
+    historyLoading: z
+      .boolean()
+      .describe('scope "history": true for a moment after a start, while past records are still being read (older runs may be missing)'),
   },
   [
     ['id', 'state', 'output'],

@@ -238,10 +238,18 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
     (e) => `${e.id.slice(0, 8)}  ${e.state.padEnd(7)} ${String(e.exitCode ?? '-').padStart(4)}  ${e.durationMs}ms  ${e.command}`,
   );
   const load = server.load;
+  // Right after a start, past records are still being read (in the background): say so, never a silently short list.
+  const history = scope === 'history' ? deps.records.historyState() : undefined;
+  const loadingLine = history?.loading
+    ? `\nhistory still loading (${history.records} records so far): older runs may be missing; ask again shortly`
+    : '';
   const text =
     `cc-executor ${VERSION}, ${server.sessions} session(s), ${server.executions.running} running, ` +
-    `load cpu ${load.cpu ?? '?'}% gpu ${load.gpu ?? 'n/a'} (x${load.multiplier})${hooksLine(server.hooks)}\n${lines.join('\n') || '(no executions)'}`;
-  return { content: [{ type: 'text' as const, text }], structuredContent: { executions: list, server } };
+    `load cpu ${load.cpu ?? '?'}% gpu ${load.gpu ?? 'n/a'} (x${load.multiplier})${hooksLine(server.hooks)}${loadingLine}\n${lines.join('\n') || '(no executions)'}`;
+  return {
+    content: [{ type: 'text' as const, text }],
+    structuredContent: { executions: list, server, ...(history ? { historyLoading: history.loading } : {}) },
+  };
 }
 
 function hooksLine(hooks: ReturnType<HookRunner['describe']> | null): string {

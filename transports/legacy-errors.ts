@@ -18,6 +18,8 @@ const CODE_FOR: Record<ErrorCode, number> = {
   SPAWN_FAILED: LEGACY_ERRORS.INTERNAL_ERROR,
   RESOURCE_EXHAUSTED: LEGACY_ERRORS.INTERNAL_ERROR,
   SHUTTING_DOWN: LEGACY_ERRORS.INTERNAL_ERROR,
+  // Like an unknown process to the original's clients, which never saw a history load after a start.
+  HISTORY_LOADING: LEGACY_ERRORS.NO_PROCESS,
   INTERNAL: LEGACY_ERRORS.INTERNAL_ERROR,
 };
 

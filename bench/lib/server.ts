@@ -17,6 +17,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Last lines the server logged (for error messages). */
   recentLog(): string;
+  /** Resolves with ms from spawn once the server logs a line matching `re` (rejects after `timeoutMs`). */
+  waitForLog(re: RegExp, timeoutMs: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,9 @@ export async function startServer(
   if (typeof stdout === 'number') closeSync(stdout);
   const lines: string[] = [];
   const recentLog = () => lines.slice(-20).join('\n');
+  // Lines matched by waitForLog: the first time each pattern appeared (ms from spawn).
+  const watchers = new Set<{ re: RegExp; resolve: (ms: number) => void }>();
+  const seen: Array<{ line: string; ms: number }> = [];
 
   const listening = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
@@ -83,6 +88,14 @@ export async function startServer(
     createInterface({ input: child.stderr! }).on('line', (line) => {
       lines.push(line);
       if (lines.length > 200) lines.splice(0, 100);
+      const ms = performance.now() - t0;
+      if (seen.length < 100) seen.push({ line, ms });
+      for (const w of watchers) {
+        if (w.re.test(line)) {
+          watchers.delete(w);
+          w.resolve(ms);
+        }
+      }
       const m = /listening on (ws:\/\/\S+?)["\s]/.exec(line);
       if (m) {
         clearTimeout(timer);
@@ -106,6 +119,24 @@ export async function startServer(
     startMs,
     child,
     recentLog,
+    waitForLog(re, timeoutMs) {
+      const already = seen.find((l) => re.test(l.line));
+      if (already) return Promise.resolve(already.ms);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          watchers.delete(w);
+          reject(new Error(`no log line matching ${re} within ${timeoutMs} ms:\n${recentLog()}`));
+        }, timeoutMs);
+        const w = {
+          re,
+          resolve: (ms: number) => {
+            clearTimeout(timer);
+            resolve(ms);
+          },
+        };
+        watchers.add(w);
+      });
+    },
     async stop() {
       await children.stop(child);
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
-// At start, before records are read: stop whatever dead servers on this data dir left running (by their
-// cgroups, then by journal entries) and clean what their crashes left on disk (temp files, log sets with no record).
-import { readdirSync, rmSync, statSync } from 'node:fs';
+// At start: stop whatever dead servers on this data dir left running (by their cgroups, then by journal
+// entries) before listening, and clean what their crashes left on disk (temp files, log sets with no record) after.
+import { readdirSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionBackend } from '../backends/backend.js';
 import type { ExecutionJournal } from './execution-journal.js';
@@ -19,9 +20,12 @@ const LOG_SUFFIXES = ['.stdout.log', '.stderr.log', '.index'];
 /** A log set this old with no record is a crash leftover, whoever wrote it. */
 const STALE_LOGS_MS = 60_000;
 
-function olderThan(file: string, ms: number): boolean {
+/** Removals in flight at once: a slice small enough that record writes of running executions still get the thread pool. */
+const REMOVE_BATCH = 32;
+
+async function olderThan(file: string, ms: number): Promise<boolean> {
   try {
-    return Date.now() - statSync(file).mtimeMs > ms;
+    return Date.now() - (await stat(file)).mtimeMs > ms;
   } catch {
     return false;
   }
@@ -39,15 +43,13 @@ function pidAlive(pid: number): boolean {
 /**
  * Kill what dead servers' executions left (the backend's sweep first: a cgroup tree holds everything and
  * names no stranger; then each journal entry through backend.recover: cgroup, else pgid with its start time,
- * else the execution-id marker), then clean `responsesDir`. Never touches what a live server owns.
+ * else the execution-id marker). Never touches what a live server owns, and lists nothing in `responses/`
+ * (the store cleans the disk after the server listens: cleanResponses).
  */
-export async function recoverCrashLeftovers(opts: {
+export async function stopLeftovers(opts: {
   journal: ExecutionJournal;
   backend: ExecutionBackend;
-  responsesDir: string;
   graceMs: number;
-  /** The names in `responsesDir` when the caller has just listed it (a listing of 300,000 names is not free). */
-  names?: string[];
 }): Promise<CrashRecovery> {
   const result: CrashRecovery = { killed: new Set(), leftovers: new Set(), tempFilesRemoved: 0, orphanLogSetsRemoved: 0 };
   const swept = (await opts.backend.sweep?.(opts.graceMs)) ?? { leftovers: [], killed: [] };
@@ -70,26 +72,43 @@ export async function recoverCrashLeftovers(opts: {
       await opts.journal.release(entry.id);
     }),
   );
-  cleanResponses(opts.responsesDir, result, opts.names);
   return result;
 }
 
-/** Temp files of dead writers, and output logs whose record was never written (unless a live server owns them). */
-function cleanResponses(dir: string, result: CrashRecovery, listed?: string[]): void {
-  let names: string[];
+/** stopLeftovers, then cleanResponses on a listing of `responsesDir` (or the names given): everything at once. */
+export async function recoverCrashLeftovers(opts: {
+  journal: ExecutionJournal;
+  backend: ExecutionBackend;
+  responsesDir: string;
+  graceMs: number;
+  names?: string[];
+}): Promise<CrashRecovery> {
+  const result = await stopLeftovers(opts);
+  let names = opts.names;
   try {
-    names = listed ?? readdirSync(dir);
+    names ??= readdirSync(opts.responsesDir);
   } catch {
-    return;
+    return result;
   }
+  await cleanResponses(opts.responsesDir, result, names);
+  return result;
+}
+
+/**
+ * Temp files of dead writers, and output logs whose record was never written (unless a live server owns
+ * them), from a listing of `dir`. Asynchronous, a few removals at a time: it runs while the server serves.
+ * Adds what it removed to `result`.
+ */
+export async function cleanResponses(dir: string, result: CrashRecovery, names: string[]): Promise<void> {
   const records = new Set<string>();
   for (const n of names) if (n.endsWith('.json')) records.add(n.slice(0, -'.json'.length));
   const removed = new Set<string>();
+  const doomed: string[] = [];
   for (const name of names) {
     const tmp = name.includes('.tmp-') ? /\.tmp-(\d+)$/.exec(name) : null;
     if (tmp) {
       if (Number(tmp[1]) !== process.pid && !pidAlive(Number(tmp[1]))) {
-        rmSync(join(dir, name), { force: true });
+        doomed.push(name);
         result.tempFilesRemoved++;
       }
       continue;
@@ -101,9 +120,12 @@ function cleanResponses(dir: string, result: CrashRecovery, listed?: string[]): 
     // `<timestamp>_<id>`: a live server writes the record milliseconds after opening the logs, so only a dead
     // server's run, or a log set older than that window allows, has lost its record for good.
     const id = base.slice(base.indexOf('_') + 1);
-    if (!result.leftovers.has(id) && !olderThan(join(dir, name), STALE_LOGS_MS)) continue;
-    rmSync(join(dir, name), { force: true });
+    if (!result.leftovers.has(id) && !(await olderThan(join(dir, name), STALE_LOGS_MS))) continue;
+    doomed.push(name);
     removed.add(base);
   }
-  result.orphanLogSetsRemoved = removed.size;
+  for (let i = 0; i < doomed.length; i += REMOVE_BATCH) {
+    await Promise.all(doomed.slice(i, i + REMOVE_BATCH).map((n) => rm(join(dir, n), { force: true }).catch(() => undefined)));
+  }
+  result.orphanLogSetsRemoved += removed.size;
 }

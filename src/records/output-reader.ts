@@ -43,7 +43,10 @@ export async function readOutputBefore(
   let since: number;
   if (execution) {
     const mem = execution.log.tailStart(beforeSeq, maxBytes);
-    since = mem.reachedWindowStart && base !== undefined ? await tailStartOnDisk(outputPaths(base), mem.sinceSeq, mem.bytes, maxBytes) : mem.sinceSeq;
+    since =
+      mem.reachedWindowStart && base !== undefined
+        ? await tailStartOnDisk(outputPaths(base), mem.sinceSeq, mem.bytes, maxBytes)
+        : mem.sinceSeq;
   } else {
     if (base === undefined) throw new ServerError('NOT_FOUND', `no execution with id ${id}`);
     since = await tailStartOnDisk(outputPaths(base), beforeSeq - 1, 0, maxBytes);

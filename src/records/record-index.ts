@@ -46,6 +46,46 @@ export class RecordIndex<E extends IndexedRecord> {
     else this.order.splice(this.lowerBound(entry.base), 0, entry);
   }
 
+  /**
+   * Add entries loaded after this index began to fill (history read in the background), sorted by base:
+   * one merge of two sorted lists. An id already present keeps its current entry (this run's is newer).
+   */
+  addSorted(sorted: E[]): void {
+    const merged: E[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < sorted.length || j < this.order.length) {
+      const a = sorted[i];
+      const b = this.order[j];
+      if (a && (!b || a.base <= b.base)) {
+        i++;
+        if (this.byId.has(a.id)) continue;
+        this.byId.set(a.id, a);
+        this.bytes += a.logBytes;
+        merged.push(a);
+      } else {
+        j++;
+        merged.push(b!);
+      }
+    }
+    this.order = merged;
+  }
+
+  /** Remove one entry by id; returns it. */
+  delete(id: string): E | undefined {
+    const e = this.byId.get(id);
+    if (!e) return undefined;
+    this.order.splice(this.positionOf(e), 1);
+    this.byId.delete(id);
+    this.bytes -= e.logBytes;
+    return e;
+  }
+
+  /** Every entry, oldest first (a copy: the caller may await between entries). */
+  inOrder(): E[] {
+    return [...this.order];
+  }
+
   /** Remove the entries for which `remove` says true, oldest first, in one pass; returns them. */
   removeWhere(remove: (e: E, totals: { count: number; logBytes: number }) => boolean | 'stop'): E[] {
     const removed: E[] = [];

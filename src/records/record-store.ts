@@ -6,19 +6,17 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { appendFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, opendir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ExecutionBackend } from '../backends/backend.js';
 import type { ServerIdentity } from '../backends/local/server-identity.js';
-import { recoverCrashLeftovers } from './crash-recovery.js';
+import { cleanResponses, stopLeftovers, type CrashRecovery } from './crash-recovery.js';
 import type { ExecutionJournal } from './execution-journal.js';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -39,6 +37,7 @@ import {
   type RecordSummary,
 } from './record-format.js';
 import { RecordIndex } from './record-index.js';
+import { isFinal, readSummaries, SUMMARIES_FILE, type SummaryLine } from './summaries-file.js';
 
 export type { ExecutionRecord, RecordMeta, RecordState, RecordSummary } from './record-format.js';
 export { redactEnv } from './record-format.js';
@@ -83,25 +82,30 @@ const IN_PLACE_MAX_BYTES = 4096;
 /** Summary lines built per turn of the event loop when the file is rewritten after start. */
 const SUMMARY_SLICE = 5_000;
 
-/** `responses/summaries.jsonl`: one line per finished run, so a start does not read every record. */
-const SUMMARIES_FILE = 'summaries.jsonl';
+/** Records read (or files removed) at once in the background: the thread pool stays free for running executions' writes. */
+const BACKGROUND_BATCH = 16;
 
-/** One line of the summaries file: the record's file name, its summary, log bytes, end time, save errors. */
-interface SummaryLine {
-  n: string;
-  s: RecordSummary;
-  l: number;
-  e: number | null;
-  x?: string[];
-}
-
-function isFinal(state: string): boolean {
-  return state !== 'running' && state !== 'paused';
-}
+/** Names per read of the directory listing (one trip to the thread pool each). */
+const LISTING_BUFFER = 1_024;
 
 function endedAtMsOf(r: { endedAt?: string | null }): number | null {
   const t = r.endedAt ? Date.parse(r.endedAt) : NaN;
   return Number.isFinite(t) ? t : null;
+}
+
+/** The names in a directory, read a slice at a time (never 300,000 strings built in one turn of the loop). */
+async function listNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  const d = await opendir(dir, { bufferSize: LISTING_BUFFER });
+  for await (const entry of d) names.push(entry.name);
+  return names;
+}
+
+/** Where the history stands: complete once `loading` is false (before that, past runs may be missing). */
+export interface HistoryState {
+  loading: boolean;
+  /** Records known so far (past and this run's). */
+  records: number;
 }
 
 export class RecordStore {
@@ -112,6 +116,12 @@ export class RecordStore {
   private dirError: string | null = null;
   /** Appends to the summaries file, one after another. */
   private summaryWrites: Promise<void> = Promise.resolve();
+  /** Past records are still being read (after listening): history may be incomplete, retention waits. */
+  private loading = false;
+  /** The background load (summaries, listing, crash cleanup, first prune); settled at once when there is none. */
+  private loaded: Promise<void> = Promise.resolve();
+  /** Set by flush (shutdown): the background load stops at its next slice. */
+  private closing = false;
 
   constructor(
     dataDir: string,
@@ -121,7 +131,12 @@ export class RecordStore {
     this.dir = join(dataDir, 'responses');
   }
 
-  /** Read existing records, mark orphaned 'running' ones lost (terminating their groups), prune. */
+  /**
+   * Before the server listens: only what cannot wait, and nothing that grows with history: the records
+   * directory is created and what dead servers left running is stopped (their cgroups and journal entries:
+   * no listing of `responses/`). Past records load after that, in the background (see whenLoaded):
+   * 100,000 of them once took 9.6 s before the server listened.
+   */
   async init(): Promise<void> {
     try {
       mkdirSync(this.dir, { recursive: true });
@@ -130,133 +145,152 @@ export class RecordStore {
       this.logger.error({ dir: this.dir, err: (e as Error).message }, 'records directory is unusable: executions run but are not saved');
       return;
     }
-    // One listing for everything below (at 100,000 records it holds 300,000 names).
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch {
-      names = [];
+    const crash: CrashRecovery = this.options.journal
+      ? await stopLeftovers({ journal: this.options.journal, backend: this.options.backend, graceMs: this.options.graceMs })
+      : { killed: new Set(), leftovers: new Set(), tempFilesRemoved: 0, orphanLogSetsRemoved: 0 };
+    this.loading = true;
+    this.loaded = this.load(crash)
+      .catch((e: Error) => this.logger.error({ dir: this.dir, err: e.message }, 'cannot load the records history'))
+      .finally(() => {
+        this.loading = false;
+      });
+  }
+
+  /** Resolves once past records are loaded, crash leftovers cleaned and the first retention pass done. */
+  whenLoaded(): Promise<void> {
+    return this.loaded;
+  }
+
+  /** Whether history is complete yet, and how much of it is loaded. */
+  historyState(): HistoryState {
+    return { loading: this.loading, records: this.index.count };
+  }
+
+  /**
+   * After listening, in slices: the summaries file first (history is served from it as soon as it is in,
+   * unless a dead server left runs it cannot name), then one listing of `responses/` to reconcile: records
+   * the file does not name (runs a crash left 'running', a data dir from before summaries existed) are
+   * read one by one and marked lost when their server is gone; records removed by hand leave the index;
+   * dead writers' temp files and log sets without a record are removed. Then the file is rewritten if it
+   * was not exact, and retention runs once over everything.
+   */
+  private async load(crash: CrashRecovery): Promise<void> {
+    const t0 = performance.now();
+    const phaseMs: Record<string, number> = {};
+    const phase = (name: string) => (phaseMs[name] = Math.round(performance.now() - t0));
+    const summaries = await readSummaries(join(this.dir, SUMMARIES_FILE));
+    const fromFile: IndexEntry[] = [];
+    for (const l of summaries?.byName.values() ?? []) {
+      fromFile.push({
+        ...l.s,
+        base: join(this.dir, l.n.slice(0, -RECORD_SUFFIX.length)),
+        logBytes: l.l,
+        live: false,
+        endedAtMs: l.e,
+        ...(l.x ? { saveErrors: l.x } : {}),
+      });
     }
-    // Before records: stop what dead servers left (cgroups, journal entries) and clean their disk leftovers.
-    const crash = this.options.journal
-      ? await recoverCrashLeftovers({
-          journal: this.options.journal,
-          backend: this.options.backend,
-          responsesDir: this.dir,
-          graceMs: this.options.graceMs,
-          names,
-        })
-      : undefined;
-    const found: Array<{ record: ExecutionRecord; base: string }> = [];
+    this.addLoaded(fromFile);
+    phase('summaries');
+    // Runs of a dead server are missing from the file (it appends at the end of a run): history is not
+    // complete until the listing found their records.
+    if (summaries && crash.leftovers.size === 0) this.loading = false;
+    if (this.closing) return;
+
+    const names = await listNames(this.dir);
+    phase('listing');
+    if (this.closing) return;
+    const onDisk = new Set<string>();
+    for (const n of names) if (n.endsWith(RECORD_SUFFIX)) onDisk.add(n);
+    // Named by the file but gone from disk (removed by hand, or by another server's retention).
+    let removedByHand = 0;
+    for (const [name, l] of summaries?.byName ?? []) {
+      if (onDisk.has(name)) continue;
+      const e = this.index.get(l.s.id);
+      if (e && !e.live && basename(e.base) === name.slice(0, -RECORD_SUFFIX.length)) {
+        this.index.delete(l.s.id);
+        removedByHand++;
+      }
+    }
+    // On disk but not in the file, nor this server's: read one by one.
+    const unread: string[] = [];
+    for (const name of onDisk) {
+      if (summaries?.byName.has(name)) continue;
+      const id = name.slice(name.indexOf('_') + 1, -RECORD_SUFFIX.length);
+      if (!this.index.get(id)) unread.push(name);
+    }
+    unread.sort();
+    const killed = new Set(crash.killed);
+    const found: IndexEntry[] = [];
+    const lostIds: string[] = [];
     let unreadable = 0;
-    let records = 0;
-    const lostBefore: string[] = [];
-    // Summaries of finished runs (one line each, appended at finish): a record whose run is final is not read
-    // again at start. 100,000 records read and parsed one by one took 9.6 s before the server listened.
-    const summaries = this.readSummaries();
-    let summarised = 0;
-    let lost = 0;
-    // Executions of dead servers that still had processes, whoever found them (sweep, journal, record).
-    const killed = new Set(crash?.killed ?? []);
-    const recoveries: Promise<void>[] = [];
-    // Only the records sorted (start order: the index then only appends), not their logs too.
-    for (const name of names.filter((n) => n.endsWith(RECORD_SUFFIX)).sort()) {
-      const base = join(this.dir, name.slice(0, -RECORD_SUFFIX.length));
-      const known = summaries.byName.get(name);
-      if (known) {
-        records++;
-        summarised++;
-        if (known.s.state === 'lost') lostBefore.push(known.s.id);
-        this.index.set({ ...known.s, base, logBytes: known.l, live: false, endedAtMs: known.e, ...(known.x ? { saveErrors: known.x } : {}) });
-        continue;
-      }
-      let record: ExecutionRecord;
-      try {
-        record = JSON.parse(readFileSync(`${base}${RECORD_SUFFIX}`, 'utf8')) as ExecutionRecord;
-      } catch {
-        unreadable++;
-        continue;
-      }
-      records++;
-      found.push({ record, base });
-      if ((record.state === 'running' || record.state === 'paused') && !this.serverAlive(record)) {
-        lost++;
-        record.state = 'lost';
-        record.lostReason = 'the server that ran it exited while it was running (crash, SIGKILL or power loss)';
-        recoveries.push(
-          this.options.backend
-            .recover({ ...handleOf(record), executionId: record.id }, this.options.graceMs)
-            .catch(() => ({ killed: false }))
-            .then(async ({ killed: wasAlive }) => {
-              if (wasAlive) killed.add(record.id);
-              if (killed.has(record.id)) record.lostReason += '; what it started was still alive and has been killed';
-              await this.writeAtomic(base, record).catch(() => undefined);
-            }),
-        );
-      }
-      this.index.set({ ...summarise(record), base, logBytes: this.logBytesOf(base), live: false, endedAtMs: endedAtMsOf(record) });
+    for (let i = 0; i < unread.length && !this.closing; i += BACKGROUND_BATCH) {
+      await Promise.all(
+        unread.slice(i, i + BACKGROUND_BATCH).map(async (name) => {
+          const base = join(this.dir, name.slice(0, -RECORD_SUFFIX.length));
+          let record: ExecutionRecord;
+          try {
+            record = JSON.parse(await readFile(`${base}${RECORD_SUFFIX}`, 'utf8')) as ExecutionRecord;
+          } catch {
+            unreadable++;
+            return;
+          }
+          if ((record.state === 'running' || record.state === 'paused') && !this.serverAlive(record)) {
+            lostIds.push(record.id);
+            record.state = 'lost';
+            record.lostReason = 'the server that ran it exited while it was running (crash, SIGKILL or power loss)';
+            const { killed: wasAlive } = await this.options.backend
+              .recover({ ...handleOf(record), executionId: record.id }, this.options.graceMs)
+              .catch(() => ({ killed: false }));
+            if (wasAlive) killed.add(record.id);
+            if (killed.has(record.id)) record.lostReason += '; what it started was still alive and has been killed';
+            await this.writeAtomic(base, record).catch(() => undefined);
+          } else if (record.state === 'lost') lostIds.push(record.id);
+          found.push({ ...summarise(record), base, logBytes: await this.logBytesOf(base), live: false, endedAtMs: endedAtMsOf(record) });
+        }),
+      );
     }
-    await Promise.all(recoveries);
-    const leftovers = new Set([
-      ...(crash?.leftovers ?? []),
-      ...lostBefore,
-      ...found.filter((f) => f.record.state === 'lost').map((f) => f.record.id),
-    ]);
-    // Next start reads only this file: rewritten whenever it missed records or named removed ones.
-    // (a torn or repeated line, a removed record, a record read one by one): also so no append follows a torn line.
-    if (summaries.lines !== records || summarised !== records) this.rewriteSummariesLater();
-    const temp = crash?.tempFilesRemoved ?? 0;
-    const logSets = crash?.orphanLogSetsRemoved ?? 0;
+    phase('readOneByOne');
+    if (this.closing) return;
+    found.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+    this.addLoaded(found);
+    await cleanResponses(this.dir, crash, names);
+    phase('cleanup');
+    if (this.closing) return;
+    const records = (summaries?.byName.size ?? 0) - removedByHand + found.length;
+    const leftovers = new Set([...crash.leftovers, ...lostIds]);
     this.logger.info(
       {
         dir: this.dir,
         records,
-        readOneByOne: found.length,
-        lost,
+        readOneByOne: unread.length,
+        lost: lostIds.length,
         leftovers: leftovers.size,
         killed: killed.size,
         unreadable,
-        tempFilesRemoved: temp,
-        orphanLogSetsRemoved: logSets,
+        tempFilesRemoved: crash.tempFilesRemoved,
+        orphanLogSetsRemoved: crash.orphanLogSetsRemoved,
+        // ms after the load began at which each step ended (it runs while the server serves)
+        phaseMs,
       },
-      `records: found ${records}, marked ${lost} lost; dead servers left ${leftovers.size} execution(s), ${killed.size} still running (killed); ` +
-        `removed ${temp} temp file(s) and ${logSets} log set(s) without a record`,
+      `records: found ${records}, marked ${lostIds.length} lost; dead servers left ${leftovers.size} execution(s), ${killed.size} still running (killed); ` +
+        `removed ${crash.tempFilesRemoved} temp file(s) and ${crash.orphanLogSetsRemoved} log set(s) without a record`,
     );
+    // Next start reads only this file: rewritten whenever it was not exact (missing, torn or repeated lines,
+    // a removed record, records read one by one), also so no append follows a torn line.
+    if (!summaries || summaries.torn > 0 || summaries.lines !== summaries.byName.size || removedByHand > 0 || found.length > 0) {
+      this.rewriteSummariesLater();
+    }
+    this.loading = false;
     await this.prune();
   }
 
-  /** The summaries file's lines by record file name (the last line of a name wins); torn or odd lines are skipped. */
-  private readSummaries(): { byName: Map<string, SummaryLine>; lines: number } {
-    const out = new Map<string, SummaryLine>();
-    let text: string;
-    try {
-      text = readFileSync(join(this.dir, SUMMARIES_FILE), 'utf8');
-    } catch {
-      return { byName: out, lines: 0 };
-    }
-    const keep = (l: SummaryLine) => {
-      if (typeof l?.n === 'string' && typeof l.s?.id === 'string' && typeof l.s.state === 'string' && isFinal(l.s.state)) out.set(l.n, l);
-    };
-    const body = text.endsWith('\n') ? text.slice(0, -1) : text;
-    // One parse of the whole file as an array: a third of the time of 100,000 parses of a line each.
-    try {
-      const all = body === '' ? [] : (JSON.parse(`[${body.replaceAll('\n', ',')}]`) as SummaryLine[]);
-      for (const l of all) keep(l);
-      return { byName: out, lines: all.length };
-    } catch {
-      // a torn line (a crash mid-append): line by line, skipping it
-    }
-    let lines = 0;
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      lines++;
-      try {
-        keep(JSON.parse(line) as SummaryLine);
-      } catch {
-        // torn by a crash mid-append: that record is read on its own
-      }
-    }
-    return { byName: out, lines };
+  /** Past entries (sorted by base) into the index, behind whatever this run added meanwhile. */
+  private addLoaded(entries: IndexEntry[]): void {
+    let sorted = true;
+    for (let i = 1; i < entries.length && sorted; i++) if (entries[i - 1]!.base > entries[i]!.base) sorted = false;
+    if (!sorted) entries.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+    this.index.addSorted(entries);
   }
 
   private summaryLine(e: IndexEntry): string {
@@ -272,7 +306,8 @@ export class RecordStore {
    * event loop keeps serving (100,000 lines take a few hundred ms).
    */
   private rewriteSummariesLater(): void {
-    const entries = [...this.index.values()];
+    // Start order: the next start's index then takes the lines as they come, without a sort.
+    const entries = this.index.inOrder();
     this.summaryWrites = this.summaryWrites.then(async () => {
       const file = join(this.dir, SUMMARIES_FILE);
       const tmp = `${file}.tmp-${process.pid}`;
@@ -303,11 +338,11 @@ export class RecordStore {
     return record.server !== undefined && this.options.identity.isRunning(record.server);
   }
 
-  private logBytesOf(base: string): number {
+  private async logBytesOf(base: string): Promise<number> {
     let total = 0;
     for (const p of outputFileList(base)) {
       try {
-        total += statSync(p).size;
+        total += (await stat(p)).size;
       } catch {
         // missing log: counts as empty
       }
@@ -495,6 +530,9 @@ export class RecordStore {
 
   /** Wait for every pending record write and finish (shutdown). */
   async flush(): Promise<void> {
+    // A background load still running stops at its next slice; what it had not done the next start does.
+    this.closing = true;
+    await this.loaded;
     await Promise.all([...[...this.live.values()].map((l) => l.writes), ...this.finishing.values()]);
     await this.summaryWrites;
   }
@@ -512,6 +550,8 @@ export class RecordStore {
    */
   private async prune(): Promise<void> {
     const { maxRecords, maxLogBytes, retentionProtectMs = 0 } = this.options;
+    // Until past records are in, the totals are not: the load prunes once at its end.
+    if (this.loading) return;
     if (this.index.count <= maxRecords && this.index.logBytes <= maxLogBytes) return;
     const now = Date.now();
     const removed = this.index.removeWhere((e, totals) => {
@@ -525,11 +565,12 @@ export class RecordStore {
       { removed: removed.length, logBytes: bytes, ids: removed.slice(0, 20).map((e) => shortId(e.id)), oldest: removed[0]!.startedAt },
       `retention removed ${removed.length} record(s) and ${bytes} bytes of logs, oldest first`,
     );
-    await Promise.all(
-      removed.flatMap((e) =>
-        [`${e.base}${RECORD_SUFFIX}`, ...outputFileList(e.base)].map((p) => rm(p, { force: true }).catch(() => undefined)),
-      ),
-    );
+    // A few at a time: 90,000 records over the limit are 360,000 files, and a flood of removals would hold
+    // the thread pool that running executions' record and log writes need.
+    const paths = removed.flatMap((e) => [`${e.base}${RECORD_SUFFIX}`, ...outputFileList(e.base)]);
+    for (let i = 0; i < paths.length; i += BACKGROUND_BATCH * 2) {
+      await Promise.all(paths.slice(i, i + BACKGROUND_BATCH * 2).map((p) => rm(p, { force: true }).catch(() => undefined)));
+    }
   }
 
   /** History across restarts, newest first (the index is in start order: no sort, stops at the limit). */
@@ -564,6 +605,14 @@ export class RecordStore {
   /** A saved execution by full id or unique prefix; undefined when none (AMBIGUOUS_ID when several). */
   lookup(idOrPrefix: string): { summary: RecordSummary; base: string } | undefined {
     const m = matchId(this.index.values(), idOrPrefix, this.index.get(idOrPrefix));
+    if (!m && this.loading) {
+      // Not NOT_FOUND: it may be among the past records not read yet (a moment after a start).
+      throw new ServerError(
+        'HISTORY_LOADING',
+        `no execution with id ${idOrPrefix} among the ${this.index.count} records loaded so far: the server is still loading its history; retry in a moment`,
+        { records: this.index.count },
+      );
+    }
     return m && { summary: m, base: m.base };
   }
 

@@ -70,6 +70,8 @@ describe('cc-executor status --history', () => {
 
       const second = await startTestServer({ dataDir });
       try {
+        // Past records load after the server listens.
+        await second.engine.records.whenLoaded();
         const r = await runCli(['status', '--history', '--query', 'remembered'], { url: second.url });
         expect(r.code, r.stderr.toString()).toBe(0);
         const lines = r.stdout.toString().trimEnd().split('\n');

@@ -14,7 +14,7 @@ async function backgroundSleep(client: Parameters<typeof callTool>[0]): Promise<
 
 describe('useTestServer with a server per test', () => {
   const fx = useTestServer();
-  const seen: { url?: string; pid?: number; dir?: string; extraUrl?: string } = {};
+  const seen: { url?: string; pid?: number; dir?: string; extraUrl?: string; spawnedPid?: number } = {};
 
   it('starts servers, clients and temp dirs on demand', async () => {
     const client = await fx.serve({ graceMs: 500 });
@@ -27,10 +27,14 @@ describe('useTestServer with a server per test', () => {
     expect(fx.server).toBe(extra); // the server started last
     await fx.connect(extra.url);
     expect(alive(seen.pid)).toBe(true);
+    const spawned = await fx.spawn();
+    seen.spawnedPid = spawned.child.pid;
+    expect(alive(seen.spawnedPid!)).toBe(true);
   });
 
   it('has closed every server, ended their executions and removed the temp dirs once the test ended', async () => {
     expect(alive(seen.pid!)).toBe(false);
+    expect(alive(seen.spawnedPid!)).toBe(false);
     expect(existsSync(seen.dir!)).toBe(false);
     await expect(connectWs(seen.url!)).rejects.toThrow();
     await expect(connectWs(seen.extraUrl!)).rejects.toThrow();

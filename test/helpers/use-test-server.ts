@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { connectHttp, connectWs, GroupTracker, startTestServer, type TestServer } from './server.js';
+import { spawnServer, type ServerProcess } from './spawn-server.js';
 
 /** Config overrides for a test server, as `startTestServer` takes them. */
 export type ServerOverrides = Parameters<typeof startTestServer>[0];
@@ -28,6 +29,8 @@ export interface ServerFixture {
   connect(url?: string): Promise<Client>;
   /** An SDK client over Streamable HTTP, closed with the test (`transport.terminateSession()` sends the DELETE). */
   connectHttp(url: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }>;
+  /** The built server binary as a child process (`spawnServer`'s arguments), SIGKILLed and awaited after the test. */
+  spawn(...args: Parameters<typeof spawnServer>): Promise<ServerProcess>;
   /** A fresh, real-path temp dir, removed after the test. */
   tempDir(prefix?: string): string;
   /** One more cleanup step for the running test (steps run newest first, before the group check). */
@@ -91,6 +94,14 @@ export function useTestServer(opts: { scope?: 'test' | 'file'; config?: ServerOv
       const connected = await connectHttp(url);
       steps().push(() => connected.client.close().catch(() => undefined));
       return connected;
+    },
+    async spawn(...args) {
+      const proc = await spawnServer(...args);
+      steps().push(async () => {
+        proc.kill();
+        await proc.exited;
+      });
+      return proc;
     },
     tempDir(prefix = 'ccx-test-') {
       const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));

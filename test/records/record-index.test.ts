@@ -33,4 +33,20 @@ describe('RecordIndex', () => {
     expect([...index.newestFirst()].map((e) => e.id)).toEqual(['e9', 'e8', 'e7', 'e6', 'e5', 'e1']);
     expect(index.get('e0')).toBeUndefined();
   });
+
+  it("merges history loaded later behind this run's entries in one pass, keeping the newer entry of an id, and deletes by id", () => {
+    const index = new RecordIndex<ReturnType<typeof entry>>();
+    index.set(entry('new1', '50'));
+    index.set(entry('dup', '30', 99));
+    index.addSorted([entry('old0', '10'), entry('old1', '20'), entry('dup', '30', 1), entry('old2', '40'), entry('late', '60')]);
+    expect([...index.newestFirst()].map((e) => e.id)).toEqual(['late', 'new1', 'old2', 'dup', 'old1', 'old0']);
+    expect(index.count).toBe(6);
+    expect(index.get('dup')?.logBytes).toBe(99);
+    expect(index.logBytes).toBe(10 + 99 + 10 + 10 + 10 + 10);
+    expect(index.delete('old1')?.id).toBe('old1');
+    expect(index.delete('old1')).toBeUndefined();
+    expect(index.inOrder().map((e) => e.id)).toEqual(['old0', 'dup', 'old2', 'new1', 'late']);
+    expect(index.count).toBe(5);
+    expect(index.logBytes).toBe(139);
+  });
 });

@@ -28,6 +28,7 @@ describe('record summaries', () => {
     // A crash mid-append leaves a torn last line: ignored.
     appendFileSync(join(dataDir, 'responses', 'summaries.jsonl'), '{"n":"torn');
     await fx.start({ dataDir });
+    await fx.server.engine.records.whenLoaded();
     expect(fx.server.engine.records.list({ limit: 10 })).toEqual(before);
     await fx.server.close();
     // The torn line made the file differ from the records: rewritten exactly.
@@ -38,6 +39,7 @@ describe('record summaries', () => {
     const gone = readdirSync(responses).find((f) => f.endsWith(`${ids[0]}.json`))!;
     rmSync(join(responses, gone));
     await fx.start({ dataDir });
+    await fx.server.engine.records.whenLoaded();
     expect(fx.server.engine.records.list({ limit: 10 }).map((s) => s.id)).toEqual([ids[2], ids[1]]);
     // The file is rewritten after the start, off its path (queued with the appends): flush waits for it.
     await fx.server.engine.records.flush();

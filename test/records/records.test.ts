@@ -155,9 +155,12 @@ describe('execution records', () => {
     await proc.exited;
     expect(listGroupMembers(orphan.pgid).length).toBeGreaterThan(0); // survived its server
 
-    proc = await spawnServer(['--data-dir', dataDir]);
+    const restarted = await spawnServer(['--data-dir', dataDir]);
+    proc = restarted;
     await waitFor(() => listGroupMembers(orphan.pgid).length === 0, 10_000, 'orphaned group to be terminated');
-    expect(proc.stderr()).toMatch(/marked 1 lost; dead servers left 1 execution\(s\), 1 still running \(killed\)/);
+    // Records are read after the server listens (in the background): the line comes once they are.
+    const loadedLine = /marked 1 lost; dead servers left 1 execution\(s\), 1 still running \(killed\)/;
+    await waitFor(() => loadedLine.test(restarted.stderr()), 10_000, 'records loaded');
     const file = recordFiles(dataDir).find((f) => readRecord(f).id === orphan.id)!;
     const record = readRecord(file);
     expect(record.state).toBe('lost');

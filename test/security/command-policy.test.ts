@@ -1,37 +1,21 @@
 // Command policy through the real server and SDK client: allow/deny lists and their bypass attempts, cwd roots, env policy.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callTool, connectWs, GroupTracker, startTestServer, structured, type TestServer } from '../helpers/server.js';
+import { callTool, structured } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-let client: Client | undefined;
+// Servers, clients and temp dirs a test starts are undone after it; then every process group it saw must be gone.
+const fx = useTestServer();
+const groups = fx.groups;
 let dir: string;
-const groups = new GroupTracker();
 
 beforeEach(() => {
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'ccx-policy-')));
+  dir = fx.tempDir('ccx-policy-');
 });
-
-afterEach(async () => {
-  await client?.close().catch(() => undefined);
-  client = undefined;
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function serve(overrides: Parameters<typeof startTestServer>[0]): Promise<Client> {
-  server = await startTestServer(overrides);
-  client = await connectWs(server.url);
-  return client;
-}
 
 async function run(args: Record<string, unknown>): Promise<any> {
-  const result = await callTool(client!, 'execute', args);
+  const result = await callTool(fx.client, 'execute', args);
   groups.addResult(result);
   return { ...structured(result), isError: result.isError === true };
 }
@@ -44,7 +28,7 @@ function victim(): string {
 
 describe('allowedCommands', () => {
   it('refuses every shell string, so `;`, `&&`, `$(...)`, backticks and newlines cannot smuggle in rm', async () => {
-    await serve({ allowedCommands: ['echo'] });
+    await fx.serve({ allowedCommands: ['echo'] });
     const file = victim();
     for (const command of [
       `echo x; rm -f ${file}`,
@@ -63,14 +47,14 @@ describe('allowedCommands', () => {
   });
 
   it('runs the allowed executable by name or by any path to the same file', async () => {
-    await serve({ allowedCommands: ['echo'] });
+    await fx.serve({ allowedCommands: ['echo'] });
     expect((await run({ argv: ['echo', 'by name'], cwd: dir })).stdout).toBe('by name\n');
     expect((await run({ argv: ['/bin/echo', 'by path'], cwd: dir })).stdout).toBe('by path\n');
     expect((await run({ argv: ['/usr/bin/echo', 'by other path'], cwd: dir })).stdout).toBe('by other path\n');
   });
 
   it('refuses other executables however they are named: by name, absolute path, symlink with an allowed name, a shell', async () => {
-    await serve({ allowedCommands: ['echo'] });
+    await fx.serve({ allowedCommands: ['echo'] });
     const file = victim();
     mkdirSync(join(dir, 'bin'));
     symlinkSync('/bin/rm', join(dir, 'bin', 'echo')); // named like the allowed program, but it is rm
@@ -92,14 +76,14 @@ describe('allowedCommands', () => {
   });
 
   it('refuses the allowed file under another name, as a multi-call binary (busybox) would run another applet', async () => {
-    await serve({ allowedCommands: ['echo'] });
+    await fx.serve({ allowedCommands: ['echo'] });
     symlinkSync('/bin/echo', join(dir, 'rm'));
     const r = await run({ argv: ['./rm', 'x'], cwd: dir });
     expect(r.error).toMatchObject({ code: 'FORBIDDEN', details: { policy: 'allowedCommands', executable: join(dir, 'rm') } });
   });
 
   it("resolves names through the server's PATH, so a request's PATH cannot swap in another program", async () => {
-    await serve({ allowedCommands: ['echo'] });
+    await fx.serve({ allowedCommands: ['echo'] });
     const fake = join(dir, 'fake');
     mkdirSync(fake);
     const marker = join(dir, 'fake-ran');
@@ -115,7 +99,7 @@ describe('allowedCommands', () => {
   });
 
   it('refuses loader and shell start-up variables in the request environment', async () => {
-    await serve({ allowedCommands: ['echo'] });
+    await fx.serve({ allowedCommands: ['echo'] });
     const names = ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'GCONV_PATH', 'BASH_ENV', 'ENV', 'PATH'];
     names.push('SHELLOPTS', 'BASHOPTS', 'PS4', 'BASH_FUNC_echo%%');
     for (const name of names) {
@@ -129,12 +113,12 @@ describe('allowedCommands', () => {
   });
 
   it('refuses the same variables with only deniedCommands set, and not at all without a command list', async () => {
-    await serve({ deniedCommands: ['rm'] });
+    await fx.serve({ deniedCommands: ['rm'] });
     const r = await run({ argv: ['echo', 'x'], cwd: dir, env: { BASH_ENV: join(dir, 'evil') } });
     expect(r.error).toMatchObject({ code: 'FORBIDDEN', details: { policy: 'deniedCommands', env: ['BASH_ENV'] } });
-    await client?.close();
-    await server?.close();
-    await serve({});
+    await fx.client.close();
+    await fx.server.close();
+    await fx.serve({});
     const free = await run({ argv: ['echo', 'x'], cwd: dir, env: { PS4: 'p4', BASH_ENV: join(dir, 'none') } });
     expect(free.isError).toBe(false);
     expect(free.stdout).toBe('x\n');
@@ -143,21 +127,21 @@ describe('allowedCommands', () => {
   it("checks again what a preExecute hook changed: a hook's rewrite cannot run a forbidden program", async () => {
     const file = victim();
     const rewrite = `process.stdin.resume(); process.stdin.on('end', () => console.log(JSON.stringify({ argv: ['rm', '-f', ${JSON.stringify(file)}] })))`;
-    await serve({ allowedCommands: ['echo'], hooks: { preExecute: [{ argv: [process.execPath, '-e', rewrite] }] } });
+    await fx.serve({ allowedCommands: ['echo'], hooks: { preExecute: [{ argv: [process.execPath, '-e', rewrite] }] } });
     const r = await run({ argv: ['echo', 'x'], cwd: dir });
     expect(r.error).toMatchObject({ code: 'FORBIDDEN', details: { policy: 'allowedCommands' } });
     expect(existsSync(file)).toBe(true);
   });
 
   it('with an empty list, runs nothing', async () => {
-    await serve({ allowedCommands: [] });
+    await fx.serve({ allowedCommands: [] });
     expect((await run({ argv: ['echo', 'x'], cwd: dir })).error.code).toBe('FORBIDDEN');
   });
 });
 
 describe('deniedCommands', () => {
   it('refuses the denied executable by name, path, symlink under another name, or copy under its name', async () => {
-    await serve({ deniedCommands: ['rm'] });
+    await fx.serve({ deniedCommands: ['rm'] });
     const file = victim();
     symlinkSync('/bin/rm', join(dir, 'del'));
     mkdirSync(join(dir, 'copy'));
@@ -177,7 +161,7 @@ describe('deniedCommands', () => {
   });
 
   it('refuses shell strings, because a denylist cannot be enforced on them', async () => {
-    await serve({ deniedCommands: ['rm'] });
+    await fx.serve({ deniedCommands: ['rm'] });
     const r = await run({ command: 'echo harmless', cwd: dir });
     expect(r.error).toMatchObject({ code: 'FORBIDDEN', details: { policy: 'deniedCommands' } });
   });
@@ -188,7 +172,7 @@ describe('allowedCwdRoots', () => {
     const root = join(dir, 'root');
     mkdirSync(join(root, 'sub'), { recursive: true });
     symlinkSync(root, join(dir, 'root-link'));
-    await serve({ allowedCwdRoots: [join(dir, 'root-link')] });
+    await fx.serve({ allowedCwdRoots: [join(dir, 'root-link')] });
     expect((await run({ command: 'pwd', cwd: root })).stdout).toBe(`${root}\n`);
     expect((await run({ command: 'pwd', cwd: join(root, 'sub') })).stdout).toBe(`${join(root, 'sub')}\n`);
     expect((await run({ command: 'pwd', cwd: join(dir, 'root-link', 'sub') })).stdout).toBe(`${join(root, 'sub')}\n`);
@@ -199,7 +183,7 @@ describe('allowedCwdRoots', () => {
     mkdirSync(root);
     mkdirSync(join(dir, 'rootx'));
     symlinkSync('/etc', join(root, 'escape'));
-    await serve({ allowedCwdRoots: [root] });
+    await fx.serve({ allowedCwdRoots: [root] });
     for (const cwd of [join(root, '..'), `${root}/sub/../..`, join(root, 'escape'), join(dir, 'rootx'), '/', undefined]) {
       const r = await run({ command: 'pwd', ...(cwd === undefined ? {} : { cwd }) });
       expect(r.isError, String(cwd)).toBe(true);
@@ -220,7 +204,7 @@ describe('envPolicy', () => {
 
   it('allowlist: children see only listed variables, the request env and the non-interactive defaults', async () => {
     process.env[SECRET] = 'do-not-pass';
-    await serve({ envPolicy: 'allowlist', envAllowlist: ['PATH', 'HOME'] });
+    await fx.serve({ envPolicy: 'allowlist', envAllowlist: ['PATH', 'HOME'] });
     const r = await run({ command: 'env', cwd: dir, env: { FROM_REQUEST: 'yes' } });
     const names = (r.stdout as string)
       .trim()
@@ -238,13 +222,13 @@ describe('envPolicy', () => {
 
   it('allowlist entries ending in * pass every variable with that prefix', async () => {
     process.env[SECRET] = 'passed-by-prefix';
-    await serve({ envPolicy: 'allowlist', envAllowlist: ['PATH', 'CC_POLICY_*'] });
+    await fx.serve({ envPolicy: 'allowlist', envAllowlist: ['PATH', 'CC_POLICY_*'] });
     expect((await run({ command: `echo $${SECRET}`, cwd: dir })).stdout).toBe('passed-by-prefix\n');
   });
 
   it('inherit (the default) passes the server environment', async () => {
     process.env[SECRET] = 'inherited';
-    await serve({});
+    await fx.serve({});
     expect((await run({ command: `echo $${SECRET}`, cwd: dir })).stdout).toBe('inherited\n');
   });
 });

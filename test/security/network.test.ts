@@ -1,17 +1,15 @@
 // The network gate over real sockets: token (header and query), Origin, Host, publicHealth, refusals before the upgrade.
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { callTool, connectWs, startTestServer, structured, type TestServer } from '../helpers/server.js';
+import { callTool, structured, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 
-let server: TestServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+// Servers and clients a test starts are closed after it.
+const fx = useTestServer();
 
 interface Answer {
   status: number;
@@ -68,7 +66,7 @@ function httpBase(s: TestServer): string {
 
 describe('token authentication', () => {
   it('refuses the upgrade with 401 before any handshake when the token is missing or wrong', async () => {
-    server = await startTestServer({ authToken: TOKEN });
+    const server = await fx.start({ authToken: TOKEN });
     const none = await upgrade(server.url);
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
@@ -83,23 +81,23 @@ describe('token authentication', () => {
   });
 
   it('accepts the token as a Bearer header (any case of the scheme) or as the token query parameter', async () => {
-    server = await startTestServer({ authToken: TOKEN });
+    const server = await fx.start({ authToken: TOKEN });
     expect((await upgrade(server.url, { Authorization: `Bearer ${TOKEN}` })).status).toBe(101);
     expect((await upgrade(server.url, { Authorization: `bearer ${TOKEN}` })).status).toBe(101);
     expect((await upgrade(`${server.url}?token=${TOKEN}`)).status).toBe(101);
   });
 
   it('lets the SDK WebSocket client in with ?token= and runs a command', async () => {
-    server = await startTestServer({ authToken: TOKEN });
-    await expect(connectWs(server.url)).rejects.toThrow();
-    const client = await connectWs(`${server.url}?token=${encodeURIComponent(TOKEN)}`);
+    const server = await fx.start({ authToken: TOKEN });
+    await expect(fx.connect(server.url)).rejects.toThrow();
+    const client = await fx.connect(`${server.url}?token=${encodeURIComponent(TOKEN)}`);
     const r = await callTool(client, 'execute', { argv: ['echo', 'authorised'] });
     expect(structured(r).stdout).toBe('authorised\n');
     await client.close();
   });
 
   it('guards every HTTP route, unknown ones included, and opens /health only with publicHealth', async () => {
-    server = await startTestServer({ authToken: TOKEN });
+    let server = await fx.start({ authToken: TOKEN });
     const base = httpBase(server);
     for (const path of ['/health', '/healthz', '/mcp', '/metrics', '/ws/mcp', '/nowhere']) {
       const r = await get(`${base}${path}`);
@@ -111,7 +109,7 @@ describe('token authentication', () => {
     expect((await get(`${base}/nowhere?token=${TOKEN}`)).status).toBe(404);
     await server.close();
 
-    server = await startTestServer({ authToken: TOKEN, publicHealth: true });
+    server = await fx.start({ authToken: TOKEN, publicHealth: true });
     const open = httpBase(server);
     expect((await get(`${open}/health`)).status).toBe(200);
     expect((await get(`${open}/healthz`)).status).toBe(200);
@@ -125,7 +123,7 @@ describe('token authentication', () => {
   });
 
   it('without a token configured, lets clients in that send no credentials', async () => {
-    server = await startTestServer();
+    const server = await fx.start();
     expect((await upgrade(server.url)).status).toBe(101);
     expect((await get(`${httpBase(server)}/healthz`)).status).toBe(200);
   });
@@ -133,7 +131,7 @@ describe('token authentication', () => {
 
 describe('Origin check', () => {
   it('refuses a WebSocket upgrade and HTTP requests from an Origin not in allowedOrigins, token or not', async () => {
-    server = await startTestServer({ authToken: TOKEN });
+    const server = await fx.start({ authToken: TOKEN });
     const auth = { Authorization: `Bearer ${TOKEN}` };
     const r = await upgrade(server.url, { ...auth, Origin: 'https://evil.example' });
     expect(r.status).toBe(403);
@@ -146,13 +144,13 @@ describe('Origin check', () => {
   });
 
   it('refuses a page on the open web even when no token is configured', async () => {
-    server = await startTestServer();
+    const server = await fx.start();
     expect((await upgrade(server.url, { Origin: 'https://evil.example' })).status).toBe(403);
     expect(server.engine.sessions.size).toBe(0);
   });
 
   it('accepts Origins listed in allowedOrigins, compared without case or trailing slash', async () => {
-    server = await startTestServer({ allowedOrigins: ['https://App.Example/'] });
+    const server = await fx.start({ allowedOrigins: ['https://App.Example/'] });
     expect((await upgrade(server.url, { Origin: 'https://app.example' })).status).toBe(101);
     expect((await get(`${httpBase(server)}/healthz`, { Origin: 'https://app.example' })).status).toBe(200);
     expect((await upgrade(server.url, { Origin: 'https://app.example.evil.test' })).status).toBe(403);
@@ -162,7 +160,7 @@ describe('Origin check', () => {
 
 describe('Host check (DNS rebinding)', () => {
   it('accepts loopback names with any port and refuses other names', async () => {
-    server = await startTestServer();
+    const server = await fx.start();
     const port = server.net.port;
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'LOCALHOST', '127.0.0.1']) {
       expect((await upgrade(server.url, { Host: host })).status, host).toBe(101);
@@ -176,7 +174,7 @@ describe('Host check (DNS rebinding)', () => {
   });
 
   it('accepts names in allowedHosts: any port without one in the entry, that port with one', async () => {
-    server = await startTestServer({ allowedHosts: ['my.box', 'other.box:9000'] });
+    const server = await fx.start({ allowedHosts: ['my.box', 'other.box:9000'] });
     expect((await upgrade(server.url, { Host: 'my.box:1234' })).status).toBe(101);
     expect((await upgrade(server.url, { Host: 'MY.BOX' })).status).toBe(101);
     expect((await upgrade(server.url, { Host: 'other.box:9000' })).status).toBe(101);
@@ -187,7 +185,7 @@ describe('Host check (DNS rebinding)', () => {
 
 describe('hostile request lines', () => {
   it('answers an unparseable URL with 400 (401 with a token) and keeps serving', async () => {
-    server = await startTestServer();
+    let server = await fx.start();
     const port = server.net.port;
     expect(await raw(port, 'GET http://[ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400/);
     const upgradeLine =
@@ -197,7 +195,7 @@ describe('hostile request lines', () => {
     expect((await get(`${httpBase(server)}/healthz`)).status).toBe(200);
     await server.close();
 
-    server = await startTestServer({ authToken: TOKEN });
+    server = await fx.start({ authToken: TOKEN });
     expect(await raw(server.net.port, 'GET http://[ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 401/);
     expect((await get(`${httpBase(server)}/healthz?token=${TOKEN}`)).status).toBe(200);
   });

@@ -1,48 +1,33 @@
 // A PTY execution inside the bubblewrap sandbox, through the real server and SDK client: a terminal, prompts, keys, size.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { probeBubblewrap } from '../../src/backends/local/bubblewrap-probe.js';
-import { callTool, connectWs, GroupTracker, startTestServer, structured, type TestServer } from '../helpers/server.js';
+import { callTool, structured } from '../helpers/server.js';
+import { useTestServer, type ServerOverrides } from '../helpers/use-test-server.js';
 
 const probe = probeBubblewrap();
 if (!probe.ok) console.warn(`sandbox PTY tests skipped, bwrap cannot run here: ${probe.reason}`);
 
-let server: TestServer | undefined;
-let client: Client | undefined;
+// Servers, clients and temp dirs a test starts are undone after it; then every process group it saw must be gone.
+const fx = useTestServer();
+const groups = fx.groups;
 let dir: string;
-const groups = new GroupTracker();
 
 beforeEach(() => {
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'ccx-sandbox-pty-')));
+  dir = fx.tempDir('ccx-sandbox-pty-');
 });
 
-afterEach(async () => {
-  await client?.close().catch(() => undefined);
-  client = undefined;
-  await server?.close();
-  server = undefined;
-  await groups.expectGroupsGone();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function serve(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<Client> {
-  server = await startTestServer({ sandbox: 'always', ...overrides });
-  client = await connectWs(server.url);
-  return client;
-}
+/** A server that sandboxes every command (unless `overrides` say otherwise), and its client. */
+const serve = (overrides: ServerOverrides = {}) => fx.serve({ sandbox: 'always', ...overrides });
 
 async function execute(args: Record<string, unknown>): Promise<any> {
-  const result = await callTool(client!, 'execute', { cwd: dir, ...args });
+  const result = await callTool(fx.client, 'execute', { cwd: dir, ...args });
   expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
   groups.addResult(result);
   return structured(result);
 }
 
 async function write(args: Record<string, unknown>): Promise<any> {
-  const result = await callTool(client!, 'write_stdin', { waitMs: 10_000, ...args });
+  const result = await callTool(fx.client, 'write_stdin', { waitMs: 10_000, ...args });
   expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
   return structured(result);
 }
@@ -80,7 +65,7 @@ describe.skipIf(!probe.ok).each([{ containment: 'auto' as const }, { containment
       const interrupted = await write({ id: s.id, data: '\u0003' });
       expect(interrupted.state).toBe('running');
       expect(interrupted.waitingForInput).toBe(true);
-      const resized = await callTool(client!, 'control', { id: s.id, action: 'resize', cols: 101, rows: 33 });
+      const resized = await callTool(fx.client, 'control', { id: s.id, action: 'resize', cols: 101, rows: 33 });
       expect(resized.isError).toBeFalsy();
       const size = await write({ id: s.id, data: 'echo "status $? size $(stty size)"\r' });
       expect(size.output.stdout).toContain('status 130 size 33 101');

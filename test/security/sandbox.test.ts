@@ -1,53 +1,37 @@
 // The bubblewrap sandbox through the real server and SDK client: what a sandboxed command can write, read, reach and leave behind.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { probeBubblewrap } from '../../src/backends/local/bubblewrap-probe.js';
 import { listSandboxMembers } from '../../src/backends/local/sandbox-members.js';
-import { callTool, connectWs, GroupTracker, isProcessStopped, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
-import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
+import { callTool, isProcessStopped, structured, waitFor } from '../helpers/server.js';
+import { useTestServer, type ServerOverrides } from '../helpers/use-test-server.js';
+import { spawnServer } from '../helpers/spawn-server.js';
 import { alive } from '../helpers/proc.js';
 
 const probe = probeBubblewrap();
 if (!probe.ok) console.warn(`sandbox tests skipped, bwrap cannot run here: ${probe.reason}`);
 
-let server: TestServer | undefined;
-let proc: ServerProcess | undefined;
-let client: Client | undefined;
+// Servers, clients and temp dirs a test starts are undone after it; then every process group it saw must be gone.
+const fx = useTestServer();
+const groups = fx.groups;
 let dir: string;
-const groups = new GroupTracker();
 
 beforeEach(() => {
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'ccx-sandbox-e2e-')));
+  dir = fx.tempDir('ccx-sandbox-e2e-');
 });
 
-afterEach(async () => {
-  await client?.close().catch(() => undefined);
-  client = undefined;
-  await server?.close();
-  server = undefined;
-  proc?.kill();
-  await proc?.exited;
-  proc = undefined;
-  await groups.expectGroupsGone();
-  rmSync(dir, { recursive: true, force: true });
-});
+/** A server that sandboxes every command (unless `overrides` say otherwise), and its client. */
+const serve = (overrides: ServerOverrides = {}) => fx.serve({ sandbox: 'always', ...overrides });
 
-async function serve(overrides: Parameters<typeof startTestServer>[0] = {}): Promise<Client> {
-  server = await startTestServer({ sandbox: 'always', ...overrides });
-  client = await connectWs(server.url);
-  return client;
-}
-
-async function run(args: Record<string, unknown>, c: Client = client!): Promise<any> {
+async function run(args: Record<string, unknown>, c: Client = fx.client): Promise<any> {
   const result = await callTool(c, 'execute', { cwd: dir, ...args });
   groups.addResult(result);
   return { ...structured(result), isError: result.isError === true };
 }
-
 
 function procState(pid: number): string | undefined {
   try {
@@ -89,7 +73,9 @@ describe.skipIf(!probe.ok)('sandbox "always"', () => {
     const tag = `ccx-e2e-${process.pid}-${Date.now()}`;
     const targets = ['/etc', '/usr', '/var/tmp', homedir()].map((d) => join(d, tag));
     const r = await run({
-      command: [`echo kept > out.txt && echo cwd-ok`, ...targets.map((t) => `touch ${t} 2>/dev/null && echo WROTE ${t}`), 'true'].join('; '),
+      command: [`echo kept > out.txt && echo cwd-ok`, ...targets.map((t) => `touch ${t} 2>/dev/null && echo WROTE ${t}`), 'true'].join(
+        '; ',
+      ),
     });
     expect(r.stdout).toBe('cwd-ok\n');
     expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('kept\n');
@@ -105,16 +91,19 @@ describe.skipIf(!probe.ok)('sandbox "always"', () => {
     const work = join(dir, 'work');
     mkdirSync(work);
     // The real binary with its own HOME: the default sandboxHide expands ~ against the server's HOME.
-    proc = await spawnServer(['--sandbox', 'always', '--data-dir', data], { HOME: home });
-    client = await connectWs(proc.url);
-    const first = await run({ command: 'echo EARLIER-OUTPUT', cwd: work });
+    const proc = await fx.spawn(['--sandbox', 'always', '--data-dir', data], { HOME: home });
+    const client = await fx.connect(proc.url);
+    const first = await run({ command: 'echo EARLIER-OUTPUT', cwd: work }, client);
     expect(first.stdout).toBe('EARLIER-OUTPUT\n');
     const logs = readdirSync(join(data, 'responses')).filter((f) => f.endsWith('.stdout.log'));
     expect(logs.length).toBeGreaterThan(0);
-    const r = await run({
-      command: `cat ~/.ssh/id_test ${join(home, '.ssh', 'id_test')} ${join(data, 'responses', logs[0]!)} 2>&1; ls -A ${data}; echo end`,
-      cwd: work,
-    });
+    const r = await run(
+      {
+        command: `cat ~/.ssh/id_test ${join(home, '.ssh', 'id_test')} ${join(data, 'responses', logs[0]!)} 2>&1; ls -A ${data}; echo end`,
+        cwd: work,
+      },
+      client,
+    );
     expect(r.stdout).not.toContain('PLANTED-KEY');
     expect(r.stdout).not.toContain('EARLIER-OUTPUT');
     expect(r.stdout).toContain('end');
@@ -123,10 +112,12 @@ describe.skipIf(!probe.ok)('sandbox "always"', () => {
   it("defeats the BASH_ENV trick: the server's own output log cannot be sourced", async () => {
     await serve({ sandbox: 'available' });
     const first = await run({ command: `echo 'echo PWNED-$((6*7))'` });
-    await server!.engine.records.settled(first.id); // the answer can come before the log is flushed to disk
-    const log = readdirSync(join(server!.engine.config.dataDir, 'responses')).find((f) => f.includes(first.id) && f.endsWith('.stdout.log'));
+    await fx.server.engine.records.settled(first.id); // the answer can come before the log is flushed to disk
+    const log = readdirSync(join(fx.server.engine.config.dataDir, 'responses')).find(
+      (f) => f.includes(first.id) && f.endsWith('.stdout.log'),
+    );
     expect(log).toBeDefined();
-    const path = join(server!.engine.config.dataDir, 'responses', log!);
+    const path = join(fx.server.engine.config.dataDir, 'responses', log!);
     // Unsandboxed, the trick works: bash sources the log before running the command.
     const open = await run({ command: 'true', env: { BASH_ENV: path } });
     expect(open.stdout).toContain('PWNED-42');
@@ -177,9 +168,9 @@ describe.skipIf(!probe.ok)('sandbox "always"', () => {
     await serve();
     const r = await run({ command: 'true', sandbox: false });
     expect(r.error).toMatchObject({ code: 'FORBIDDEN', details: { policy: 'sandbox' } });
-    const listing = structured(await callTool(client!, 'status', {}));
+    const listing = structured(await callTool(fx.client, 'status', {}));
     expect(listing.server.sandbox).toMatchObject({ mode: 'always', network: 'none' });
-    const health = (await (await fetch(`${server!.net.baseUrl}/health`)).json()) as { sandbox: unknown };
+    const health = (await (await fetch(`${fx.server.net.baseUrl}/health`)).json()) as { sandbox: unknown };
     expect(health.sandbox).toEqual({ mode: 'always', network: 'none' });
   });
 
@@ -188,25 +179,25 @@ describe.skipIf(!probe.ok)('sandbox "always"', () => {
     const bg = await run({ command: `trap 'echo bye; exit 0' TERM; ${SETSID_GRANDCHILD} & wait`, background: true });
     const sleeper = await findSleeper(bg.pid);
     expect(procState(sleeper)).not.toBe('T');
-    await callTool(client!, 'control', { id: bg.id, action: 'pause' });
+    await callTool(fx.client, 'control', { id: bg.id, action: 'pause' });
     await waitFor(() => isProcessStopped(sleeper), 10_000, 'the setsid grandchild to stop');
-    await callTool(client!, 'control', { id: bg.id, action: 'resume' });
+    await callTool(fx.client, 'control', { id: bg.id, action: 'resume' });
     await waitFor(() => procState(sleeper) !== 'T', 10_000, 'the setsid grandchild to continue');
-    await callTool(client!, 'control', { id: bg.id, action: 'cancel' });
+    await callTool(fx.client, 'control', { id: bg.id, action: 'cancel' });
     await waitFor(() => !alive(sleeper), 20_000, 'the setsid grandchild to die at cancel');
     let s: any;
-    await waitFor(async () => (s = structured(await callTool(client!, 'status', { id: bg.id }))).state === 'exited', 20_000, 'exit');
+    await waitFor(async () => (s = structured(await callTool(fx.client, 'status', { id: bg.id }))).state === 'exited', 20_000, 'exit');
     expect(s.stdout).toContain('bye');
     expect(s.terminationReason).toBe('cancel');
   });
 
   it('kills a setsid grandchild when its session disconnects', async () => {
     await serve();
-    const other = await connectWs(server!.url);
+    const other = await fx.connect(fx.server.url);
     const pending = other.callTool({ name: 'execute', arguments: { command: SETSID_GRANDCHILD, cwd: dir } }).catch(() => undefined);
     let bwrapPid = 0;
     await waitFor(async () => {
-      const list = structured(await callTool(client!, 'status', { scope: 'all' })).executions as Array<{ pid: number }>;
+      const list = structured(await callTool(fx.client, 'status', { scope: 'all' })).executions as Array<{ pid: number }>;
       bwrapPid = list[0]?.pid ?? 0;
       return bwrapPid > 0;
     });
@@ -218,34 +209,32 @@ describe.skipIf(!probe.ok)('sandbox "always"', () => {
   });
 
   it('kills a setsid grandchild at server shutdown', async () => {
-    proc = await spawnServer(['--sandbox', 'always', '--grace-ms', '1000']);
-    client = await connectWs(proc.url);
-    const bg = await run({ command: SETSID_GRANDCHILD, background: true });
+    const proc = await fx.spawn(['--sandbox', 'always', '--grace-ms', '1000']);
+    const client = await fx.connect(proc.url);
+    const bg = await run({ command: SETSID_GRANDCHILD, background: true }, client);
     const sleeper = await findSleeper(bg.pid);
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
     await waitFor(() => !alive(sleeper), 20_000, 'the setsid grandchild to die at shutdown');
-    client = undefined;
   });
 
   it('kills every sandbox when the server is SIGKILLed', async () => {
-    proc = await spawnServer(['--sandbox', 'always']);
-    client = await connectWs(proc.url);
-    const bg = await run({ command: SETSID_GRANDCHILD, background: true });
+    const proc = await fx.spawn(['--sandbox', 'always']);
+    const client = await fx.connect(proc.url);
+    const bg = await run({ command: SETSID_GRANDCHILD, background: true }, client);
     const sleeper = await findSleeper(bg.pid);
     proc.child.kill('SIGKILL');
     await proc.exited;
     await waitFor(() => !alive(sleeper) && !alive(bg.pid), 20_000, 'the sandbox to die with the server');
-    client = undefined;
   });
 
   it('follows a background execution from another session, sandboxed', async () => {
     await serve();
     const bg = await run({ command: 'echo one; sleep 1; echo two', background: true });
-    await client!.close();
-    client = await connectWs(server!.url);
+    await fx.client.close();
+    const other = await fx.connect(fx.server.url);
     let s: any;
-    await waitFor(async () => (s = structured(await callTool(client!, 'status', { id: bg.id }))).state === 'exited', 20_000, 'exit');
+    await waitFor(async () => (s = structured(await callTool(other, 'status', { id: bg.id }))).state === 'exited', 20_000, 'exit');
     expect(s.exitCode).toBe(0);
     expect(s.sandbox).toEqual({ network: 'none', writableRoots: [dir] });
     const text = (s.output?.chunks ?? []).map((c: { data: string }) => c.data).join('');
@@ -255,7 +244,9 @@ describe.skipIf(!probe.ok)('sandbox "always"', () => {
 
 describe('sandbox start-up', () => {
   it('refuses to start with one clear line when bwrap cannot be found', async () => {
-    await expect(spawnServer(['--sandbox', 'always'], { PATH: '/nonexistent' })).rejects.toThrow(/bwrap is not on PATH: install bubblewrap/);
+    await expect(spawnServer(['--sandbox', 'always'], { PATH: '/nonexistent' })).rejects.toThrow(
+      /bwrap is not on PATH: install bubblewrap/,
+    );
   });
 
   it('refuses a sandbox request on a server that runs none, instead of running it unsandboxed', async () => {

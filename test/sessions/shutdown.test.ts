@@ -120,7 +120,14 @@ describe('shutdown', () => {
     // The next server on this data dir lists them final too (from the summary the hard stop wrote).
     proc = await spawnServer(['--data-dir', dataDir]);
     const next = await connectWs(proc.url);
-    const history = structured(await callTool(next, 'status', { scope: 'history' })).executions as Array<{ id: string; state: string }>;
+    // Past records load after the server listens: asked until it says its history is complete.
+    let listing = structured(await callTool(next, 'status', { scope: 'history' }));
+    for (const until = Date.now() + 10_000; listing.historyLoading && Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, 50));
+      listing = structured(await callTool(next, 'status', { scope: 'history' }));
+    }
+    expect(listing.historyLoading).toBe(false);
+    const history = listing.executions as Array<{ id: string; state: string }>;
     for (const e of started) expect(history.find((h) => h.id === e.id)?.state, e.id).toBe('exited');
     await next.close().catch(() => undefined);
     await client.close().catch(() => undefined);

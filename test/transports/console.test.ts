@@ -1,17 +1,15 @@
 // /console over plain HTTP: the token-to-cookie step, the cookie as a credential with the Origin check intact, the files and headers.
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { consoleCookieValue } from '../../transports/gate.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import {} from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
 const TOKEN = 'console-token-0123456789';
 
-let server: TestServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+// Servers and clients a test starts are closed after it.
+const fx = useTestServer();
 
 interface Answer {
   status: number;
@@ -57,7 +55,7 @@ const INIT = JSON.stringify({
 
 describe('console route', () => {
   it('turns ?token= into an HttpOnly SameSite=Strict cookie holding a value derived from the token, not the token', async () => {
-    server = await startTestServer({ authToken: TOKEN });
+    const server = await fx.start({ authToken: TOKEN });
     const base = server.net.baseUrl;
     const first = await http(`${base}/console?token=${TOKEN}`);
     expect(first.status).toBe(200);
@@ -70,7 +68,7 @@ describe('console route', () => {
   });
 
   it('accepts the cookie as the token on every endpoint, and still refuses foreign Origins that carry it', async () => {
-    server = await startTestServer({ authToken: TOKEN });
+    const server = await fx.start({ authToken: TOKEN });
     const base = server.net.baseUrl;
     const port = server.net.port;
     const jar = { Cookie: `other=1; cc_executor_${port}=${consoleCookieValue(TOKEN)}` };
@@ -93,7 +91,7 @@ describe('console route', () => {
   });
 
   it('refuses the console without a credential: an HTML page for browsers, JSON for programs', async () => {
-    server = await startTestServer({ authToken: TOKEN });
+    const server = await fx.start({ authToken: TOKEN });
     const base = server.net.baseUrl;
     const page = await http(`${base}/console`, { headers: { Accept: 'text/html,application/xhtml+xml' } });
     expect(page.status).toBe(401);
@@ -106,7 +104,7 @@ describe('console route', () => {
   });
 
   it('serves the built page with a strict CSP, its configured WebSocket path, hashed assets, and / leading to it', async () => {
-    server = await startTestServer({ wsPath: '/custom/ws' });
+    const server = await fx.start({ wsPath: '/custom/ws' });
     const base = server.net.baseUrl;
     const root = await http(`${base}/`);
     expect(root.status).toBe(302);
@@ -130,7 +128,7 @@ describe('console route', () => {
   });
 
   it('with console off: no page; on a loopback bind our own origin is still accepted, another port is not', async () => {
-    server = await startTestServer({ console: false });
+    const server = await fx.start({ console: false });
     const port = server.net.port;
     expect((await http(`${server.net.baseUrl}/console`)).status).toBe(404);
     expect(await upgrade(server.url, { Origin: `http://127.0.0.1:${port === 1 ? 2 : port - 1}` })).toBe(403);

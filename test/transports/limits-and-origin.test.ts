@@ -1,17 +1,11 @@
 // Issue 15 items 9 and 12: the server's own loopback origin is accepted, others are not; timer values past setTimeout's range are refused.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { INITIALIZE, postMcp } from '../helpers/raw-http.js';
-import { callTool, connectWs, startTestServer, structured, type TestServer } from '../helpers/server.js';
+import { callTool, structured } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-const clients: Client[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => undefined);
-  await server?.close();
-  server = undefined;
-});
+// Servers and clients a test starts are closed after it.
+const fx = useTestServer();
 
 async function initStatus(url: string, headers: Record<string, string>): Promise<number> {
   return (await postMcp(url, INITIALIZE, headers)).status;
@@ -19,7 +13,7 @@ async function initStatus(url: string, headers: Record<string, string>): Promise
 
 describe('Origin on a loopback bind', () => {
   it("accepts the server's own loopback origins and still refuses other origins and other ports", async () => {
-    server = await startTestServer();
+    const server = await fx.start();
     const port = server.net.port;
     const url = server.net.httpUrl;
     expect(await initStatus(url, { origin: `http://127.0.0.1:${port}` })).toBe(200);
@@ -31,9 +25,8 @@ describe('Origin on a loopback bind', () => {
 
 describe('timer values', () => {
   it('refuses idleTimeoutMs and waitMs beyond setTimeout range instead of firing them at once', async () => {
-    server = await startTestServer();
-    const client = await connectWs(server.url);
-    clients.push(client);
+    const server = await fx.start();
+    const client = await fx.connect(server.url);
     for (const args of [{ idleTimeoutMs: 3e9 }, { waitMs: 3e9 }]) {
       const result = await callTool(client, 'execute', { command: 'sleep 1; echo done', ...args });
       expect(result.isError, JSON.stringify(args)).toBe(true);

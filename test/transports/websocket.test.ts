@@ -1,18 +1,16 @@
 // The WebSocket transport with raw `ws` peers: subprotocol, protocol errors, limits, heartbeat, disconnect cleanup.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { closed, initialize, nextMessage, open } from '../helpers/raw-ws.js';
-import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { callTool, structured, waitFor } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+// Servers and clients a test starts are closed after it.
+const fx = useTestServer();
 
 describe('WebSocket transport', () => {
   it('selects the mcp subprotocol and accepts an Authorization header', async () => {
-    server = await startTestServer();
+    const server = await fx.start();
     const ws = await open(server.url, ['mcp'], { Authorization: 'Bearer anything' });
     expect(ws.protocol).toBe('mcp');
     await initialize(ws);
@@ -20,8 +18,8 @@ describe('WebSocket transport', () => {
   });
 
   it('answers malformed frames with JSON-RPC errors or close codes while another connection keeps working', async () => {
-    server = await startTestServer({ maxPayloadBytes: 64 * 1024 });
-    const healthy = await connectWs(server.url);
+    const server = await fx.start({ maxPayloadBytes: 64 * 1024 });
+    const healthy = await fx.connect(server.url);
     const ws = await open(server.url);
     await initialize(ws);
 
@@ -56,14 +54,14 @@ describe('WebSocket transport', () => {
   });
 
   it('refuses upgrades on other paths with 404', async () => {
-    server = await startTestServer();
+    const server = await fx.start();
     const url = server.url.replace('/ws/mcp', '/elsewhere');
     await expect(open(url)).rejects.toThrow(/404/);
   });
 
   it('kills the session processes when the client disconnects, but not background ones', async () => {
-    server = await startTestServer();
-    const client = await connectWs(server.url);
+    const server = await fx.start();
+    const client = await fx.connect(server.url);
     const fg = client.callTool({ name: 'execute', arguments: { command: 'sleep 60 & sleep 60; wait' } }).catch(() => undefined);
     const bg = structured(await callTool(client, 'execute', { command: 'sleep 60', background: true }));
     let pgid = 0;
@@ -72,6 +70,8 @@ describe('WebSocket transport', () => {
       pgid = list.find((e) => !e.background)?.pid ?? 0;
       return pgid > 0 && listGroupMembers(pgid).length >= 2;
     });
+    fx.groups.add(pgid);
+    fx.groups.add(bg.pgid);
     await client.close();
     await fg;
     await waitFor(() => listGroupMembers(pgid).length === 0, 5_000, 'session group to die');
@@ -84,7 +84,7 @@ describe('WebSocket transport', () => {
   });
 
   it('detects a peer that stops answering pings and treats it as disconnected', async () => {
-    server = await startTestServer({ pingIntervalMs: 100 });
+    const server = await fx.start({ pingIntervalMs: 100 });
     const ws = await open(server.url);
     await initialize(ws);
     ws.send(
@@ -95,8 +95,9 @@ describe('WebSocket transport', () => {
         params: { name: 'execute', arguments: { command: 'sleep 60', background: false } },
       }),
     );
-    await waitFor(() => server!.engine.executions.list().length === 1, 5_000, 'execution');
+    await waitFor(() => server.engine.executions.list().length === 1, 5_000, 'execution');
     const execution = server.engine.executions.list()[0]!;
+    fx.groups.add(execution.snapshot().pgid);
     // Stop the peer's socket from reading: it no longer answers pings, and sends no close frame.
     (ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
     await execution.done;

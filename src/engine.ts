@@ -201,7 +201,11 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     if (past) return { id: past.summary.id, execution: undefined };
     throw new ServerError('NOT_FOUND', `no execution with id ${idOrPrefix}`);
   };
-  const source = (found: FoundExecution): OutputSource => ({ execution: found.execution, base: records.baseOf(found.id) });
+  const source = (found: FoundExecution): OutputSource => ({
+    execution: found.execution,
+    base: records.baseOf(found.id),
+    written: () => records.outputWritten(found.id),
+  });
   let closing: Promise<void> | undefined;
 
   // A plain object, not a class: tools receive it spread together with their session.

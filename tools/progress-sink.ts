@@ -93,8 +93,8 @@ export class ProgressSink extends FlowSubscriber {
     return this.lastProgress;
   }
 
-  /** Send one notification whose message is the concatenation of `texts`. */
-  private emit(texts: readonly string[], meta: Record<string, unknown>): void {
+  /** Send one notification whose message is the concatenation of `parts` (text, or output as UTF-8 bytes). */
+  private emit(parts: readonly (string | OutputChunk)[], meta: Record<string, unknown>): void {
     this.lastSentAt = Date.now();
     const total = this.opts.expectedMs;
     const progress = this.nextProgress();
@@ -108,10 +108,18 @@ export class ProgressSink extends FlowSubscriber {
     // size, no message string ever built. Otherwise the SDK serialises the notification (Streamable HTTP).
     let sent: Promise<void>;
     if (this.opts.sendFrame) {
-      const frame = progressFrame(fields, texts, (size) => this.frames.take(size));
+      // Output goes in as its bytes: escaped without being decoded (progressFrame).
+      const frame = progressFrame(
+        fields,
+        parts.map((p) => (typeof p === 'string' ? p : p.raw)),
+        (size) => this.frames.take(size),
+      );
       // Written: the transport holds the frame no more, so its memory serves a later frame. Not after an error.
       sent = this.opts.sendFrame(frame).then(() => this.frames.give(frame));
-    } else sent = this.opts.send({ method: 'notifications/progress', params: { ...fields, message: texts.join('') } });
+    } else {
+      const message = parts.map((p) => (typeof p === 'string' ? p : p.data)).join('');
+      sent = this.opts.send({ method: 'notifications/progress', params: { ...fields, message } });
+    }
     // A closed transport rejects: the result and `status` still have everything, so nothing is lost.
     // The transport meters the frame it writes (attachSession), so the flow meter counts its real size.
     this.lastSent = sent.catch(() => undefined);
@@ -136,10 +144,7 @@ export class ProgressSink extends FlowSubscriber {
       this.emit([message], meta);
       return;
     }
-    this.emit(
-      chunks.map((c) => c.data),
-      meta,
-    );
+    this.emit(chunks, meta);
   }
 
   /** A notice that is not output (the command waits for input, the execution started): `kind` names it. */

@@ -11,7 +11,16 @@ const CODE_STREAM: Record<number, StreamName> = { 1: 'stdout', 2: 'stderr' };
 const WRITE_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 /** Most index entries one read looks at. */
 const MAX_ENTRIES_PER_READ = 65_536;
-
+/**
+ * Index entries wait this long at most to go out together. Why: every write is a round trip through libuv's
+ * thread pool (a futex wake, a context switch, a completion on the event loop), and a 16-byte index write per
+ * chunk doubled those of a flood. The log bytes are written at once (holding the pipe's read buffers back
+ * would let them be promoted). A reader may find the index a batch behind the log: output-reader waits for
+ * written() rather than take that for a gap.
+ */
+const BATCH_MS = 10;
+/** Index entries one batch buffer holds. */
+const BATCH_ENTRIES = 256;
 export interface OutputPaths {
   stdout: string;
   stderr: string;
@@ -40,6 +49,10 @@ export class OutputFiles implements OutputSubscriber {
   private readonly offsets: Record<StreamName, number> = { stdout: 0, stderr: 0 };
   private error: string | null = null;
   private waiters: Array<() => void> = [];
+  /** Index entries not yet handed to the index file (a slice of this buffer is written per batch). */
+  private entries: Buffer | null = null;
+  private entryCount = 0;
+  private batchTimer: NodeJS.Timeout | undefined;
 
   constructor(
     base: string,
@@ -77,13 +90,26 @@ export class OutputFiles implements OutputSubscriber {
     if (this.closed) return this.fail(`output after the logs were closed (seq ${chunk.seq})`);
     // The chunk is already UTF-8 bytes: written as it is, no text made.
     const data = chunk.raw;
-    const entry = Buffer.alloc(ENTRY_BYTES);
-    entry.writeDoubleLE(this.offsets[chunk.stream], 0);
-    entry.writeUInt32LE(data.length, 8);
-    entry.writeUInt8(STREAM_CODE[chunk.stream], 12);
-    this.offsets[chunk.stream] += data.length;
     this.file(chunk.stream).write(data);
-    this.file('index').write(entry);
+    this.entries ??= Buffer.allocUnsafe(BATCH_ENTRIES * ENTRY_BYTES);
+    const at = this.entryCount++ * ENTRY_BYTES;
+    this.entries.writeDoubleLE(this.offsets[chunk.stream], at);
+    this.entries.writeUInt32LE(data.length, at + 8);
+    this.entries.writeUInt32LE(STREAM_CODE[chunk.stream], at + 12); // the stream's code, then 3 zero bytes
+    this.offsets[chunk.stream] += data.length;
+    if (this.entryCount >= BATCH_ENTRIES) this.flush();
+    else this.batchTimer ??= setTimeout(() => this.flush(), BATCH_MS);
+  }
+
+  /** Hand the batched index entries to the index file (their log bytes went before them: a reader trusts the index). */
+  private flush(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    if (this.entries === null || this.entryCount === 0 || this.error) return;
+    const batch = this.entries.subarray(0, this.entryCount * ENTRY_BYTES);
+    this.entries = null;
+    this.entryCount = 0;
+    this.file('index').write(batch);
   }
 
   get full(): boolean {
@@ -104,13 +130,35 @@ export class OutputFiles implements OutputSubscriber {
   private fail(message: string): void {
     if (this.error) return;
     this.error = message;
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
     this.onError(message);
     for (const f of Object.values(this.files)) f?.destroy();
     for (const w of this.waiters.splice(0)) w();
   }
 
+  /**
+   * Resolves once every chunk written so far is in the files (the batch goes out now). A reader that finds
+   * on disk less than memory has let go of waits for this, instead of taking the lag for a gap.
+   */
+  async written(): Promise<void> {
+    this.flush();
+    await Promise.all(
+      Object.values(this.files).map(
+        (f) =>
+          new Promise<void>((resolve) => {
+            if (!f || f.destroyed || f.closed || f.writableLength === 0) return resolve();
+            // Writes complete in order: an empty one's callback comes after every write before it.
+            f.write(Buffer.alloc(0), () => resolve());
+          }),
+      ),
+    );
+  }
+
   /** Flush and close every file. */
   async close(): Promise<void> {
+    // The last index batch goes out first (it opens the index file when it is the first).
+    this.flush();
     this.closed = true;
     const open = Object.values(this.files);
     // Nothing is written after close: drop the streams so whoever still holds this object does not hold them.

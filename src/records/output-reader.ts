@@ -9,6 +9,8 @@ export interface OutputSource {
   execution: Execution | undefined;
   /** The record's base path (`<dir>/<time>_<id>`); undefined when nothing is saved for it. */
   base: string | undefined;
+  /** Resolves once the output so far is in the log files (they are written in batches, a little behind memory). */
+  written?: () => Promise<void>;
 }
 
 /**
@@ -21,7 +23,12 @@ export async function readOutput(id: string, source: OutputSource, sinceSeq: num
     const mem = execution.log.read(sinceSeq, maxBytes);
     if (!mem.evicted || base === undefined) return mem;
     // The start of what was asked for left memory: serve it from disk up to where memory begins.
-    const disk = await readOutputFiles(outputPaths(base), sinceSeq, maxBytes, mem.firstSeq);
+    let disk = await readOutputFiles(outputPaths(base), sinceSeq, maxBytes, mem.firstSeq);
+    if (disk.chunks.length === 0 && source.written) {
+      // Not on disk yet (the logs lag memory by a batch): wait for the files, then read again.
+      await source.written();
+      disk = await readOutputFiles(outputPaths(base), sinceSeq, maxBytes, mem.firstSeq);
+    }
     if (disk.chunks.length === 0) return mem;
     return { ...disk, firstSeq: 1, evicted: false, more: disk.nextSeq < execution.log.seq };
   }

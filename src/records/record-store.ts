@@ -544,6 +544,11 @@ export class RecordStore {
     await this.summaryWrites;
   }
 
+  /** Resolves once a live execution's output so far is in its log files (at once when it is not live). */
+  async outputWritten(id: string): Promise<void> {
+    await this.live.get(id)?.files.written();
+  }
+
   /** Resolves once the execution's final record is written (at once if it is not being finished). */
   async settled(id: string): Promise<void> {
     await this.finishing.get(id);

@@ -4,16 +4,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
 import { browserMissing, openBrowser, type TestBrowser } from '../helpers/browser.js';
-import {
-  callTool,
-  connectWs,
-  GroupTracker,
-  isGroupStopped,
-  startTestServer,
-  structured,
-  waitFor,
-  type TestServer,
-} from '../helpers/server.js';
+import { callTool, isGroupStopped, structured, waitFor, type GroupTracker } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
 const missing = browserMissing();
 if (missing) console.warn(missing);
@@ -54,35 +46,31 @@ async function openExecution(page: Page, marker: string): Promise<void> {
 }
 
 describe.skipIf(missing !== undefined)('console in a browser', () => {
-  let server: TestServer;
+  // One server and SDK client for these tests; after each, its process groups must be gone (10 s: chromium shares the cores).
+  const fx = useTestServer({ scope: 'file', groupsGoneMs: 10_000 });
+  const groups = fx.groups;
   let browser: TestBrowser;
-  let client: Client;
-  const groups = new GroupTracker();
 
   beforeAll(async () => {
-    server = await startTestServer();
     browser = await openBrowser();
-    client = await connectWs(server.url);
   }, 90_000);
 
+  // Registered after the fixture, so it runs first: what a failed test left running is killed before the group check.
   afterEach(async () => {
-    for (const id of started.splice(0)) await callTool(client, 'control', { id, action: 'kill' }).catch(() => undefined);
-    await groups.expectGroupsGone(10_000);
+    for (const id of started.splice(0)) await callTool(fx.client, 'control', { id, action: 'kill' }).catch(() => undefined);
   });
 
   afterAll(async () => {
-    await client?.close();
     await browser?.close();
-    await server?.close();
   });
 
   it('lists a command an SDK client starts within a second or so, and shows its output in the terminal view', async () => {
     const { page } = browser;
-    await page.goto(`${server.net.baseUrl}/`);
+    await page.goto(`${fx.server.net.baseUrl}/`);
     expect(new URL(page.url()).pathname).toBe('/console');
     await page.locator('#connection[data-state="connected"]').waitFor({ timeout: UI_MS });
     const started = Date.now();
-    const { id } = await startBackground(client, `echo visible-marker; ${TICKER}`, groups);
+    const { id } = await startBackground(fx.client, `echo visible-marker; ${TICKER}`, groups);
     await row(page, 'visible-marker').waitFor({ timeout: UI_MS });
     const appearedMs = Date.now() - started;
     // The list hears of new executions by resource subscription; the 1 s poll is the fallback.
@@ -93,13 +81,13 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
     // Following live: new ticks keep arriving.
     const seen = await lastTick(page);
     await waitFor(async () => (await lastTick(page)) > seen + 2, UI_MS, 'live output to follow');
-    await callTool(client, 'control', { id, action: 'kill' });
+    await callTool(fx.client, 'control', { id, action: 'kill' });
     expect(browser.errors).toEqual([]);
   }, 90_000);
 
   it('Pause stops every process of the command (state T) and Resume lets it continue', async () => {
     const { page } = browser;
-    const { id, pgid } = await startBackground(client, `echo pause-marker; ${TICKER}`, groups);
+    const { id, pgid } = await startBackground(fx.client, `echo pause-marker; ${TICKER}`, groups);
     await openExecution(page, 'pause-marker');
     await waitFor(async () => (await lastTick(page)) >= 2, UI_MS, 'ticks before pausing');
 
@@ -118,54 +106,54 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
     await waitFor(() => listGroupMembers(pgid).every((m) => m.state !== 'T'), UI_MS, 'members continued');
     const resumedAt = await lastTick(page);
     await waitFor(async () => (await lastTick(page)) > resumedAt + 2, UI_MS, 'output after resume');
-    expect(structured(await callTool(client, 'status', { id })).state).toBe('running');
-    await callTool(client, 'control', { id, action: 'kill' });
+    expect(structured(await callTool(fx.client, 'status', { id })).state).toBe('running');
+    await callTool(fx.client, 'control', { id, action: 'kill' });
   }, 90_000);
 
   it('Cancel ends the command with reason cancel', async () => {
     const { page } = browser;
-    const { id } = await startBackground(client, `echo cancel-marker; ${TICKER}`, groups);
+    const { id } = await startBackground(fx.client, `echo cancel-marker; ${TICKER}`, groups);
     await openExecution(page, 'cancel-marker');
     await page.getByRole('button', { name: 'Cancel', exact: true }).click();
-    await waitFor(async () => structured(await callTool(client, 'status', { id })).state === 'exited', UI_MS, 'the command to end');
-    expect(structured(await callTool(client, 'status', { id })).terminationReason).toBe('cancel');
+    await waitFor(async () => structured(await callTool(fx.client, 'status', { id })).state === 'exited', UI_MS, 'the command to end');
+    expect(structured(await callTool(fx.client, 'status', { id })).terminationReason).toBe('cancel');
     await page.locator('#detail-facts', { hasText: 'cancel' }).waitFor({ timeout: UI_MS });
     await page.locator('#detail-facts', { hasText: 'finished' }).waitFor({ timeout: UI_MS });
   }, 90_000);
 
   it('Kill asks first: keeping it running changes nothing, confirming kills with reason kill', async () => {
     const { page } = browser;
-    const { id } = await startBackground(client, `echo kill-marker; ${TICKER}`, groups);
+    const { id } = await startBackground(fx.client, `echo kill-marker; ${TICKER}`, groups);
     await openExecution(page, 'kill-marker');
     await page.getByRole('button', { name: 'Kill', exact: true }).click();
     const dialog = page.getByRole('dialog', { name: 'Kill this execution?' });
     await dialog.waitFor({ timeout: UI_MS });
     await dialog.getByRole('button', { name: 'Keep it running' }).click();
     await dialog.waitFor({ state: 'hidden', timeout: UI_MS });
-    expect(structured(await callTool(client, 'status', { id })).state).toBe('running');
+    expect(structured(await callTool(fx.client, 'status', { id })).state).toBe('running');
 
     await page.getByRole('button', { name: 'Kill', exact: true }).click();
     await dialog.getByRole('button', { name: 'Kill now' }).click();
-    await waitFor(async () => structured(await callTool(client, 'status', { id })).state === 'exited', UI_MS, 'the kill');
-    const final = structured(await callTool(client, 'status', { id }));
+    await waitFor(async () => structured(await callTool(fx.client, 'status', { id })).state === 'exited', UI_MS, 'the kill');
+    const final = structured(await callTool(fx.client, 'status', { id }));
     expect(final.terminationReason).toBe('kill');
     expect(final.signal).toBe('SIGKILL');
   }, 90_000);
 
   it('the signal menu sends the chosen signal to the command', async () => {
     const { page } = browser;
-    const { id } = await startBackground(client, `trap 'echo got-usr1' USR1; echo signal-marker; ${TICKER}`, groups);
+    const { id } = await startBackground(fx.client, `trap 'echo got-usr1' USR1; echo signal-marker; ${TICKER}`, groups);
     await openExecution(page, 'signal-marker');
     await waitFor(async () => (await lastTick(page)) >= 1, UI_MS, 'the trap to be set');
     await page.getByLabel('Signal', { exact: true }).selectOption('SIGUSR1');
     await page.getByRole('button', { name: 'Send signal' }).click();
     await waitFor(async () => (await terminalText(page)).includes('got-usr1'), UI_MS, 'the trap to print');
-    await callTool(client, 'control', { id, action: 'kill' });
+    await callTool(fx.client, 'control', { id, action: 'kill' });
   }, 90_000);
 
   it('shows stderr in red and stdout in its own colours', async () => {
     const { page } = browser;
-    const r = await callTool(client, 'execute', { command: "printf '\\033[32mgreen-out\\033[0m\\n'; echo red-err >&2; echo plain-out" });
+    const r = await callTool(fx.client, 'execute', { command: "printf '\\033[32mgreen-out\\033[0m\\n'; echo red-err >&2; echo plain-out" });
     expect(structured(r).exitCode).toBe(0);
     await openExecution(page, 'green-out');
     await page.locator('.xterm-rows span.xterm-fg-1', { hasText: 'red-err' }).waitFor({ timeout: UI_MS });
@@ -175,8 +163,8 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
 
   it('finds a finished run by searching history, and hides runs that do not match', async () => {
     const { page } = browser;
-    await callTool(client, 'execute', { command: 'echo needle-7f3a' });
-    await callTool(client, 'execute', { command: 'echo haystack-only' });
+    await callTool(fx.client, 'execute', { command: 'echo needle-7f3a' });
+    await callTool(fx.client, 'execute', { command: 'echo haystack-only' });
     await page.getByLabel('Search history').fill('needle-7f3a');
     await row(page, 'needle-7f3a').waitFor({ timeout: UI_MS });
     await waitFor(async () => (await row(page, 'haystack-only').count()) === 0, UI_MS, 'non-matching runs to leave the list');
@@ -189,7 +177,7 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
   it('opens a long log at its tail and loads earlier windows on request, never the whole log', async () => {
     const { page } = browser;
     // About 3.7 MB: 60000 numbered lines of 61 bytes.
-    const r = await callTool(client, 'execute', { command: "seq -w 1 60000 | sed 's/$/ padding-padding-padding-padding-padding-pad/'" });
+    const r = await callTool(fx.client, 'execute', { command: "seq -w 1 60000 | sed 's/$/ padding-padding-padding-padding-padding-pad/'" });
     expect(structured(r).stdoutBytes).toBeGreaterThanOrEqual(3_000_000);
     await openExecution(page, 'seq -w 1 60000');
     await waitFor(async () => (await terminalText(page)).includes('60000 padding'), UI_MS, 'the tail');
@@ -212,9 +200,9 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
   /** Start `command` as an interactive execution (background) and open it in the console page. */
   async function startInteractive(page: Page, command: string, extra: Record<string, unknown>): Promise<string> {
     // Its own page load: the test must not depend on an earlier one having opened the console.
-    await page.goto(`${server.net.baseUrl}/console`);
+    await page.goto(`${fx.server.net.baseUrl}/console`);
     await page.locator('#connection[data-state="connected"]').waitFor({ timeout: UI_MS });
-    const r = await callTool(client, 'execute', { command, background: true, timeoutMs: 120_000, ...extra });
+    const r = await callTool(fx.client, 'execute', { command, background: true, timeoutMs: 120_000, ...extra });
     expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
     groups.addResult(r);
     const id = structured(r).id as string;
@@ -223,7 +211,7 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
     return id;
   }
 
-  const waiting = async (id: string) => structured(await callTool(client, 'status', { id })).waitingForInput === true;
+  const waiting = async (id: string) => structured(await callTool(fx.client, 'status', { id })).waitingForInput === true;
 
   async function typeWithTypo(page: Page): Promise<void> {
     await page.locator('#terminal').click();
@@ -250,8 +238,8 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
     await waitFor(() => waiting(id), UI_MS, 'the second read');
     await page.keyboard.type('now');
     await page.keyboard.press('Enter');
-    await waitFor(async () => structured(await callTool(client, 'status', { id })).state === 'exited', UI_MS, 'the end');
-    const final = structured(await callTool(client, 'status', { id }));
+    await waitFor(async () => structured(await callTool(fx.client, 'status', { id })).state === 'exited', UI_MS, 'the end');
+    const final = structured(await callTool(fx.client, 'status', { id }));
     expect(final.exitCode).toBe(0);
     expect(final.stdout).toContain('hello, world\nbye now');
     expect(final.input).toMatchObject({ writes: 2, bytes: 'world\nnow\n'.length });
@@ -269,17 +257,17 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
     // The remote terminal follows the view's size (xterm fitted to the page), not the 20x5 it started with.
     const view = await page.locator('#terminal .xterm-rows > div').count();
     expect(view).toBeGreaterThan(5);
-    await waitFor(async () => structured(await callTool(client, 'status', { id })).pty?.rows === view, UI_MS, 'the resize');
+    await waitFor(async () => structured(await callTool(fx.client, 'status', { id })).pty?.rows === view, UI_MS, 'the resize');
     await typeWithTypo(page);
     await waitFor(async () => (await terminalText(page)).includes('hello, world'), UI_MS, 'the answer');
     await waitFor(async () => (await terminalText(page)).includes('pty again?'), UI_MS, 'the second prompt');
     await page.keyboard.type('now');
     await page.keyboard.press('Enter');
-    await waitFor(async () => structured(await callTool(client, 'status', { id })).state === 'exited', UI_MS, 'the end');
-    const final = structured(await callTool(client, 'status', { id }));
+    await waitFor(async () => structured(await callTool(fx.client, 'status', { id })).state === 'exited', UI_MS, 'the end');
+    const final = structured(await callTool(fx.client, 'status', { id }));
     expect(final.exitCode).toBe(0);
     expect(final.stdout).toContain('bye now');
-    const size = structured(await callTool(client, 'status', { id })).pty as { cols: number; rows: number };
+    const size = structured(await callTool(fx.client, 'status', { id })).pty as { cols: number; rows: number };
     expect(final.stdout).toContain(`${size.rows} ${size.cols}`);
     expect(size.cols).toBeGreaterThan(20);
   }, 90_000);
@@ -287,15 +275,15 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
   it('fits a phone-width screen without sideways scrolling, controls in reach', async () => {
     const phone = await openBrowser({ width: 390, height: 844 });
     try {
-      const { id } = await startBackground(client, `echo phone-marker; ${TICKER}`, groups);
-      await phone.page.goto(`${server.net.baseUrl}/console`);
+      const { id } = await startBackground(fx.client, `echo phone-marker; ${TICKER}`, groups);
+      await phone.page.goto(`${fx.server.net.baseUrl}/console`);
       await openExecution(phone.page, 'phone-marker');
       const widths = await phone.page.locator('html').evaluate((html) => ({ scroll: html.scrollWidth, client: html.clientWidth }));
       expect(widths.scroll).toBeLessThanOrEqual(widths.client);
       const box = await phone.page.getByRole('button', { name: 'Kill', exact: true }).boundingBox();
       expect(box).not.toBeNull();
       expect(box!.x + box!.width).toBeLessThanOrEqual(390);
-      await callTool(client, 'control', { id, action: 'kill' });
+      await callTool(fx.client, 'control', { id, action: 'kill' });
     } finally {
       await phone.close();
     }
@@ -303,21 +291,21 @@ describe.skipIf(missing !== undefined)('console in a browser', () => {
 });
 
 describe.skipIf(missing !== undefined)('console behind a token', () => {
-  let server: TestServer;
+  // The server (no client: it would need the token) is closed after the test.
+  const fx = useTestServer();
   let browser: TestBrowser;
 
   beforeAll(async () => {
-    server = await startTestServer({ authToken: 'console-test-token' });
     browser = await openBrowser();
   }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
   });
 
   it('answers 401 without the token; ?token= once sets an HttpOnly SameSite=Strict cookie, drops the token from the URL and loads', async () => {
     const { page, context } = browser;
+    const server = await fx.start({ authToken: 'console-test-token' });
     const refused = await page.goto(`${server.net.baseUrl}/console`);
     expect(refused?.status()).toBe(401);
     expect(await page.getByRole('heading', { name: 'Token needed' }).isVisible()).toBe(true);

@@ -48,7 +48,14 @@ export interface ServerFixture {
  *   any execution of that server that still has a live process is killed, so nothing a test started
  *   outlives it. What a test starts itself (`connect`, `start`, `defer`, `tempDir`) still ends with the test.
  */
-export function useTestServer(opts: { scope?: 'test' | 'file'; config?: ServerOverrides } = {}): ServerFixture {
+export function useTestServer(
+  opts: {
+    scope?: 'test' | 'file';
+    config?: ServerOverrides;
+    /** How long tracked groups may take to be gone after a test (default 5 s; a browser suite on loaded cores wants more). */
+    groupsGoneMs?: number;
+  } = {},
+): ServerFixture {
   const groups = new GroupTracker();
   const fileSteps: Cleanup[] = [];
   const testSteps: Cleanup[] = [];
@@ -130,7 +137,7 @@ export function useTestServer(opts: { scope?: 'test' | 'file'; config?: ServerOv
     const errors = await collect(() => runSteps(testSteps));
     // What the test started is closed: the next test's `fixture.server` is the file's own again, if any.
     last = fileLast;
-    errors.push(...(await collect(() => groups.expectGroupsGone())));
+    errors.push(...(await collect(() => groups.expectGroupsGone(opts.groupsGoneMs))));
     const fileServer = fileLast?.server;
     if (fileServer) errors.push(...(await collect(() => endLeftovers(fileServer))));
     if (errors.length > 0) throw errors[0];

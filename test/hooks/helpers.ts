@@ -6,28 +6,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import type { ConfigSchema } from '../../src/config.js';
-import { connectWs, startTestServer, type TestServer } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
+import type { ServerFixture, ServerOverrides } from '../helpers/use-test-server.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/hooks/', import.meta.url));
 export const fixture = (name: string) => join(FIXTURES, name);
 
 export type HooksInput = NonNullable<z.input<typeof ConfigSchema>['hooks']>;
 
-/** Start a server with these hooks and one WebSocket client; both are closed when `fn` ends, however it ends. */
+/** Start a server with these hooks and one WebSocket client on the test's fixture (both closed after the test), and run `fn`. */
 export async function withHooks(
+  fx: ServerFixture,
   hooks: HooksInput,
   fn: (client: Client, server: TestServer) => Promise<void>,
-  overrides: Partial<z.input<typeof ConfigSchema>> = {},
+  overrides: ServerOverrides = {},
 ): Promise<void> {
-  const server = await startTestServer({ hooks, ...overrides });
-  let client: Client | undefined;
-  try {
-    client = await connectWs(server.url);
-    await fn(client, server);
-  } finally {
-    await client?.close();
-    await server.close();
-  }
+  const client = await fx.serve({ hooks, ...overrides });
+  await fn(client, fx.server);
 }
 
 /** A fresh temp dir, removed by the returned cleanup. */

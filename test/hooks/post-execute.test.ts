@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { isProcessAlive, listGroupMembers } from '../../src/backends/local/proc.js';
 import type { Execution } from '../../src/processes/execution.js';
-import { callTool, callWithProgress, connectWs, startTestServer, structured, waitFor } from '../helpers/server.js';
+import { callTool, callWithProgress, structured, waitFor } from '../helpers/server.js';
 import { useTestServer } from '../helpers/use-test-server.js';
 import { fixture, withHooks } from './helpers.js';
 
@@ -22,7 +22,7 @@ function recorded(dir: string, id: string): any {
 
 describe('postExecute hooks', () => {
   it('receive the final record on stdin once the process ended; their runs are appended to the record', async () => {
-    await withHooks({ postExecute: [{ argv: [fixture('echo-input.mjs'), tmp.dir] }] }, async (client, server) => {
+    await withHooks(fx, { postExecute: [{ argv: [fixture('echo-input.mjs'), tmp.dir] }] }, async (client, server) => {
       const { result } = await callWithProgress(client, 'execute', { command: 'echo hi; echo oops >&2; exit 3', cwd: tmp.dir });
       groups.addResult(result);
       const s = structured(result);
@@ -64,7 +64,7 @@ describe('postExecute hooks', () => {
   });
 
   it('run after a cancel, with the reason in the record', async () => {
-    await withHooks({ postExecute: [{ argv: [fixture('echo-input.mjs'), tmp.dir] }] }, async (client) => {
+    await withHooks(fx, { postExecute: [{ argv: [fixture('echo-input.mjs'), tmp.dir] }] }, async (client) => {
       const started = structured(await callTool(client, 'execute', { command: 'sleep 60', background: true }));
       groups.add(started.pgid);
       const cancelled = structured(await callTool(client, 'control', { id: started.id, action: 'cancel' }));
@@ -75,8 +75,8 @@ describe('postExecute hooks', () => {
   });
 
   it('run after a disconnect kills the command', async () => {
-    await withHooks({ postExecute: [{ argv: [fixture('echo-input.mjs'), tmp.dir] }] }, async (_client, server) => {
-      const other = await connectWs(server.url);
+    await withHooks(fx, { postExecute: [{ argv: [fixture('echo-input.mjs'), tmp.dir] }] }, async (_client, server) => {
+      const other = await fx.connect(server.url);
       const call = other.callTool({ name: 'execute', arguments: { command: 'sleep 60' } });
       void call.catch(() => undefined);
       await waitFor(() => server.engine.executions.list().length === 1, 10_000, 'execution to start');
@@ -89,11 +89,11 @@ describe('postExecute hooks', () => {
   });
 
   it('a slow post hook does not delay the execute result, and is stopped at shutdown', async () => {
-    const server = await startTestServer({ hooks: { postExecute: [{ argv: [fixture('slow-post.sh'), tmp.dir], timeoutMs: 200_000 }] } });
+    const server = await fx.start({ hooks: { postExecute: [{ argv: [fixture('slow-post.sh'), tmp.dir], timeoutMs: 200_000 }] } });
     let execution: Execution;
     let hookPid: number;
     try {
-      const client = await connectWs(server.url);
+      const client = await fx.connect(server.url);
       const { result } = await callWithProgress(client, 'execute', { command: 'echo fast' });
       groups.addResult(result);
       const s = structured(result);
@@ -133,6 +133,7 @@ describe('postExecute hooks', () => {
       ],
     };
     await withHooks(
+      fx,
       hooks,
       async (client, server) => {
         // 200 KB of output, all inline: the record on stdin is bigger than a pipe buffer

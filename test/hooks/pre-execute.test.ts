@@ -24,7 +24,7 @@ async function run(client: Parameters<typeof callTool>[0], args: Record<string, 
 
 describe('preExecute hooks', () => {
   it('a hook that rewrites the command: the new command runs and the record shows before and after', async () => {
-    await withHooks({ preExecute: [{ argv: [fixture('rewrite-command.mjs')] }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ argv: [fixture('rewrite-command.mjs')] }] }, async (client) => {
       const s = structured(await run(client, { command: 'echo original' }));
       expect(s).toMatchObject({ exitCode: 0, stdout: 'hooked\noriginal\n', command: 'echo hooked && echo original', hookWarnings: [] });
       expect(s.hooks).toHaveLength(1);
@@ -45,7 +45,7 @@ describe('preExecute hooks', () => {
 
   it('gives the hook the request as JSON on stdin, with the execution id the result carries, in the command cwd', async () => {
     const hooks = { preExecute: [{ argv: [fixture('rewrite-command.mjs')] }, { argv: [fixture('echo-input.mjs'), tmp.dir] }] };
-    await withHooks(hooks, async (client) => {
+    await withHooks(fx, hooks, async (client) => {
       const s = structured(await run(client, { command: 'echo hi', cwd: tmp.dir, env: { A: '1' }, timeoutMs: 5_000 }));
       const seen = JSON.parse(readFileSync(join(tmp.dir, `${s.id}.preExecute.json`), 'utf8'));
       // the second hook sees the first one's change
@@ -65,7 +65,7 @@ describe('preExecute hooks', () => {
   });
 
   it('a hook that sets env: its variables reach the command, null removes one, the request env stays', async () => {
-    await withHooks({ preExecute: [{ argv: [fixture('set-env.mjs')] }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ argv: [fixture('set-env.mjs')] }] }, async (client) => {
       const s = structured(
         await run(client, {
           command: 'printf "%s|%s|%s|%s" "$HOOK_VAR" "${REMOVE_ME-unset}" "$REQ_VAR" "$HOOK_SAW"',
@@ -82,7 +82,7 @@ describe('preExecute hooks', () => {
 
   it('exit 2 blocks: BLOCKED_BY_HOOK with the stderr reason, and the command never ran', async () => {
     const marker = join(tmp.dir, 'marker');
-    await withHooks({ preExecute: [{ argv: [fixture('block.sh')] }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ argv: [fixture('block.sh')] }] }, async (client) => {
       const result = await run(client, { command: `touch ${marker}` });
       expect(result.isError).toBe(true);
       const err = structured(result).error;
@@ -99,7 +99,7 @@ describe('preExecute hooks', () => {
   });
 
   it('a hanging hook is killed at its timeout with its whole group; the execution goes on with a warning', async () => {
-    await withHooks({ preExecute: [{ argv: [fixture('hang.sh')], timeoutMs: 500 }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ argv: [fixture('hang.sh')], timeoutMs: 500 }] }, async (client) => {
       const result = await run(client, { command: 'echo ran' });
       const s = structured(result);
       expect(s).toMatchObject({ exitCode: 0, stdout: 'ran\n' });
@@ -114,7 +114,7 @@ describe('preExecute hooks', () => {
   });
 
   it('children a hook leaves behind are killed when it exits; its result still counts', async () => {
-    await withHooks({ preExecute: [{ command: 'cat >/dev/null; sleep 300 & sleep 300 >/dev/null 2>&1 & exit 0' }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ command: 'cat >/dev/null; sleep 300 & sleep 300 >/dev/null 2>&1 & exit 0' }] }, async (client) => {
       const s = structured(await run(client, { command: 'echo next' }));
       expect(s).toMatchObject({ stdout: 'next\n', hookWarnings: [] });
       expect(s.hooks[0]).toMatchObject({ outcome: 'ok', exitCode: 0, timedOut: false });
@@ -130,7 +130,7 @@ describe('preExecute hooks', () => {
         { argv: [fixture('hang.sh')], match: '^hang', timeoutMs: 300, failClosed: true },
       ],
     };
-    await withHooks(hooks, async (client) => {
+    await withHooks(fx, hooks, async (client) => {
       const failed = structured(await run(client, { command: `fail; touch ${marker}` })).error;
       expect(failed.code).toBe('BLOCKED_BY_HOOK');
       expect(failed.details.reason).toBe('the hook failed and is failClosed: exited with code 1: hook broke');
@@ -144,7 +144,7 @@ describe('preExecute hooks', () => {
   });
 
   it('a failing hook without failClosed is a warning and the command runs', async () => {
-    await withHooks({ preExecute: [{ argv: [fixture('fail.sh')] }, { argv: ['/nonexistent/hook'] }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ argv: [fixture('fail.sh')] }, { argv: ['/nonexistent/hook'] }] }, async (client) => {
       const s = structured(await run(client, { command: 'echo still' }));
       expect(s).toMatchObject({ exitCode: 0, stdout: 'still\n' });
       expect(s.hooks.map((h: { outcome: string }) => h.outcome)).toEqual(['failed', 'failed']);
@@ -162,7 +162,7 @@ describe('preExecute hooks', () => {
         { argv: [fixture('block.sh')], match: '^rm$' },
       ],
     };
-    await withHooks(hooks, async (client) => {
+    await withHooks(fx, hooks, async (client) => {
       const plain = structured(await run(client, { command: 'echo plain' }));
       expect(plain.stdout).toBe('plain\n');
       expect(plain.hooks.map((h: { outcome: string }) => h.outcome)).toEqual(['skipped', 'skipped']);
@@ -179,7 +179,7 @@ describe('preExecute hooks', () => {
 
   it('a command hook may change cwd and timeoutMs; the changes are recorded', async () => {
     const change = JSON.stringify({ cwd: tmp.dir, timeoutMs: 4321 });
-    await withHooks({ preExecute: [{ command: `cat >/dev/null; echo '${change}'` }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ command: `cat >/dev/null; echo '${change}'` }] }, async (client) => {
       const s = structured(await run(client, { command: 'pwd', cwd: '/' }));
       expect(s).toMatchObject({ stdout: `${tmp.dir}\n`, cwd: tmp.dir });
       expect(s.timeout.requestedMs).toBe(4321);
@@ -189,7 +189,7 @@ describe('preExecute hooks', () => {
 
   it('a hook may turn a shell command into an argv (no shell); before and after are recorded', async () => {
     const change = JSON.stringify({ argv: ['/bin/echo', 'swapped'] });
-    await withHooks({ preExecute: [{ command: `cat >/dev/null; echo '${change}'` }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ command: `cat >/dev/null; echo '${change}'` }] }, async (client) => {
       const s = structured(await run(client, { command: 'echo original' }));
       expect(s).toMatchObject({ stdout: 'swapped\n', command: null, argv: ['/bin/echo', 'swapped'] });
       expect(s.hooks[0].changes).toEqual({ before: { command: 'echo original' }, after: { argv: ['/bin/echo', 'swapped'] } });
@@ -204,7 +204,7 @@ describe('preExecute hooks', () => {
         { command: `cat >/dev/null; echo '{"cwd": "/nonexistent/dir"}'` },
       ],
     };
-    await withHooks(hooks, async (client) => {
+    await withHooks(fx, hooks, async (client) => {
       const s = structured(await run(client, { command: 'echo unchanged' }));
       expect(s.stdout).toBe('unchanged\n');
       expect(s.hooks.map((h: { outcome: string }) => h.outcome)).toEqual(['failed', 'failed', 'failed']);
@@ -217,7 +217,7 @@ describe('preExecute hooks', () => {
   });
 
   it('a hook that floods its output is recorded as a bounded head and a byte count', async () => {
-    await withHooks({ preExecute: [{ argv: [fixture('flood.sh')] }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ argv: [fixture('flood.sh')] }] }, async (client) => {
       const s = structured(await run(client, { command: 'echo after-flood' }));
       expect(s.stdout).toBe('after-flood\n');
       const h = s.hooks[0];
@@ -231,7 +231,7 @@ describe('preExecute hooks', () => {
   it('cancelling execute while a hook runs kills the hook and never starts the command', async () => {
     const pidFile = join(tmp.dir, 'hook.pid');
     const marker = join(tmp.dir, 'marker');
-    await withHooks({ preExecute: [{ argv: [fixture('hang.sh'), pidFile], timeoutMs: 20_000 }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ argv: [fixture('hang.sh'), pidFile], timeoutMs: 20_000 }] }, async (client) => {
       const ac = new AbortController();
       const aborted = client.callTool({ name: 'execute', arguments: { command: `touch ${marker}` } }, undefined, { signal: ac.signal });
       await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'), 10_000, 'hook to start');
@@ -251,7 +251,7 @@ describe('preExecute hooks', () => {
     mkdirSync(join(tmp.dir, '.venv', 'bin'), { recursive: true });
     writeFileSync(join(tmp.dir, '.venv', 'bin', 'activate'), `export VIRTUAL_ENV=${tmp.dir}/.venv\n`);
     const venvHook = new URL('../../examples/hooks/venv.mjs', import.meta.url).pathname;
-    await withHooks({ preExecute: [{ argv: [venvHook] }] }, async (client) => {
+    await withHooks(fx, { preExecute: [{ argv: [venvHook] }] }, async (client) => {
       const inVenv = structured(await run(client, { command: 'echo "venv=$VIRTUAL_ENV"', cwd: tmp.dir }));
       expect(inVenv.stdout).toBe(`venv=${tmp.dir}/.venv\n`);
       expect(inVenv.command).toBe('. .venv/bin/activate && echo "venv=$VIRTUAL_ENV"');

@@ -4,6 +4,12 @@ import { progressFrame } from '../../tools/progress-frame.js';
 
 const FIELDS = { progressToken: 'tok "1"', progress: 12, total: 40, _meta: { 'cc-executor/seq': 3 } };
 
+/** The frame's own key order: message before _meta. */
+function exact(message: string): Buffer {
+  const { _meta, ...rest } = FIELDS;
+  return Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...rest, message, _meta } }), 'utf8');
+}
+
 function expected(message: string, fields: object = FIELDS): Buffer {
   return Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { ...fields, message } }), 'utf8');
 }
@@ -25,5 +31,23 @@ describe('progressFrame', () => {
     expect(parsed.params.total).toBeUndefined();
     // No lone surrogate was escaped: the emoji is written as its UTF-8 bytes, as JSON.stringify writes it.
     expect(frame.length).toBe(expected(text, { progressToken: 7, progress: 1, _meta: {} }).length);
+  });
+
+  it('escapes output given as UTF-8 bytes without decoding it: the same bytes as the text, characters cut across pieces included', () => {
+    // A 3-byte and a 4-byte character straddle the 16 KiB piece edges; control bytes, quotes and backslashes around them.
+    const text = 'y'.repeat(16 * 1024 - 1) + '€' + 'z'.repeat(16 * 1024 - 2) + '😀' + '\u0000 "q" \\ \t\n\u001f\u007f ü'.repeat(3_000);
+    const bytes = Buffer.from(text, 'utf8');
+    const parts = [bytes.subarray(0, 40_000), 'notice "between"\n', bytes.subarray(40_000)];
+    const frame = progressFrame(FIELDS, parts);
+    const message = `${text.slice(0, Buffer.from(bytes.subarray(0, 40_000)).toString('utf8').length)}notice "between"\n${bytes.subarray(40_000).toString('utf8')}`;
+    expect(frame.toString('utf8')).toBe(exact(message).toString('utf8'));
+    expect(frame.equals(exact(message))).toBe(true);
+  });
+
+  it('writes an empty message as "" whether it has no parts or only empty ones', () => {
+    for (const parts of [[], [''], [Buffer.alloc(0)]]) {
+      const frame = progressFrame(FIELDS, parts);
+      expect(frame.equals(exact(''))).toBe(true);
+    }
   });
 });

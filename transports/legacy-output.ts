@@ -67,6 +67,13 @@ export class LegacyOutputSubscriber extends FlowSubscriber {
   };
   private readonly chunkChars: number;
   private closed = false;
+  private abandoned = false;
+  /** Notifications not yet handed to the connection because its flow meter was full, in order. */
+  private readonly queue: ProcessOutputParams[] = [];
+  /** True while waiting for the flow meter to drain. */
+  private waiting = false;
+  /** Settles once the queue is empty (see close()). */
+  private sent: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: LegacyOutputOptions) {
     super(opts.flow);
@@ -90,23 +97,57 @@ export class LegacyOutputSubscriber extends FlowSubscriber {
     }
   }
 
-  /** Send the unterminated last line of each stream (EOF) and stop following the log. */
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Send the unterminated last line of each stream (EOF) and stop following the log. Resolves once every
+   * notification has been handed to the connection (the client may be reading slowly): send what follows
+   * the output, such as `process.completed`, after that.
+   */
+  close(): Promise<void> {
+    if (this.closed) return this.sent;
     this.emitLine('stdout', false);
     this.emitLine('stderr', false);
     this.closed = true;
     this.unsubscribe?.();
+    return this.sent;
   }
 
   /** Stop at once without sending what is held (the connection is gone). */
   abandon(): void {
     this.closed = true;
+    this.abandoned = true;
+    this.queue.length = 0;
     for (const line of Object.values(this.pending)) {
       line.pieces = [];
       line.length = 0;
     }
     this.unsubscribe?.();
+  }
+
+  /**
+   * Hand queued notifications to the connection while its flow meter has room; when it is full, wait until it
+   * drains. A line held whole (up to maxLineChars) is many chunks: sent all at once to a slow reader they all
+   * waited in the socket's queue as strings (a 64 MiB line: +145 MiB of RSS).
+   */
+  private pump(): void {
+    while (this.queue.length > 0 && !this.waiting) {
+      if (this.abandoned) return;
+      if (this.flow.full) {
+        this.waiting = true;
+        this.sent = this.flow.drained().then(() => {
+          this.waiting = false;
+          this.pump();
+          // Waiting again: settle with the new wait (never with this promise itself).
+          return this.waiting ? this.sent : undefined;
+        });
+        return;
+      }
+      this.opts.emit(this.queue.shift()!);
+    }
+  }
+
+  private send(params: ProcessOutputParams): void {
+    this.queue.push(params);
+    this.pump();
   }
 
   private hold(stream: StreamName, piece: string): void {
@@ -133,13 +174,13 @@ export class LegacyOutputSubscriber extends FlowSubscriber {
     line.pieces = [];
     line.length = 0;
     if (text.length <= this.chunkChars && !continues) {
-      this.opts.emit({ type: stream, data: text, truncated: false, chunk_index: null, total_chunks: null });
+      this.send({ type: stream, data: text, truncated: false, chunk_index: null, total_chunks: null });
       return;
     }
     const chunks = splitChunks(text, this.chunkChars);
     const last = chunks.length - 1;
     chunks.forEach((data, i) =>
-      this.opts.emit({ type: stream, data, truncated: i < last || continues, chunk_index: i, total_chunks: chunks.length }),
+      this.send({ type: stream, data, truncated: i < last || continues, chunk_index: i, total_chunks: chunks.length }),
     );
   }
 }

@@ -254,14 +254,18 @@ class LegacyConnection {
     this.notify('process.started', this.statusUpdate('started', execution));
     // Attached after the two frames above, so output can never overtake them.
     output.attach(execution.log);
-    void execution.done.then(() => this.completed(execution, output));
+    void execution.done
+      .then(() => this.completed(execution, output))
+      .catch((err: unknown) => this.engine.logger.error({ err }, 'legacy completion failed'));
   }
 
-  private completed(execution: Execution, output: LegacyOutputSubscriber): void {
+  private async completed(execution: Execution, output: LegacyOutputSubscriber): Promise<void> {
     const index = this.executions.findIndex((e) => e.execution === execution);
     if (index >= 0) this.executions.splice(index, 1);
     if (this.closed) return;
-    output.close();
+    // The last output may still wait for a slow client to read: it goes out before process.completed.
+    await output.close();
+    if (this.closed) return;
     const s = execution.snapshot();
     const reason = s.terminationReason;
     const error = reason ? describeReason(reason, s.timeout.requestedMs) : s.signal ? `killed by ${s.signal}` : null;

@@ -1,4 +1,7 @@
 // The original service's protocol on /ws/mcp (no subprotocol), driven by a client written from its description.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
@@ -221,6 +224,35 @@ describe('original protocol: execute and output', () => {
     expect(lines).toHaveLength(800);
     lines.forEach((l, i) => expect(l.text.slice(0, 6)).toBe(String(i).padStart(6, '0')));
     expect(lines.every((l) => l.text.length === 60_000)).toBe(true);
+  });
+
+  it('sends a long line held whole as fast as the client reads, not all at once, and completes after its last chunk', async () => {
+    const client = await connect({ highWaterBytes: 256 * 1024, lowWaterBytes: 64 * 1024 });
+    const n = 8 * 1024 * 1024; // held whole (under legacyMaxLineChars), then 128 chunks
+    const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    // The child prints once the client has stopped reading.
+    const goDir = mkdtempSync(join(tmpdir(), 'cc-executor-legacy-'));
+    const go = join(goDir, 'go');
+    const { id } = await execute(client, { command: `while [ ! -e '${go}' ]; do sleep 0.05; done; ${longLineCommand(n)}` });
+    socket.pause();
+    writeFileSync(go, '');
+    try {
+      const execution = server!.engine.executions.find(id);
+      const flow = server!.engine.sessions.get(client.messages[0]!.params.session_id)!.flow;
+      // The newline has been read: the line was handed on (or queued) in the same turn.
+      await waitFor(() => execution.log.bytes.stdout === n + 1, 30_000, 'the child to print its whole line');
+      await new Promise((r) => setTimeout(r, 200));
+      // What waits for the paused client is about the high-water mark plus one chunk, not the 8 MiB line.
+      expect(flow.pendingBytes).toBeLessThan(1024 * 1024);
+    } finally {
+      socket.resume();
+      rmSync(goDir, { recursive: true, force: true });
+    }
+    await completed(client, id, 60_000);
+    const parts = client.lines(id);
+    expect(parts.map((p) => p.text).join('') === `${pattern(n)}\n`).toBe(true);
+    const order = client.messages.filter((m) => m.params?.id === id).map((m) => m.method);
+    expect(order.lastIndexOf('process.output')).toBeLessThan(order.indexOf('process.completed'));
   });
 
   /**

@@ -1,23 +1,22 @@
 // The CLI's lean MCP client against the real server: initialize, progress, cancellation that reaches the
 // command, timeouts that cancel too, pings the server sends, and a close that fails what is pending.
-import { afterEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { CLIENT_ERRORS, McpWsClient, RpcError, type Progress } from '../../src/cli/mcp-ws-client.js';
-import { GroupTracker, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+import { waitFor, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 
-let server: TestServer | undefined;
-const clients: McpWsClient[] = [];
-const groups = new GroupTracker();
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await server?.close();
+// Servers and clients a test starts are closed after it; then every process group it saw must be gone.
+const fx = useTestServer();
+const groups = fx.groups;
+let server: TestServer | undefined; // the test's server, started by its first connect()
+beforeEach(() => {
   server = undefined;
-  await groups.expectGroupsGone();
 });
 
 async function connect(): Promise<McpWsClient> {
-  server ??= await startTestServer({ graceMs: 300 });
+  server ??= await fx.start({ graceMs: 300 });
   const c = await McpWsClient.connect(new URL(server.url), { name: 'test', version: '0' });
-  clients.push(c);
+  fx.defer(() => c.close());
   return c;
 }
 

@@ -1,18 +1,19 @@
 // `cc-executor run -i` and `-t` with the real bin: stdin streamed to a prompt; in tmux, a real terminal in raw mode.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GroupTracker, startTestServer, waitFor, type TestServer } from '../helpers/server.js';
+import { waitFor, type TestServer } from '../helpers/server.js';
+import { useTestServer } from '../helpers/use-test-server.js';
 import { killClients, MAIN_JS, spawnCli } from './bin.js';
 
-let server: TestServer | undefined;
-const groups = new GroupTracker();
+// Servers and temp dirs a test starts are undone after it; then every process group it saw must be gone.
+const fx = useTestServer();
+const groups = fx.groups;
 const sessions: string[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
+// Registered after the fixture, so it runs first: clients and tmux sessions end before the fixture's cleanup.
+afterEach(() => {
   killClients();
   for (const s of sessions.splice(0)) {
     try {
@@ -21,12 +22,16 @@ afterEach(async () => {
       // already gone
     }
   }
-  for (const e of server?.engine.executions.list() ?? []) groups.add(e.snapshot().pgid ?? undefined);
-  await server?.close();
-  server = undefined;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  await groups.expectGroupsGone();
 });
+
+/** A server for the test; before it closes, the group of every execution it ran is tracked (then checked gone). */
+async function start(): Promise<TestServer> {
+  const server = await fx.start();
+  fx.defer(() => {
+    for (const e of server.engine.executions.list()) groups.add(e.snapshot().pgid ?? undefined);
+  });
+  return server;
+}
 
 function hasTmux(): boolean {
   try {
@@ -43,7 +48,7 @@ function tmux(...args: string[]): string {
 
 describe('cc-executor run -i', () => {
   it('streams our stdin to the command as it comes, and our EOF closes its stdin', async () => {
-    server = await startTestServer();
+    const server = await start();
     const cli = spawnCli(['run', '-i', '--', 'bash', '-c', 'read -r a; echo "first $a"; read -r b; echo "second $b"; cat; echo end'], {
       url: server.url,
       openStdin: true,
@@ -61,7 +66,7 @@ describe('cc-executor run -i', () => {
   });
 
   it('pipes many MiB into a command that reads slowly: every byte arrives, in order', async () => {
-    server = await startTestServer();
+    const server = await start();
     // Reads nothing for a second, then everything: the client must wait for it rather than pile input up.
     const cli = spawnCli(['run', '-i', '--', 'bash', '-c', 'sleep 1; sha256sum'], { url: server.url, openStdin: true });
     const stdin = cli.child.stdin!;
@@ -83,8 +88,7 @@ describe.runIf(hasTmux())('cc-executor run -t in tmux', () => {
   /** A tmux pane running a plain shell; returns its name and a capture function. */
   function pane(): { name: string; screen: () => string; dir: string } {
     const name = `cce-${process.pid}-${sessions.length}-${Date.now() % 100_000}`;
-    const dir = mkdtempSync(join(tmpdir(), 'cc-executor-tty-'));
-    dirs.push(dir);
+    const dir = fx.tempDir('cc-executor-tty-');
     tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '30', 'env -u TMUX PS1="$ " bash --norc --noprofile');
     sessions.push(name);
     return { name, dir, screen: () => tmux('capture-pane', '-p', '-t', name) };
@@ -102,7 +106,7 @@ describe.runIf(hasTmux())('cc-executor run -t in tmux', () => {
 
   // tmux capture-pane drops trailing spaces: prompts are matched without theirs.
   it('answers a prompt on a real terminal of the window size, and leaves the terminal as it was', { timeout: 120_000 }, async () => {
-    server = await startTestServer();
+    const server = await start();
     const p = pane();
     runInPane(
       p,
@@ -128,7 +132,7 @@ describe.runIf(hasTmux())('cc-executor run -t in tmux', () => {
     'forwards Ctrl-C to the remote terminal (a sleep stops, the shell prompts again) and window size changes',
     { timeout: 240_000 },
     async () => {
-      server = await startTestServer();
+      const server = await start();
       const p = pane();
       runInPane(p, server.url, `'PS1="re""mote> " exec bash --norc --noprofile -i'`);
       const prompts = () => p.screen().split('remote>').length - 1;

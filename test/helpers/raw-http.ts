@@ -1,4 +1,5 @@
-// Raw Streamable HTTP requests for protocol-level tests: the headers the SDK sends, a bare initialize, one POST.
+// Raw HTTP requests for protocol-level tests: the headers the SDK sends, a bare initialize, one POST, any request.
+import { request } from 'node:http';
 
 /** What every MCP POST carries (the SDK's server refuses others with 406/415). */
 export const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -25,4 +26,24 @@ export async function postMcp(url: string, body: unknown, headers: Record<string
     text,
     json: res.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as unknown) : undefined,
   };
+}
+
+/** An HTTP answer read whole: status, body as text, headers. */
+export interface HttpAnswer {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** One request with node:http (headers exactly as given, Host and Origin included), the answer read whole. */
+export function http(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += String(d)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.once('error', reject);
+    req.end(options.body);
+  });
 }

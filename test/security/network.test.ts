@@ -1,9 +1,9 @@
 // The network gate over real sockets: token (header and query), Origin, Host, publicHealth, refusals before the upgrade.
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { callTool, structured, type TestServer } from '../helpers/server.js';
+import { http } from '../helpers/raw-http.js';
+import { upgrade } from '../helpers/raw-ws.js';
 import { useTestServer } from '../helpers/use-test-server.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -11,42 +11,7 @@ const TOKEN = 'test-token-0123456789abcdef';
 // Servers and clients a test starts are closed after it.
 const fx = useTestServer();
 
-interface Answer {
-  status: number;
-  body: string;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-/** Try the WebSocket upgrade with a raw `ws` client: 101 when it opened, else the HTTP status of the refusal. */
-function upgrade(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, ['mcp'], { headers });
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (d) => (body += String(d)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    ws.once('open', () => {
-      ws.close();
-      resolve({ status: 101, body: '', headers: {} });
-    });
-    ws.once('error', (e) => {
-      if (!String(e.message).includes('Unexpected server response')) reject(e);
-    });
-  });
-}
-
-function get(url: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += String(d)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.once('error', reject);
-    req.end();
-  });
-}
+const get = (url: string, headers: Record<string, string> = {}) => http(url, { headers });
 
 /** Send raw bytes, return what the server answered before closing. */
 function raw(port: number, text: string): Promise<string> {

@@ -1,9 +1,8 @@
 // /console over plain HTTP: the token-to-cookie step, the cookie as a credential with the Origin check intact, the files and headers.
-import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { consoleCookieValue } from '../../transports/gate.js';
-import {} from '../helpers/server.js';
+import { http } from '../helpers/raw-http.js';
+import { upgrade } from '../helpers/raw-ws.js';
 import { useTestServer } from '../helpers/use-test-server.js';
 
 const TOKEN = 'console-token-0123456789';
@@ -11,40 +10,8 @@ const TOKEN = 'console-token-0123456789';
 // Servers and clients a test starts are closed after it.
 const fx = useTestServer();
 
-interface Answer {
-  status: number;
-  body: string;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-function http(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += String(d)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
-
-function upgrade(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, ['mcp'], { headers });
-    ws.once('unexpected-response', (_req, res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    ws.once('open', () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.once('error', (e) => {
-      if (!String(e.message).includes('Unexpected server response')) reject(e);
-    });
-  });
-}
+/** The WebSocket upgrade's status: 101 when it opened. */
+const upgradeStatus = async (url: string, headers: Record<string, string>) => (await upgrade(url, headers)).status;
 
 const INIT = JSON.stringify({
   jsonrpc: '2.0',
@@ -80,14 +47,14 @@ describe('console route', () => {
       body: INIT,
     });
     expect(mcp.status).toBe(200);
-    expect(await upgrade(server.url, { ...jar, Origin: `http://127.0.0.1:${port}` })).toBe(101);
+    expect(await upgradeStatus(server.url, { ...jar, Origin: `http://127.0.0.1:${port}` })).toBe(101);
     // Another page on this machine shares the cookie (cookies ignore ports) but not the origin.
-    expect(await upgrade(server.url, { ...jar, Origin: `http://127.0.0.1:${port + 1}` })).toBe(403);
-    expect(await upgrade(server.url, { ...jar, Origin: 'https://evil.example' })).toBe(403);
+    expect(await upgradeStatus(server.url, { ...jar, Origin: `http://127.0.0.1:${port + 1}` })).toBe(403);
+    expect(await upgradeStatus(server.url, { ...jar, Origin: 'https://evil.example' })).toBe(403);
     // The wrong cookie, a cookie for another port's server, or the raw token in the cookie: refused.
-    expect(await upgrade(server.url, { Cookie: `cc_executor_${port}=${consoleCookieValue('other-token')}` })).toBe(401);
-    expect(await upgrade(server.url, { Cookie: `cc_executor_${port + 1}=${consoleCookieValue(TOKEN)}` })).toBe(401);
-    expect(await upgrade(server.url, { Cookie: `cc_executor_${port}=${TOKEN}` })).toBe(401);
+    expect(await upgradeStatus(server.url, { Cookie: `cc_executor_${port}=${consoleCookieValue('other-token')}` })).toBe(401);
+    expect(await upgradeStatus(server.url, { Cookie: `cc_executor_${port + 1}=${consoleCookieValue(TOKEN)}` })).toBe(401);
+    expect(await upgradeStatus(server.url, { Cookie: `cc_executor_${port}=${TOKEN}` })).toBe(401);
   });
 
   it('refuses the console without a credential: an HTML page for browsers, JSON for programs', async () => {
@@ -131,6 +98,6 @@ describe('console route', () => {
     const server = await fx.start({ console: false });
     const port = server.net.port;
     expect((await http(`${server.net.baseUrl}/console`)).status).toBe(404);
-    expect(await upgrade(server.url, { Origin: `http://127.0.0.1:${port === 1 ? 2 : port - 1}` })).toBe(403);
+    expect(await upgradeStatus(server.url, { Origin: `http://127.0.0.1:${port === 1 ? 2 : port - 1}` })).toBe(403);
   });
 });

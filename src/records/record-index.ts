@@ -17,6 +17,12 @@ export class RecordIndex<E extends IndexedRecord> {
   private readonly byId = new Map<string, E>();
   private order: E[] = [];
   private bytes = 0;
+  /**
+   * Every id in code-unit order, for prefix lookups (the status list and the CLI print 8-character prefixes):
+   * a binary search instead of a walk over every entry. Kept in step by single inserts and deletes; rebuilt on
+   * the next lookup after a bulk change (`undefined` until then).
+   */
+  private sortedIds: string[] | undefined = [];
 
   get count(): number {
     return this.byId.size;
@@ -41,6 +47,7 @@ export class RecordIndex<E extends IndexedRecord> {
     }
     this.byId.set(entry.id, entry);
     this.bytes += entry.logBytes;
+    if (this.sortedIds) this.sortedIds.splice(idLowerBound(this.sortedIds, entry.id), 0, entry.id);
     const last = this.order[this.order.length - 1];
     if (!last || last.base <= entry.base) this.order.push(entry);
     else this.order.splice(this.lowerBound(entry.base), 0, entry);
@@ -69,6 +76,7 @@ export class RecordIndex<E extends IndexedRecord> {
       }
     }
     this.order = merged;
+    this.sortedIds = undefined;
   }
 
   /** Remove one entry by id; returns it. */
@@ -77,6 +85,7 @@ export class RecordIndex<E extends IndexedRecord> {
     if (!e) return undefined;
     this.order.splice(this.positionOf(e), 1);
     this.byId.delete(id);
+    if (this.sortedIds) this.sortedIds.splice(idLowerBound(this.sortedIds, id), 1);
     this.bytes -= e.logBytes;
     return e;
   }
@@ -106,7 +115,12 @@ export class RecordIndex<E extends IndexedRecord> {
         this.bytes -= e.logBytes;
       } else kept.push(e);
     }
-    if (removed.length > 0) this.order = kept;
+    if (removed.length > 0) {
+      this.order = kept;
+      // Pruning one or two records after each run is the common case: keep the id order instead of rebuilding it.
+      if (this.sortedIds && removed.length <= 16) for (const e of removed) this.sortedIds.splice(idLowerBound(this.sortedIds, e.id), 1);
+      else this.sortedIds = undefined;
+    }
     return removed;
   }
 
@@ -115,7 +129,17 @@ export class RecordIndex<E extends IndexedRecord> {
     for (let i = this.order.length - 1; i >= 0; i--) yield this.order[i]!;
   }
 
-  /** Every entry, in no particular order (for id lookups). */
+  /** The entries whose id starts with `prefix`, at most `max` of them (enough to tell one from several). */
+  withPrefix(prefix: string, max = 50): E[] {
+    const ids = (this.sortedIds ??= [...this.byId.keys()].sort(compareCodeUnits));
+    const out: E[] = [];
+    for (let i = idLowerBound(ids, prefix); i < ids.length && out.length < max && ids[i]!.startsWith(prefix); i++) {
+      out.push(this.byId.get(ids[i]!)!);
+    }
+    return out;
+  }
+
+  /** Every entry, in no particular order. */
   values(): IterableIterator<E> {
     return this.byId.values();
   }
@@ -136,4 +160,20 @@ export class RecordIndex<E extends IndexedRecord> {
     for (let i = at; i < this.order.length; i++) if (this.order[i]!.id === entry.id) return i;
     throw new Error(`record index out of order at ${entry.id}`);
   }
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The first position in `ids` (sorted by code unit) whose id is not below `id`. */
+function idLowerBound(ids: string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid]! < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -616,7 +616,7 @@ export class RecordStore {
 
   /** A saved execution by full id or unique prefix; undefined when none (AMBIGUOUS_ID when several). */
   lookup(idOrPrefix: string): { summary: RecordSummary; base: string } | undefined {
-    const m = matchId(this.index.values(), idOrPrefix, this.index.get(idOrPrefix));
+    const m = matchId(this.index.withPrefix(idOrPrefix), idOrPrefix, this.index.get(idOrPrefix));
     if (!m && this.loading) {
       // Not NOT_FOUND: it may be among the past records not read yet (a moment after a start).
       throw new ServerError(

@@ -1,4 +1,5 @@
 // RecordIndex: start order without sorting, running totals, and removal that stops once within limits.
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RecordIndex } from '../../src/records/record-index.js';
 
@@ -48,5 +49,44 @@ describe('RecordIndex', () => {
     expect(index.inOrder().map((e) => e.id)).toEqual(['old0', 'dup', 'old2', 'new1', 'late']);
     expect(index.count).toBe(5);
     expect(index.logBytes).toBe(139);
+  });
+
+  it('finds entries by id prefix through inserts, deletes, bulk merges and pruning, as a full scan would', () => {
+    const index = new RecordIndex<ReturnType<typeof entry>>();
+    const scan = (prefix: string) =>
+      [...index.values()]
+        .filter((e) => e.id.startsWith(prefix))
+        .map((e) => e.id)
+        .sort();
+    const found = (prefix: string) =>
+      index
+        .withPrefix(prefix, 1_000_000)
+        .map((e) => e.id)
+        .sort();
+    const check = () => {
+      const ids = [...index.values()].map((e) => e.id);
+      for (const id of ids.slice(0, 40)) {
+        for (const n of [1, 2, 4, 8, 36]) expect(found(id.slice(0, n))).toEqual(scan(id.slice(0, n)));
+      }
+      for (const p of ['0', 'f', 'zz', 'ffffffff']) expect(found(p)).toEqual(scan(p));
+    };
+    let t = 0;
+    const base = () => String(t++).padStart(8, '0');
+    for (let i = 0; i < 300; i++) index.set(entry(randomUUID(), base()));
+    check();
+    index.addSorted(Array.from({ length: 200 }, (_, i) => entry(randomUUID(), `-${String(i).padStart(4, '0')}`)));
+    check();
+    for (let i = 0; i < 100; i++) index.set(entry(randomUUID(), base()));
+    for (const e of [...index.values()].filter((_, i) => i % 7 === 0)) index.delete(e.id);
+    check();
+    let pruned = 0;
+    index.removeWhere(() => (pruned++ < 3 ? true : 'stop'));
+    check();
+    index.removeWhere((_, totals) => (totals.count <= 100 ? 'stop' : true));
+    expect(index.count).toBe(100);
+    check();
+    for (let i = 0; i < 50; i++) index.set(entry(randomUUID(), base()));
+    check();
+    expect(index.withPrefix('', 7)).toHaveLength(7);
   });
 });

@@ -28,10 +28,14 @@ function recordUri(id: string): string {
   return `cc-executor://executions/${id}`;
 }
 
-/** A missing execution is the spec's "resource not found" (-32002); other refusals are invalid params. */
+/**
+ * A missing execution is the spec's "resource not found" (-32002), also while the history is still loading (not
+ * found yet: the message says to retry); other refusals are invalid params.
+ */
 function asMcpError(e: unknown): McpError {
   if (!(e instanceof ServerError)) return e as McpError;
-  const code = e.code === 'NOT_FOUND' ? MCP_ERRORS.RESOURCE_NOT_FOUND : ErrorCode.InvalidParams;
+  const notFound = e.code === 'NOT_FOUND' || e.code === 'HISTORY_LOADING';
+  const code = notFound ? MCP_ERRORS.RESOURCE_NOT_FOUND : ErrorCode.InvalidParams;
   return new McpError(code, `${e.code}: ${e.message}`);
 }
 

@@ -156,7 +156,10 @@ describe.each(MODES)('containment %s', (mode) => {
         const next = await spawnServer(['--data-dir', dir, '--containment', mode, '--grace-ms', '300']);
         servers.push(next);
         const left = await survivors(pids, []);
-        expect(next.stderr()).toMatch(/dead servers left 1 execution\(s\), 1 still running \(killed\)/);
+        // The summary line comes once the history has loaded, after listening: wait for it.
+        const summary = /dead servers left 1 execution\(s\), 1 still running \(killed\)/;
+        await waitFor(() => summary.test(next.stderr()), 30_000).catch(() => undefined);
+        expect(next.stderr()).toMatch(summary);
         next.child.kill('SIGTERM');
         await next.exited;
         return left;

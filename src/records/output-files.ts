@@ -53,6 +53,8 @@ export class OutputFiles implements OutputSubscriber {
   private entries: Buffer | null = null;
   private entryCount = 0;
   private batchTimer: NodeJS.Timeout | undefined;
+  /** Set by close: a later chunk is a save error, never a reopened (truncated) log. */
+  private closed = false;
 
   constructor(
     base: string,
@@ -60,8 +62,6 @@ export class OutputFiles implements OutputSubscriber {
   ) {
     this.paths = outputPaths(base);
   }
-
-  private closed = false;
 
   private file(name: StreamName | 'index'): WriteStream {
     let f = this.files[name];

@@ -254,7 +254,7 @@ export class RecordStore {
     }
     phase('readOneByOne');
     if (this.closing) return;
-    found.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+    // Promise.all finished them in any order: addLoaded sorts them by base.
     this.addLoaded(found);
     await cleanResponses(this.dir, crash, names);
     phase('cleanup');

@@ -21,6 +21,7 @@ import type { ExecutionJournal } from './execution-journal.js';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Execution } from '../processes/execution.js';
+import type { SavedText } from '../processes/output-log.js';
 import { shortId } from '../processes/execution-registry.js';
 import { viewOf } from '../processes/execution-view.js';
 import { matchId } from '../processes/id-lookup.js';
@@ -710,6 +711,19 @@ export class RecordStore {
       return JSON.parse(readFileSync(`${base}${RECORD_SUFFIX}`, 'utf8')) as ExecutionRecord;
     } catch (e) {
       throw new ServerError('NOT_FOUND', `the record of ${idOrPrefix} cannot be read: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The inline output a final record holds (what a retired execution shows). When the record is gone
+   * (retention removed it) or unreadable: empty text marked truncated, with the reason in stderr's place.
+   */
+  savedText(id: string): SavedText {
+    try {
+      const r = this.read(id);
+      return { stdout: r.stdout, stderr: r.stderr, truncated: r.truncated };
+    } catch (e) {
+      return { stdout: '', stderr: `(the inline output of ${id} is no longer available: ${(e as Error).message})`, truncated: true };
     }
   }
 

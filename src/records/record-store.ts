@@ -412,9 +412,35 @@ export class RecordStore {
     const unfollow = execution.log.follow(files);
     const live: LiveRecord = { execution, base, files, saveErrors, writes: Promise.resolve(), meta, unfollow };
     this.live.set(execution.id, live);
-    const entry: IndexEntry = { ...summarise(this.build(live)), base, logBytes: 0, live: true, endedAtMs: null };
+    const first = this.build(live);
+    const entry: IndexEntry = { ...summarise(first), base, logBytes: 0, live: true, endedAtMs: null };
     this.index.set(entry);
-    void this.queueWrite(live);
+    this.writeFirst(live, first);
+  }
+
+  /**
+   * The first record, synchronously (temp file renamed to the record's fresh name: no rename over a file,
+   * so no writeback starts). Called right after the spawn, while the command runs: asynchronously it took
+   * four thread-pool round trips, which on a busy machine often landed after a short command had ended,
+   * and the final record (written before execute answers) had to wait for it.
+   */
+  private writeFirst(live: LiveRecord, record: ExecutionRecord): void {
+    if (this.dirError) return;
+    const file = `${live.base}${RECORD_SUFFIX}`;
+    const tmp = `${file}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
+      renameSync(tmp, file);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      this.recordWriteFailed(live, e as Error);
+    }
+  }
+
+  private recordWriteFailed(live: LiveRecord, e: Error): void {
+    if (live.saveErrors.some((m) => m.startsWith('record:'))) return;
+    this.logger.error({ execution: shortId(live.execution.id), err: e.message }, 'cannot write execution record');
+    live.saveErrors.push(`record: ${e.message}`);
   }
 
   private build(live: LiveRecord): ExecutionRecord {
@@ -445,10 +471,7 @@ export class RecordStore {
         const r = record ?? this.build(live);
         if (!record || !this.writeInPlace(live.base, r)) await this.writeAtomic(live.base, r);
       } catch (e) {
-        if (!live.saveErrors.some((m) => m.startsWith('record:'))) {
-          this.logger.error({ execution: shortId(live.execution.id), err: (e as Error).message }, 'cannot write execution record');
-          live.saveErrors.push(`record: ${(e as Error).message}`);
-        }
+        this.recordWriteFailed(live, e as Error);
       }
     });
     return live.writes;
@@ -592,9 +615,9 @@ export class RecordStore {
     await this.live.get(id)?.files.written();
   }
 
-  /** Resolves once the execution's final record is written (at once if it is not being finished). */
+  /** Resolves once the execution's final record is written (at once if it is not being finished). Never rejects. */
   async settled(id: string): Promise<void> {
-    await this.finishing.get(id);
+    await this.finishing.get(id)?.catch(() => undefined);
   }
 
   /**

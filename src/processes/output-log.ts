@@ -135,13 +135,15 @@ export class OutputLog {
   append(stream: StreamName, data: Buffer | string, bytes?: number): OutputChunk {
     const raw = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const size = bytes ?? raw.length;
-    // Decoded once here, for the inline head/tail and the live chunk's subscribers (a progress sink builds
-    // its notification from it within coalesceMs); the window's copy keeps only bytes.
-    const text = typeof data === 'string' ? data : raw.toString('utf8');
+    // Bytes are decoded only where text is needed: a terminal's screen, or a string that came as one. The
+    // inline head/tail takes bytes (it decodes only what it keeps) and the live chunk's subscribers decode if
+    // they need text (a ready frame escapes the bytes as they are), so a flood makes no chunk-sized strings.
+    const text = typeof data === 'string' ? data : this.screen && stream === 'stdout' ? raw.toString('utf8') : undefined;
     const chunk = new OutputChunk(++this.lastSeq, stream, raw, size, text);
     this.bytes[stream] += size;
     this.lastStream = stream;
-    this.inline[stream].append(this.screen && stream === 'stdout' ? this.screen.write(text) : text, size);
+    if (text === undefined) this.inline[stream].appendBytes(raw, size);
+    else this.inline[stream].append(this.screen && stream === 'stdout' ? this.screen.write(text) : text, size);
     // The window keeps a copy in a reused slab; subscribers get the chunk as it came (short-lived).
     const kept = this.slabs.keep(raw);
     this.chunks.push(new OutputChunk(chunk.seq, stream, kept.view, size));

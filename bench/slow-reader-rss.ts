@@ -1,4 +1,4 @@
-// Server memory while a slow client reads: back-pressure must hold the output back, not buffer it (lines and one long line).
+// Server memory while a slow client reads (WebSocket, Streamable HTTP): back-pressure must hold output back, not buffer it.
 import { nulCommand, producerCommand, singleLineCommand } from './lib/producer.js';
 import { readMemory, RssSampler } from './lib/proc-stats.js';
 import type { BenchContext, Row } from './lib/report.js';
@@ -34,15 +34,42 @@ const COMMANDS: Record<Shape, (bytes: number) => string> = {
   'NUL bytes': nulCommand,
 };
 
-async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: Shape, mib: number): Promise<Row> {
+/** A kind of slow client: which transport it reads, as which bench role, and how its rows are named. */
+interface Reader {
+  key: 'ws' | 'http';
+  role: string;
+  /** Prefix of the row ids (the WebSocket rows keep their historic ids). */
+  idPrefix: string;
+  /** Appended to the figure: which transport the reader is on. */
+  label: string;
+  args(serverUrl: string, command: string, cycle: { readMs: number; pausedMs: number }): Record<string, unknown>;
+}
+
+const READERS: Reader[] = [
+  {
+    key: 'ws',
+    role: 'raw-mcp-client',
+    idPrefix: 'slow-reader-rss',
+    label: '',
+    args: (url, command, cycle) => ({ url, command, bytesPerSecond: 0, cycle }),
+  },
+  {
+    key: 'http',
+    role: 'sse-mcp-client',
+    idPrefix: 'slow-reader-rss-http',
+    label: ' on Streamable HTTP (SSE)',
+    args: (url, command, cycle) => ({ url: url.replace(/^ws:/, 'http:').replace(/\/ws\/mcp$/, '/mcp'), command, cycle }),
+  },
+];
+
+async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, reader: Reader, shape: Shape, mib: number): Promise<Row> {
   const bytes = Math.round(mib * MIB);
   const server = await startServer(ctx.children);
-  const client = startRole(ctx.children, 'raw-mcp-client', {
-    url: server.url,
-    command: COMMANDS[shape](bytes),
-    bytesPerSecond: 0,
-    cycle: { readMs: opts.readMs, pausedMs: opts.pausedMs },
-  });
+  const client = startRole(
+    ctx.children,
+    reader.role,
+    reader.args(server.url, COMMANDS[shape](bytes), { readMs: opts.readMs, pausedMs: opts.pausedMs }),
+  );
   try {
     await client.next('ready', 20_000);
     // Idle: connected, one call done, nothing running. Let startup garbage settle first.
@@ -55,7 +82,7 @@ async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: S
     const idle = median(idleSamples);
 
     ctx.progress(
-      `slow reader, ${shape}: ${mib} MiB, reading ${opts.readMs} ms / paused ${opts.pausedMs} ms (idle RSS ${(idle / MIB).toFixed(1)} MiB)`,
+      `slow reader${reader.label}, ${shape}: ${mib} MiB, reading ${opts.readMs} ms / paused ${opts.pausedMs} ms (idle RSS ${(idle / MIB).toFixed(1)} MiB)`,
     );
     const sampler = new RssSampler(server.pid, SAMPLE_MS);
     client.send({ type: 'go' });
@@ -70,7 +97,7 @@ async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: S
     const peak = Math.max(hwm, sampler.peakRss);
     const overIdle = (peak - idle) / MIB;
     (ctx.details.slowReader ??= {}) as Record<string, unknown>;
-    (ctx.details.slowReader as Record<string, unknown>)[shape] = {
+    (ctx.details.slowReader as Record<string, unknown>)[reader.key === 'ws' ? shape : `${reader.key} ${shape}`] = {
       bytes,
       deliveredBytes: r.bytes,
       reportedBytes: r.reportedBytes,
@@ -81,8 +108,8 @@ async function measureShape(ctx: BenchContext, opts: SlowReaderOptions, shape: S
       sampledPeakRssMiB: round(sampler.peakRss / MIB),
     };
     return {
-      id: `slow-reader-rss-${shape.replace(' ', '-').toLowerCase()}`,
-      figure: `server RSS over idle, ${round(mib, 1)} MiB of ${shape} to a slow reader`,
+      id: `${reader.idPrefix}-${shape.replace(' ', '-').toLowerCase()}`,
+      figure: `server RSS over idle, ${round(mib, 1)} MiB of ${shape} to a slow reader${reader.label}`,
       unit: 'MiB',
       ours: round(overIdle),
       baseline: round(idle / MIB),
@@ -112,11 +139,21 @@ function selectedShapes(): Shape[] {
   return all.filter(([key]) => wanted.includes(key)).map(([, shape]) => shape);
 }
 
+/** BENCH_SLOW_TRANSPORTS picks the readers (comma-separated: ws, http); default all. */
+function selectedReaders(): Reader[] {
+  const raw = process.env.BENCH_SLOW_TRANSPORTS;
+  if (raw === undefined || raw.trim() === '') return READERS;
+  const wanted = raw.split(',').map((s) => s.trim().toLowerCase());
+  return READERS.filter((r) => wanted.includes(r.key));
+}
+
 export async function benchSlowReaderRss(ctx: BenchContext, opts: SlowReaderOptions): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const shape of selectedShapes()) {
-    // Each NUL is 6 bytes on the wire (\u0000): a sixth of the output moves about as many bytes.
-    rows.push(await measureShape(ctx, opts, shape, shape === 'NUL bytes' ? opts.mib / 6 : opts.mib));
+  for (const reader of selectedReaders()) {
+    for (const shape of selectedShapes()) {
+      // Each NUL is 6 bytes on the wire (\u0000): a sixth of the output moves about as many bytes.
+      rows.push(await measureShape(ctx, opts, reader, shape, shape === 'NUL bytes' ? opts.mib / 6 : opts.mib));
+    }
   }
   return rows;
 }

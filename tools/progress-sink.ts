@@ -105,7 +105,7 @@ export class ProgressSink extends FlowSubscriber {
       _meta: { [META_EXECUTION]: this.opts.executionId, ...meta },
     };
     // A ready frame where the transport takes one: serialised once, counted by the flow meter at its exact
-    // size, no message string ever built. Otherwise the SDK serialises the notification (Streamable HTTP).
+    // size, no message string ever built. Otherwise the SDK serialises the notification.
     let sent: Promise<void>;
     if (this.opts.sendFrame) {
       // Output goes in as its bytes: escaped without being decoded (progressFrame).

@@ -17,7 +17,7 @@ export interface MeteredTransport {
   onerror?: ((error: Error) => void) | undefined;
   onframe?: ((bytes: number, written: Promise<unknown>) => void) | undefined;
   /** Optional: write one serialised JSON-RPC message as it is (see Session.sendFrame); it goes through onframe too. */
-  sendFrame?: ((frame: Buffer) => Promise<void>) | undefined;
+  sendFrame?: ((frame: Buffer, relatedRequestId?: string | number) => Promise<void>) | undefined;
 }
 
 /** A protocol bound to one session: the MCP server by default, the original protocol on legacy connections. */

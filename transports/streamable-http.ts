@@ -1,70 +1,19 @@
-// MCP over Streamable HTTP at /mcp: the SDK's transport, stateful, one McpServer and one registry session per client.
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { StreamableHTTPServerTransportOptions } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+// MCP over Streamable HTTP at /mcp: the SDK's transport behind our own SSE writer, stateful, one McpServer and one session per client.
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { once } from 'node:events';
-import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { ServerError } from '../src/errors.js';
 import { shortId } from '../src/processes/execution-registry.js';
 import type { Session } from '../src/sessions/session-registry.js';
 import { HTTP_TRANSPORT_ERRORS, JSONRPC_ERRORS, MCP_SESSION_HEADER } from '../src/wire.js';
-import { attachSession, type MeteredTransport } from './attach-session.js';
+import { attachSession } from './attach-session.js';
 import type { Engine } from './context.js';
+import { HttpSessionTransport } from './http-session-transport.js';
 
 const { SERVER_ERROR, SESSION_NOT_FOUND } = HTTP_TRANSPORT_ERRORS;
-/** What the SDK's transport writes around each message on an SSE stream: `event: message\ndata: ` and a blank line. */
-const SSE_FRAME_OVERHEAD_BYTES = Buffer.byteLength('event: message\ndata: \n\n');
-
-/**
- * The SDK transport, plus back-pressure: its send() returns once the event is queued in a web stream,
- * which never fills. Ours also waits while any of the session's HTTP responses needs 'drain', so the
- * FlowMeter (bytes handed over but not yet written) sees a slow reader and pauses the child's pipes.
- */
-class FlowControlledHttpTransport extends StreamableHTTPServerTransport implements MeteredTransport {
-  onframe?: (bytes: number, written: Promise<unknown>) => void;
-  private readonly responses = new Set<ServerResponse>();
-  /** True until the initialize request is handed over: the new session counts as connected meanwhile. */
-  opening = true;
-
-  constructor(options: StreamableHTTPServerTransportOptions) {
-    super(options);
-  }
-
-  override async handleRequest(req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> {
-    this.responses.add(res);
-    res.once('close', () => this.responses.delete(res));
-    this.opening = false;
-    await super.handleRequest(req, res, parsedBody);
-  }
-
-  /** Whether the client is connected now: a request of this session is in progress or its SSE stream is open. */
-  get connected(): boolean {
-    return this.opening || this.responses.size > 0;
-  }
-
-  override send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
-    const written = this.sendAndDrain(message, options);
-    // The SDK serialises inside its transport, out of our reach: measure the same JSON once more.
-    this.onframe?.(Buffer.byteLength(JSON.stringify(message)) + SSE_FRAME_OVERHEAD_BYTES, written);
-    return written;
-  }
-
-  private async sendAndDrain(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
-    await super.send(message, options);
-    // One macrotask lets the stream reader hand the event to the socket (or find it needs 'drain').
-    await nextMacrotask();
-    for (;;) {
-      const congested = [...this.responses].find((r) => r.writableNeedDrain && !r.destroyed);
-      if (!congested) return;
-      await Promise.race([once(congested, 'drain'), once(congested, 'close')]);
-    }
-  }
-}
 
 interface HttpSession {
   session: Session;
-  transport: FlowControlledHttpTransport;
+  transport: HttpSessionTransport;
 }
 
 function writeRpcError(res: ServerResponse, status: number, code: number, message: string, data?: unknown): void {
@@ -174,7 +123,11 @@ export class StreamableHttpEndpoint {
       // Activity for the idle sweep: when a request starts and when its response ends (a long call counts).
       this.engine.sessions.touch(sessionId);
       res.once('close', () => this.engine.sessions.touch(sessionId));
-      return entry.transport.handleRequest(req, res);
+      if (req.method !== 'POST') return entry.transport.handleNodeRequest(req, res);
+      // Read here, bounded: a chunked body's size is only known as it comes.
+      const body = await readBody(req, maxPayloadBytes);
+      if (body === undefined) return refuseTooLarge(req, res, maxPayloadBytes);
+      return entry.transport.handleNodeRequest(req, res, body);
     }
     if (req.method !== 'POST') return writeRpcError(res, 400, SERVER_ERROR, 'Bad Request: Mcp-Session-Id header is required');
 
@@ -198,7 +151,7 @@ export class StreamableHttpEndpoint {
     const { engine } = this;
     if (!this.accepting) return writeRpcError(res, 503, SERVER_ERROR, 'Service Unavailable: the server is shutting down');
     let session: Session | undefined;
-    const transport = new FlowControlledHttpTransport({
+    const transport = new HttpSessionTransport({
       // The registry's id is the MCP session id: one id in logs, status and the Mcp-Session-Id header.
       sessionIdGenerator: () => session!.id,
       onsessioninitialized: (id) => void this.sessions.set(id, { session: session!, transport }),
@@ -224,7 +177,7 @@ export class StreamableHttpEndpoint {
       });
     }
     try {
-      await transport.handleRequest(req, res, parsed);
+      await transport.handleNodeRequest(req, res, undefined, parsed);
     } finally {
       // The SDK refused the initialize before giving it a session (wrong Accept or Content-Type...), or it threw:
       // nothing to keep, and the registry slot is freed.

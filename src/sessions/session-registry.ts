@@ -34,10 +34,12 @@ export interface Session {
   connected(): boolean;
   /**
    * Write one already serialised JSON-RPC message (UTF-8 JSON, no framing) as it is, metered like any
-   * other frame; resolves once written. Only on transports that can (WebSocket, stdio): progress output
-   * is then serialised once, straight into a buffer, instead of passing through the SDK as an object.
+   * other frame; resolves once written. Only on transports that can (WebSocket, stdio, Streamable HTTP):
+   * progress output is then serialised once, straight into a buffer, instead of passing through the SDK as
+   * an object. `relatedRequestId` is the request the message belongs to (Streamable HTTP sends it on that
+   * request's SSE stream; the others ignore it).
    */
-  sendFrame?: (frame: Buffer) => Promise<void>;
+  sendFrame?: (frame: Buffer, relatedRequestId?: string | number) => Promise<void>;
 }
 
 /** How a transport describes a new session beyond its kind. */
@@ -45,7 +47,7 @@ export interface SessionHooks {
   /** See Session.connected (default: always connected). */
   connected?: () => boolean;
   /** See Session.sendFrame. */
-  sendFrame?: (frame: Buffer) => Promise<void>;
+  sendFrame?: (frame: Buffer, relatedRequestId?: string | number) => Promise<void>;
 }
 
 export interface SessionOptions {

@@ -1,6 +1,6 @@
 // Cgroup containment for any local handle kind (pipes, PTY): the launch enters a fresh cgroup before its first
 // instruction, and every containment operation of the handle goes to that cgroup.
-import type { HandleDescription, HandleUsage, ProcessHandle, PtySize } from '../backend.js';
+import type { HandleDescription, HandleUsage, ProcessHandle, PtySize, ResourceLimits } from '../backend.js';
 import { CgroupHolder } from './cgroup-holder.js';
 import { findExecutable } from './find-executable.js';
 import type { CgroupTree } from './cgroup-tree.js';
@@ -67,24 +67,43 @@ export class CgroupHandle implements ProcessHandle {
   }
 }
 
+/** True when a launch asks for no cgroup limit (forkInto may then carry the server into its cgroup). */
+function hasLimits(limits: ResourceLimits | undefined): boolean {
+  return limits !== undefined && Object.values(limits).some((v) => v !== undefined);
+}
+
 /**
  * Wrap a handle factory so every launch runs in its own cgroup under the server's tree: created (with its
- * limits) before the spawn, entered by the launch's first instruction (outermost wrapper: outside any sandbox),
- * removed once everything in it is gone.
+ * limits) before the spawn, holding the launch from its first instruction (outermost: outside any sandbox),
+ * removed once everything in it is gone. Two ways in: a launch without limits from a factory that forks in
+ * its call is forked inside the cgroup (CgroupTree.forkInto: no extra process); any other enters through
+ * the shell wrapper of Cgroup.wrap (one more exec).
  */
 export function cgroupFactory(inner: HandleFactory, tree: CgroupTree): HandleFactory {
   return {
     name: `${inner.name}+cgroup`,
     accepts: (launch) => inner.accepts(launch),
     async spawn(launch) {
+      const limits = launch.plan.limits ?? {};
+      const direct = inner.forksInCall === true && tree.forkIntoProblem === undefined && !hasLimits(limits);
       // Behind `sh -c '... exec "$@"'` a program that cannot be exec'd would be exit 126/127 and a message
       // naming the wrapper: look it up first (relative to the launch's cwd, as exec will), so it is the
-      // SPAWN_FAILED with errno that a launch without a cgroup gives.
-      findExecutable(launch.file, launch.env.PATH ?? '', launch.cwd);
-      const cg = tree.create(launch.plan.id, launch.plan.limits ?? {});
+      // SPAWN_FAILED with errno that a launch without a cgroup gives. A direct fork gets that errno itself.
+      if (!direct) findExecutable(launch.file, launch.env.PATH ?? '', launch.cwd);
+      const cg = tree.create(launch.plan.id, limits);
       let handle: ProcessHandle;
       try {
-        handle = await inner.spawn({ ...launch, ...cg.wrap(launch.file, launch.args) });
+        if (direct) {
+          const { result, stuck } = tree.forkInto(cg, () => inner.spawn(launch));
+          handle = await result;
+          if (stuck) {
+            // The server could not leave the cgroup: the command must not run in a cgroup it shares.
+            handle.kill();
+            throw new Error(`could not start ${launch.file} in its cgroup: ${tree.forkIntoProblem ?? 'the server is stuck in it'}`);
+          }
+        } else {
+          handle = await inner.spawn({ ...launch, ...cg.wrap(launch.file, launch.args) });
+        }
       } catch (e) {
         cg.remove();
         throw e;

@@ -78,6 +78,14 @@ function startTicksOf(pid: number): number | undefined {
  * never meet; the server level makes sure that a second live server on the same data dir is never touched.
  */
 export class CgroupTree {
+  /**
+   * Why forkInto cannot be used (the probe at start, or a failed move back since): launches then enter
+   * through the shell wrapper. Undefined while it can.
+   */
+  forkIntoProblem: string | undefined;
+  /** Execution cgroups this server could not leave (see forkInto): never killed, frozen or removed by it. */
+  private readonly holdingServer = new Set<string>();
+
   private constructor(
     /** cc-executor-<hash>: shared by every server that used this data dir. */
     readonly dataDirRoot: string,
@@ -88,6 +96,9 @@ export class CgroupTree {
     readonly hasKillFile: boolean,
     /** Why some limit controllers are missing (for the error a limit request gets). */
     readonly controllersNote: string,
+    /** The cgroup2 mount this server's own cgroup is under: where forkInto moves it back to. */
+    private readonly mount: { root: string; mountPoint: string },
+    private readonly sources: CgroupSources,
   ) {}
 
   /**
@@ -127,12 +138,13 @@ export class CgroupTree {
       };
     }
     const { enabled, note } = enableControllers([base, dataDirRoot, serverDir]);
-    const tree = new CgroupTree(dataDirRoot, serverDir, enabled, existsSync(join(serverDir, 'cgroup.kill')), note);
+    const tree = new CgroupTree(dataDirRoot, serverDir, enabled, existsSync(join(serverDir, 'cgroup.kill')), note, mount, sources);
     const probeProblem = tree.probe();
     if (probeProblem) {
       void tree.close();
       return { ok: false, reason: probeProblem };
     }
+    tree.forkIntoProblem = tree.probeForkInto();
     return { ok: true, tree };
   }
 
@@ -156,6 +168,80 @@ export class CgroupTree {
       cg.kill();
       cg.remove();
     }
+  }
+
+  /**
+   * Fork a process into a probe cgroup the way forkInto will, and check that it started there and that this
+   * server is back in its own cgroup; a one-line problem, or undefined.
+   */
+  private probeForkInto(): string | undefined {
+    const cg = new Cgroup(join(this.serverDir, 'probe-fork'));
+    try {
+      mkdirSync(cg.path);
+    } catch (e) {
+      return `cannot create cgroups under ${this.serverDir}: ${(e as Error).message}`;
+    }
+    try {
+      const home = this.ownCgroupDir();
+      const { result: r } = this.forkInto(cg, () => spawnSync('/bin/cat', ['/proc/self/cgroup'], { encoding: 'utf8', timeout: 10_000 }));
+      if (this.ownCgroupDir() !== home) return `the server did not return to its cgroup ${home ?? '(unknown)'}`;
+      const seen = ownCgroupPath(r.stdout ?? '');
+      const expected = cg.path.slice(this.mount.mountPoint.length);
+      if (seen === undefined || !seen.endsWith(expected))
+        return `a forked process started in ${seen ?? 'an unknown cgroup'}, not in ${cg.path}`;
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    } finally {
+      // Never a cgroup the server is stuck in: cgroup.kill would kill the server.
+      if (!this.holdingServer.has(cg.path)) {
+        cg.kill();
+        cg.remove();
+      }
+    }
+  }
+
+  /** This process's own cgroup directory now (re-read: something may have moved the server since start). */
+  private ownCgroupDir(): string | undefined {
+    const own = ownCgroupPath(readOrEmpty(this.sources.procSelfCgroup));
+    if (own === undefined) return undefined;
+    const { root, mountPoint } = this.mount;
+    if (root !== '/' && own !== root && !own.startsWith(`${root}/`)) return undefined;
+    return join(mountPoint, root === '/' ? own : own.slice(root.length));
+  }
+
+  /**
+   * Run `fork` with this server process inside `cg`, then move the server back to its own cgroup. A process
+   * that `fork` creates synchronously starts in `cg` (a child inherits its parent's cgroup at fork), so the
+   * command runs there from its first instruction without the shell wrapper of `Cgroup.wrap`, whose extra
+   * exec is the largest single cost of a short execution (docs/performance.md, round trip). Both moves of the
+   * server together take about 0.1 ms.
+   *
+   * Only for forks made synchronously inside the call, on the main thread (the server spawns only there: no
+   * other thread can fork while it is inside), and only into a cgroup without limits: while the server is
+   * inside, its threads count towards pids.max and its allocations towards memory.max (an OOM kill there
+   * could pick the server). Throws when the server cannot enter `cg` (nothing was forked then), and what
+   * `fork` throws. If the server cannot move back, `cg` is marked as holding it (never killed or removed by
+   * this tree), forkInto is disabled, and `stuck` is true: the caller must stop what it forked by pid and fail.
+   */
+  forkInto<T>(cg: Cgroup, fork: () => T): { result: T; stuck: boolean } {
+    const home = this.ownCgroupDir();
+    if (home === undefined) throw new Error("cannot find this server's own cgroup in /proc/self/cgroup");
+    cg.write('cgroup.procs', String(process.pid));
+    let result: T;
+    let stuck = false;
+    try {
+      result = fork();
+    } finally {
+      try {
+        writeFileSync(join(home, 'cgroup.procs'), String(process.pid));
+      } catch (e) {
+        this.holdingServer.add(cg.path);
+        this.forkIntoProblem = `the server could not move back to its cgroup ${home}: ${(e as Error).message}`;
+        stuck = true;
+      }
+    }
+    return { result, stuck };
   }
 
   /** The cgroup for one execution, created (with its limits) before anything is spawned into it. */
@@ -215,7 +301,12 @@ export class CgroupTree {
 
   /** SIGKILL everything in every execution cgroup of this server, synchronously (a process 'exit' handler). */
   killAllNow(): void {
-    for (const id of listDirs(this.serverDir)) new Cgroup(join(this.serverDir, id), this.hasKillFile).kill();
+    for (const id of this.executionDirs()) new Cgroup(join(this.serverDir, id), this.hasKillFile).kill();
+  }
+
+  /** The execution cgroups of this server, but never one the server itself is stuck in (forkInto). */
+  private executionDirs(): string[] {
+    return listDirs(this.serverDir).filter((id) => !this.holdingServer.has(join(this.serverDir, id)));
   }
 
   /**
@@ -224,7 +315,7 @@ export class CgroupTree {
    */
   async close(timeoutMs = 5_000): Promise<void> {
     this.killAllNow();
-    for (const id of listDirs(this.serverDir)) {
+    for (const id of this.executionDirs()) {
       const cg = new Cgroup(join(this.serverDir, id), this.hasKillFile);
       await cg.waitEmpty(timeoutMs);
       cg.remove();

@@ -47,12 +47,20 @@ export interface HandleFactory {
   accepts(launch: Launch): boolean;
   /** Throws the OS error (ENOENT, EACCES...) when the command cannot start; LocalBackend reports SPAWN_FAILED. */
   spawn(launch: Launch): Promise<ProcessHandle>;
+  /**
+   * Optional: true when spawn() forks the command synchronously, inside the call, before its promise is
+   * returned. Cgroup containment then forks it inside its cgroup directly (CgroupTree.forkInto) instead of
+   * wrapping it in an entry shell.
+   */
+  readonly forksInCall?: boolean;
 }
 
 /** Pipes and a process group: accepts every launch without a PTY (an interactive one keeps its stdin pipe open). */
 export const GROUP_HANDLE_FACTORY: HandleFactory = {
   name: 'process-group',
   accepts: (launch) => !launch.plan.pty,
+  // ProcessGroup.spawn calls child_process.spawn (a synchronous fork and exec) before its first await.
+  forksInCall: true,
   spawn: (launch) =>
     spawnGroupHandle({
       file: launch.file,

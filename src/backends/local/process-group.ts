@@ -1,5 +1,5 @@
-// Spawns one command in a new process group through execa and owns every signal sent to that group.
-import { execa, type ResultPromise } from 'execa';
+// Spawns one command in a new process group (node:child_process) and owns every signal sent to that group.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { listGroupMembers, readProcStat } from './proc.js';
 import { withoutShellStartupFiles } from './shell-startup.js';
@@ -24,9 +24,9 @@ const MAX_POLL_MS = 200;
 
 export class ProcessGroup {
   readonly pid: number;
-  /** The group id equals the leader's pid (execa `detached: true` calls setsid). */
+  /** The group id equals the leader's pid (`detached: true` calls setsid). */
   readonly pgid: number;
-  readonly subprocess: ResultPromise;
+  readonly subprocess: ChildProcess;
   /** Resolves when the leader exits (its children may live on). */
   readonly leaderExit: Promise<LeaderExit>;
   /** Leader start time (clock ticks since boot): with the pgid it names this group even after a restart. */
@@ -36,7 +36,7 @@ export class ProcessGroup {
   /** Members seen in the group: pid -> start time. */
   private readonly known = new Map<number, number>();
 
-  private constructor(subprocess: ResultPromise, pid: number) {
+  private constructor(subprocess: ChildProcess, pid: number) {
     this.subprocess = subprocess;
     this.pid = pid;
     this.pgid = pid;
@@ -54,33 +54,31 @@ export class ProcessGroup {
 
   /**
    * Start the command. Throws the spawn error (ENOENT, EACCES...) when the OS could not start it.
-   * execa's own timeout/cancel/cleanup are off: with `detached` they would reach only the leader.
+   * node:child_process directly, not execa: execa's option normalising, result promise and stream wrapping
+   * cost about 1.5 ms of event-loop time per spawn (docs/performance.md, round trip), and nothing of it is
+   * used here (no buffering, no timeout, no cleanup: with `detached` those would reach only the leader).
+   * The fork and exec happen synchronously in this call, before its first await (the cgroup entry relies on it).
    */
   static async spawn(spec: SpawnSpec): Promise<ProcessGroup> {
-    const subprocess = execa(spec.file, spec.args, {
+    const stdinPipe = spec.interactive === true || spec.stdin !== undefined;
+    const subprocess = spawn(spec.file, spec.args, {
       cwd: spec.cwd,
       // Piped stdin is a socket pair: keep Debian's bash from taking that for sshd and running ~/.bashrc.
       env: withoutShellStartupFiles(spec.env),
-      extendEnv: false,
       detached: true,
-      cleanup: false,
-      buffer: false,
-      reject: false,
-      stripFinalNewline: false,
-      ...(spec.interactive ? { stdin: 'pipe' as const } : spec.stdin !== undefined ? { input: spec.stdin } : { stdin: 'ignore' as const }),
-      stdout: 'pipe',
-      stderr: 'pipe',
+      stdio: [stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     if (subprocess.pid === undefined) {
-      const result = await subprocess;
-      const cause = (result as { cause?: unknown }).cause;
-      throw cause instanceof Error ? cause : new Error(result.message ?? 'spawn failed');
+      // The OS refused (ENOENT, EACCES, EAGAIN...): Node reports it as an 'error' event on the next tick.
+      throw await new Promise<Error>((resolve) => subprocess.once('error', resolve));
     }
-    // The promise settles after exit; nothing else awaits it, so keep it from ever being unhandled.
-    subprocess.catch(() => undefined);
-    // An open stdin gets its first text now; a write after the child exits fails with EPIPE, which is no crash.
+    // After a successful spawn 'error' means a failed kill() or a lost IPC channel: neither may crash the server.
+    subprocess.on('error', () => undefined);
+    // A write after the child exits fails with EPIPE, which is no crash.
     subprocess.stdin?.on('error', () => undefined);
-    if (spec.interactive && spec.stdin !== undefined && spec.stdin !== '') subprocess.stdin?.write(spec.stdin);
+    if (spec.stdin !== undefined && spec.stdin !== '') subprocess.stdin?.write(spec.stdin);
+    // Text only: stdin is closed after it (an interactive one stays open for later writes).
+    if (!spec.interactive) subprocess.stdin?.end();
     return new ProcessGroup(subprocess, subprocess.pid);
   }
 

@@ -9,8 +9,6 @@ import { Cgroup } from '../../../src/backends/local/cgroup.js';
 import { CgroupTree, cgroup2Mounts, ownCgroupPath } from '../../../src/backends/local/cgroup-tree.js';
 import { alive, eventually as waitFor } from '../../helpers/proc.js';
 
-
-
 const dirs: string[] = [];
 const trees: CgroupTree[] = [];
 function dataDir(): string {
@@ -124,6 +122,68 @@ describe.skipIf(!probe.ok)(`cgroup v2 containment on this machine${why ? ` (skip
     await new Promise((r) => child.once('exit', r));
     expect(await cg.waitEmpty(10_000)).toBe(true);
     expect(cg.usage().cpuMs).toBeGreaterThan(10);
+  });
+
+  it('forks a process inside an execution cgroup and returns the server to its own cgroup', async () => {
+    tree = detect();
+    expect(tree.forkIntoProblem).toBeUndefined();
+    const home = readFileSync('/proc/self/cgroup', 'utf8');
+    const cg = tree.create('exec-fork-into');
+    const { result: child, stuck } = tree.forkInto(cg, () =>
+      spawn('/bin/sh', ['-c', 'setsid sleep 300 & sleep 300 & echo started; wait'], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }),
+    );
+    try {
+      expect(stuck).toBe(false);
+      expect(readFileSync('/proc/self/cgroup', 'utf8')).toBe(home);
+      expect(cg.members()).toContain(child.pid);
+      expect(cg.members()).not.toContain(process.pid);
+      await new Promise((r) => child.stdout.once('data', r));
+      // Everything it starts, setsid or not, is born inside too.
+      expect(await waitFor(() => cg.members().length === 3)).toBe(true);
+      const members = cg.members();
+      cg.kill();
+      expect(await waitFor(() => members.every((p) => !alive(p)))).toBe(true);
+      expect(alive(process.pid)).toBe(true);
+    } finally {
+      cg.kill();
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('never kills or removes a cgroup the server could not leave, and stops forking into cgroups', async () => {
+    // /proc/self/cgroup as the tree reads it: true at detection, then naming a cgroup that does not exist,
+    // so the move back fails the way a cgroup removed under the server would make it fail.
+    const d = dataDir();
+    const fakeSelf = join(d, 'self-cgroup');
+    const realSelf = readFileSync('/proc/self/cgroup', 'utf8');
+    writeFileSync(fakeSelf, realSelf);
+    const r = CgroupTree.detect(d, { procSelfCgroup: fakeSelf, mountinfo: '/proc/self/mountinfo' });
+    if (!r.ok) throw new Error(r.reason);
+    tree = r.tree;
+    trees.push(tree);
+    const ownDir = join(tree.dataDirRoot, '..');
+    writeFileSync(fakeSelf, `0::${ownCgroupPath(realSelf)}/cc-executor-no-such-cgroup\n`);
+    const cg = tree.create('exec-stuck');
+    try {
+      const { result: pid, stuck } = tree.forkInto(cg, () => process.pid);
+      expect(pid).toBe(process.pid);
+      expect(stuck).toBe(true);
+      expect(cg.members()).toContain(process.pid);
+      expect(tree.forkIntoProblem).toMatch(/could not move back/);
+      tree.killAllNow();
+      await tree.close(1_000);
+      expect(alive(process.pid)).toBe(true);
+      expect(cg.members()).toContain(process.pid);
+    } finally {
+      writeFileSync(join(ownDir, 'cgroup.procs'), String(process.pid));
+      cg.remove();
+      new Cgroup(tree.serverDir).remove();
+      new Cgroup(tree.dataDirRoot).remove();
+    }
+    expect(readFileSync('/proc/self/cgroup', 'utf8')).toBe(realSelf);
   });
 
   it('fails the launch with exit 125 when the cgroup cannot be entered', async () => {

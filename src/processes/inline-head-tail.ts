@@ -1,5 +1,4 @@
 // The inline view of one stream: its first and last lines within a budget, and a marker naming what was left out.
-import { isAscii } from 'node:buffer';
 
 export interface InlineOutput {
   text: string;
@@ -34,13 +33,6 @@ const MAX_LAST_LINE_CHARS = 400;
 function newlines(text: string): number {
   let count = 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
-  return count;
-}
-
-/** Count of newline bytes in `raw` (a newline byte is never part of a longer UTF-8 character). */
-function newlineBytes(raw: Buffer): number {
-  let count = 0;
-  for (let i = raw.indexOf(10); i !== -1; i = raw.indexOf(10, i + 1)) count++;
   return count;
 }
 
@@ -90,37 +82,6 @@ export class InlineHeadTail {
       this.tailStartsLine = previous === '' || previous === '\n';
     } else this.tail += text;
     // Amortised trim: only when the tail is twice its budget.
-    if (this.tail.length > 2 * this.half) this.trimTail();
-  }
-
-  /**
-   * Add output as UTF-8 bytes of whole characters; `bytes` as in append(). Why: for ASCII (one character per
-   * byte) only the characters the head and tail keep are decoded, at most `half` per chunk, instead of every
-   * chunk of a flood becoming a string of its own only to be counted. Other text is decoded and appended.
-   */
-  appendBytes(raw: Buffer, bytes: number): void {
-    if (raw.length === 0) return;
-    if (!isAscii(raw)) return this.append(raw.toString('utf8'), bytes);
-    const n = raw.length;
-    this.totalChars += n;
-    this.totalBytes += bytes;
-    this.totalNewlines += newlineBytes(raw);
-    let previous = this.lastChar;
-    this.lastChar = String.fromCharCode(raw[n - 1]!);
-    let start = 0;
-    if (this.head.length < this.half) {
-      start = Math.min(n, this.half - this.head.length);
-      this.head += raw.toString('latin1', 0, start);
-      previous = this.head[this.head.length - 1]!;
-      if (start === n) return;
-    }
-    if (this.tail.length === 0 || n - start >= this.half) {
-      // The rest alone fills the tail: only its last `half` characters can ever be shown (a fresh string,
-      // so no chunk-sized one stays alive behind it).
-      const from = Math.max(start, n - this.half);
-      this.tail = raw.toString('latin1', from, n);
-      this.tailStartsLine = from === start ? previous === '' || previous === '\n' : raw[from - 1] === 10;
-    } else this.tail += raw.toString('latin1', start, n);
     if (this.tail.length > 2 * this.half) this.trimTail();
   }
 

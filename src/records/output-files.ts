@@ -14,28 +14,13 @@ const MAX_ENTRIES_PER_READ = 65_536;
 /**
  * Index entries wait this long at most to go out together. Why: every write is a round trip through libuv's
  * thread pool (a futex wake, a context switch, a completion on the event loop), and a 16-byte index write per
- * chunk doubled those of a flood. The log bytes are batched too (LOG_BATCH_BYTES), as copies: holding the
- * pipe's read buffers back would let them be promoted. A reader may find the index a batch behind the log: output-reader waits for
+ * chunk doubled those of a flood. The log bytes are written at once (holding the pipe's read buffers back
+ * would let them be promoted). A reader may find the index a batch behind the log: output-reader waits for
  * written() rather than take that for a gap.
  */
 const BATCH_MS = 10;
 /** Index entries one batch buffer holds. */
 const BATCH_ENTRIES = 256;
-/**
- * Log bytes gathered per write. Why: a flood's pipe reads (64 KiB or less) each written on their own cost a
- * thread-pool round trip apiece, the most expensive part of saving output. Chunks are copied into a batch
- * (a memcpy, and the pipe's read buffers are let go at once instead of waiting to be written), and a batch
- * goes out when full or with the index entries (BATCH_MS): a fraction of the round trips.
- */
-const LOG_BATCH_BYTES = 256 * 1024;
-/** Written batch buffers kept for the next batches (per execution). */
-const SPARE_BATCHES = 2;
-
-/** Log bytes not yet handed to their file. */
-interface LogBatch {
-  buf: Buffer;
-  used: number;
-}
 export interface OutputPaths {
   stdout: string;
   stderr: string;
@@ -68,10 +53,6 @@ export class OutputFiles implements OutputSubscriber {
   private entries: Buffer | null = null;
   private entryCount = 0;
   private batchTimer: NodeJS.Timeout | undefined;
-  /** Per stream, log bytes gathered for one write (see LOG_BATCH_BYTES). */
-  private readonly logBatches: Partial<Record<StreamName, LogBatch>> = {};
-  /** Batch buffers whose write has completed, for reuse. */
-  private readonly spareBatches: Buffer[] = [];
   /** Set by close: a later chunk is a save error, never a reopened (truncated) log. */
   private closed = false;
 
@@ -107,9 +88,9 @@ export class OutputFiles implements OutputSubscriber {
     if (this.error) return;
     // Never reopen (and so truncate) a log after close: output after it is a save error, as a write after end was.
     if (this.closed) return this.fail(`output after the logs were closed (seq ${chunk.seq})`);
-    // The chunk is already UTF-8 bytes: written as they are (batched), no text made.
+    // The chunk is already UTF-8 bytes: written as it is, no text made.
     const data = chunk.raw;
-    this.appendLog(chunk.stream, data);
+    this.file(chunk.stream).write(data);
     this.entries ??= Buffer.allocUnsafe(BATCH_ENTRIES * ENTRY_BYTES);
     const at = this.entryCount++ * ENTRY_BYTES;
     this.entries.writeDoubleLE(this.offsets[chunk.stream], at);
@@ -120,47 +101,11 @@ export class OutputFiles implements OutputSubscriber {
     else this.batchTimer ??= setTimeout(() => this.flush(), BATCH_MS);
   }
 
-  /** Copy `data` into the stream's batch, writing the batch first when it has no room (a chunk over a batch goes alone). */
-  private appendLog(stream: StreamName, data: Buffer): void {
-    let batch = this.logBatches[stream];
-    if (batch !== undefined && batch.used + data.length > batch.buf.length) {
-      this.writeLog(stream);
-      batch = undefined;
-    }
-    if (data.length > LOG_BATCH_BYTES) {
-      this.file(stream).write(data);
-      return;
-    }
-    if (batch === undefined) {
-      batch = { buf: this.spareBatches.pop() ?? Buffer.allocUnsafeSlow(LOG_BATCH_BYTES), used: 0 };
-      this.logBatches[stream] = batch;
-    }
-    batch.used += data.copy(batch.buf, batch.used);
-  }
-
-  /** Hand the stream's batch to its file; the buffer is reused once written. */
-  private writeLog(stream: StreamName): void {
-    const batch = this.logBatches[stream];
-    if (batch === undefined) return;
-    delete this.logBatches[stream];
-    if (batch.used === 0) return;
-    const buf = batch.buf;
-    this.file(stream).write(buf.subarray(0, batch.used), (err) => {
-      if (!err && this.spareBatches.length < SPARE_BATCHES) this.spareBatches.push(buf);
-    });
-  }
-
-  /**
-   * Hand the batched log bytes, then the batched index entries, to their files (the log bytes go before the
-   * entries that point at them: a reader trusts the index).
-   */
+  /** Hand the batched index entries to the index file (their log bytes went before them: a reader trusts the index). */
   private flush(): void {
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    if (this.error) return;
-    this.writeLog('stdout');
-    this.writeLog('stderr');
-    if (this.entries === null || this.entryCount === 0) return;
+    if (this.entries === null || this.entryCount === 0 || this.error) return;
     const batch = this.entries.subarray(0, this.entryCount * ENTRY_BYTES);
     this.entries = null;
     this.entryCount = 0;
@@ -187,8 +132,6 @@ export class OutputFiles implements OutputSubscriber {
     this.error = message;
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    delete this.logBatches.stdout;
-    delete this.logBatches.stderr;
     this.onError(message);
     for (const f of Object.values(this.files)) f?.destroy();
     for (const w of this.waiters.splice(0)) w();

@@ -1,0 +1,118 @@
+// Writes many small JSON messages as WebSocket text frames, framed by us into pooled buffers, one socket write per buffer.
+import type { Duplex } from 'node:stream';
+import { FramePool } from '../tools/frame-pool.js';
+
+/**
+ * Size of each pooled buffer: a batch of frames is written in pieces of at most this many bytes. Room for
+ * one whole chunk of a long ASCII line (65,536 characters) and its envelope, so that case is pooled too.
+ */
+const SLAB_BYTES = 80 * 1024;
+/** Empty buffers kept (enough for the default high-water mark in flight). */
+const MAX_FREE_SLABS = 8;
+/** Longest header of an unmasked server frame: 2 bytes, plus 8 for a 64-bit length. */
+const MAX_HEADER_BYTES = 10;
+/** FIN + text opcode: every frame is one whole message. */
+const FIN_TEXT = 0x81;
+
+/** Called for every buffer written: its size, and a promise that settles once it is written. */
+export type BatchMeter = (bytes: number, written: Promise<unknown>) => void;
+
+/**
+ * One message as pieces of JSON text whose concatenation is the message (e.g. a constant envelope around
+ * one escaped string): written piece by piece, so the whole message never exists as one string.
+ */
+export type JsonPieces = readonly string[];
+
+/**
+ * Why: the original protocol sends one notification per output line, so 64 MiB of short lines is about
+ * 800,000 messages. Handed to `ws` one by one, each queued message (its JSON string, its header, its
+ * callback and write request) outlived a scavenge while the reader paused and was promoted: +72 to
+ * +86 MiB of old space on Node 20 before a full GC. Here a batch of messages is framed straight into a
+ * reused buffer outside V8's heap and written with one callback: what waits for a slow reader is a few
+ * buffers, not hundreds of thousands of small objects.
+ *
+ * Frames go to the upgraded socket itself, in order with `ws`'s own writes (with per-message deflate off,
+ * `ws` writes each frame synchronously too). The caller checks the connection is open.
+ */
+export class LegacyFrameWriter {
+  private readonly pool = new FramePool(SLAB_BYTES, MAX_FREE_SLABS);
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly meter: BatchMeter,
+  ) {}
+
+  /** Frame `messages` and write them, in order; resolves once all are written or the socket is gone. */
+  write(messages: readonly JsonPieces[]): Promise<void> {
+    let slab: Buffer | undefined;
+    let used = 0;
+    let payload = 0;
+    let last: Promise<void> = Promise.resolve();
+    const flush = () => {
+      if (slab === undefined || used === 0) return;
+      last = this.writeBuffer(slab.subarray(0, used), slab, payload);
+      slab = undefined;
+      used = 0;
+      payload = 0;
+    };
+    for (const pieces of messages) {
+      let length = 0;
+      for (const piece of pieces) length += Buffer.byteLength(piece);
+      const frameBytes = headerBytes(length) + length;
+      if (slab !== undefined && used + frameBytes > SLAB_BYTES) flush();
+      if (frameBytes > SLAB_BYTES) {
+        // Larger than a slab: a buffer of its own (not pooled).
+        const own = Buffer.allocUnsafeSlow(frameBytes);
+        writePieces(own, writeHeader(own, 0, length), pieces);
+        last = this.writeBuffer(own, undefined, length);
+        continue;
+      }
+      slab ??= this.pool.take(SLAB_BYTES);
+      used = writePieces(slab, writeHeader(slab, used, length), pieces);
+      payload += length;
+    }
+    flush();
+    return last;
+  }
+
+  /** Metered as its messages' bytes (`payload`), like every other frame of the connection (`ws` headers are not counted). */
+  private writeBuffer(bytes: Buffer, slab: Buffer | undefined, payload: number): Promise<void> {
+    const written = new Promise<void>((resolve) => {
+      if (this.socket.destroyed || !this.socket.writable) return resolve();
+      // Once written, the memory serves the next batch; on an error the socket is gone and nobody reads it.
+      this.socket.write(bytes, () => {
+        if (slab) this.pool.give(slab);
+        resolve();
+      });
+    });
+    this.meter(payload, written);
+    return written;
+  }
+}
+
+/** Write the pieces one after the other from `offset`; returns the offset after them. */
+function writePieces(buffer: Buffer, offset: number, pieces: JsonPieces): number {
+  for (const piece of pieces) offset += buffer.write(piece, offset, 'utf8');
+  return offset;
+}
+
+function headerBytes(length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : MAX_HEADER_BYTES;
+}
+
+/** Write the header of an unmasked text frame of `length` payload bytes at `offset`; returns the payload's offset. */
+function writeHeader(buffer: Buffer, offset: number, length: number): number {
+  buffer[offset] = FIN_TEXT;
+  if (length < 126) {
+    buffer[offset + 1] = length;
+    return offset + 2;
+  }
+  if (length < 65_536) {
+    buffer[offset + 1] = 126;
+    buffer.writeUInt16BE(length, offset + 2);
+    return offset + 4;
+  }
+  buffer[offset + 1] = 127;
+  buffer.writeBigUInt64BE(BigInt(length), offset + 2);
+  return offset + MAX_HEADER_BYTES;
+}

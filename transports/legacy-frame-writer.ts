@@ -9,6 +9,8 @@ import { FramePool } from '../tools/frame-pool.js';
 const SLAB_BYTES = 80 * 1024;
 /** Empty buffers kept (enough for the default high-water mark in flight). */
 const MAX_FREE_SLABS = 8;
+/** Largest piece of JSON text write() takes: it must fit in one empty buffer. */
+export const MAX_PIECE_BYTES = SLAB_BYTES - 16 * 1024;
 /** Longest header of an unmasked server frame: 2 bytes, plus 8 for a 64-bit length. */
 const MAX_HEADER_BYTES = 10;
 /** FIN + text opcode: every frame is one whole message. */
@@ -42,7 +44,11 @@ export class LegacyFrameWriter {
     private readonly meter: BatchMeter,
   ) {}
 
-  /** Frame `messages` and write them, in order; resolves once all are written or the socket is gone. */
+  /**
+   * Frame `messages` and write them, in order; resolves once all are written or the socket is gone. A frame
+   * larger than what is left of a buffer continues in the next one (the socket sees one byte stream), so
+   * every byte goes through pooled memory; each piece must fit in one empty buffer (MAX_PIECE_BYTES).
+   */
   write(messages: readonly JsonPieces[]): Promise<void> {
     let slab: Buffer | undefined;
     let used = 0;
@@ -55,45 +61,44 @@ export class LegacyFrameWriter {
       used = 0;
       payload = 0;
     };
+    /** Room for `bytes` more in the current buffer (a new one when it is full). */
+    const room = (bytes: number): Buffer => {
+      if (slab !== undefined && used + bytes > SLAB_BYTES) flush();
+      return (slab ??= this.pool.take(SLAB_BYTES));
+    };
     for (const pieces of messages) {
+      const sizes = pieces.map((piece) => Buffer.byteLength(piece));
       let length = 0;
-      for (const piece of pieces) length += Buffer.byteLength(piece);
-      const frameBytes = headerBytes(length) + length;
-      if (slab !== undefined && used + frameBytes > SLAB_BYTES) flush();
-      if (frameBytes > SLAB_BYTES) {
-        // Larger than a slab: a buffer of its own (not pooled).
-        const own = Buffer.allocUnsafeSlow(frameBytes);
-        writePieces(own, writeHeader(own, 0, length), pieces);
-        last = this.writeBuffer(own, undefined, length);
-        continue;
+      for (const n of sizes) {
+        if (n > MAX_PIECE_BYTES) throw new Error(`legacy frame: a piece of ${n} bytes is over ${MAX_PIECE_BYTES}`);
+        length += n;
       }
-      slab ??= this.pool.take(SLAB_BYTES);
-      used = writePieces(slab, writeHeader(slab, used, length), pieces);
-      payload += length;
+      // A whole frame that fits stays in one buffer; a larger one starts in a fresh buffer.
+      room(headerBytes(length) + Math.min(length, SLAB_BYTES - MAX_HEADER_BYTES));
+      used = writeHeader(slab!, used, length);
+      pieces.forEach((piece, i) => {
+        const target = room(sizes[i]!);
+        used += target.write(piece, used, 'utf8');
+        payload += sizes[i]!;
+      });
     }
     flush();
     return last;
   }
 
   /** Metered as its messages' bytes (`payload`), like every other frame of the connection (`ws` headers are not counted). */
-  private writeBuffer(bytes: Buffer, slab: Buffer | undefined, payload: number): Promise<void> {
+  private writeBuffer(bytes: Buffer, slab: Buffer, payload: number): Promise<void> {
     const written = new Promise<void>((resolve) => {
       if (this.socket.destroyed || !this.socket.writable) return resolve();
       // Once written, the memory serves the next batch; on an error the socket is gone and nobody reads it.
       this.socket.write(bytes, () => {
-        if (slab) this.pool.give(slab);
+        this.pool.give(slab);
         resolve();
       });
     });
     this.meter(payload, written);
     return written;
   }
-}
-
-/** Write the pieces one after the other from `offset`; returns the offset after them. */
-function writePieces(buffer: Buffer, offset: number, pieces: JsonPieces): number {
-  for (const piece of pieces) offset += buffer.write(piece, offset, 'utf8');
-  return offset;
 }
 
 function headerBytes(length: number): number {

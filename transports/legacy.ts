@@ -14,7 +14,7 @@ import { attachSession } from './attach-session.js';
 import type { Engine } from './context.js';
 import { toLegacyError, type LegacyError } from './legacy-errors.js';
 import { LegacyOutputSubscriber, type ProcessOutputParams } from './legacy-output.js';
-import type { JsonPieces } from './legacy-frame-writer.js';
+import { MAX_PIECE_BYTES, type JsonPieces } from './legacy-frame-writer.js';
 import { LegacyTransport } from './legacy-transport.js';
 import { SESSION_CLOSE_FRAMES } from './websocket.js';
 
@@ -77,7 +77,30 @@ function outputPieces(o: ProcessOutputParams, idJson: string, wholeLineTail: str
     !o.truncated && o.chunk_index === null
       ? wholeLineTail
       : `,"truncated":${o.truncated},"chunk_index":${o.chunk_index},"total_chunks":${o.total_chunks},"id":${idJson}}}`;
-  return [OUTPUT_HEADS[o.type], JSON.stringify(o.data), tail];
+  return [OUTPUT_HEADS[o.type], ...escapedPieces(o.data), tail];
+}
+
+/**
+ * Characters escaped at a time: at most six bytes each once escaped (a NUL is \u0000), so every piece fits
+ * a frame buffer (MAX_PIECE_BYTES) and stays a young string (a 64 Ki-character chunk escaped whole was a
+ * 393 KiB string in V8's large-object space, freed only by a full GC).
+ */
+const ESCAPE_PIECE_CHARS = Math.floor(MAX_PIECE_BYTES / 6);
+
+/** `JSON.stringify(text)` as pieces (quotes included), never splitting a surrogate pair. */
+function escapedPieces(text: string): string[] {
+  if (text.length <= ESCAPE_PIECE_CHARS) return [JSON.stringify(text)];
+  const pieces = ['"'];
+  for (let start = 0; start < text.length;) {
+    let end = Math.min(text.length, start + ESCAPE_PIECE_CHARS);
+    const code = text.charCodeAt(end - 1);
+    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--;
+    const quoted = JSON.stringify(text.slice(start, end));
+    pieces.push(quoted.slice(1, -1));
+    start = end;
+  }
+  pieces.push('"');
+  return pieces;
 }
 
 /** What precedes the output text in a `process.output` notification, per stream. */

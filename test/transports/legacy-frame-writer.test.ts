@@ -36,7 +36,7 @@ async function connected(): Promise<{ server: WebSocket; socket: Duplex; receive
 }
 
 describe('LegacyFrameWriter', () => {
-  it('writes messages of every length as whole text frames, in order with ws.send, and meters their bytes until written', async () => {
+  it('writes messages of every length as whole text frames, larger ones across buffers, in order with ws.send, and meters their bytes', async () => {
     const { server, socket, received } = await connected();
     let metered = 0;
     const writes: Array<Promise<unknown>> = [];
@@ -44,7 +44,19 @@ describe('LegacyFrameWriter', () => {
       metered += bytes;
       writes.push(written);
     });
-    const message = (data: string): JsonPieces => ['{"data":', JSON.stringify(data), '}'];
+    // The escaped text in pieces of at most 4,096 code units (never between the halves of a surrogate pair).
+    const message = (data: string): JsonPieces => {
+      const json = JSON.stringify(data);
+      const pieces = ['{"data":'];
+      for (let start = 0; start < json.length;) {
+        let end = Math.min(json.length, start + 4096);
+        const code = json.charCodeAt(end - 1);
+        if (end < json.length && code >= 0xd800 && code <= 0xdbff) end--;
+        pieces.push(json.slice(start, end));
+        start = end;
+      }
+      return [...pieces, '}'];
+    };
     const sizes = [0, 1, 100, 125, 126, 1000, 65_535, 65_536, 81_000, 200_000, 3];
     const texts = sizes.map((n, i) => `${i}:` + 'é€𝄞"\\\n'.repeat(Math.ceil(n / 8)).slice(0, n));
     server.send('{"first":true}');

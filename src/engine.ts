@@ -174,9 +174,12 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
   // The record is final once the postExecute hooks have run (their runs are part of it).
   executions.on('exited', (e) => {
     const finished = hooks.hasPost ? e.postHooksDone.then(() => records.finish(e)) : records.finish(e);
-    // Record and logs final: the output window leaves memory, reads of this run come from disk (issue 18.3).
+    // Record and logs final: the output window leaves memory, reads of this run come from disk (issue 18.3),
+    // and once nothing it started is alive, so do its handle and inline output (a member left running keeps
+    // them: it is still ours to signal).
     void finished.then(() => {
-      if (records.complete(e.id)) e.log.release();
+      if (!records.complete(e.id)) return;
+      if (!e.retire(() => records.savedText(e.id))) e.log.release();
     });
   });
   const sessions = new SessionRegistry(

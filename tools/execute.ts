@@ -258,5 +258,9 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
     extra.signal.removeEventListener('abort', onAbort);
     await sink?.close();
   }
+  // A result that says the run finished comes after its final record is written (issue 18.9: "with records
+  // written"): a client that reads the record, or a status call from another session, sees what it was told.
+  // With postExecute hooks the record is final only after them, and they run after the result (hooks/).
+  if (execution.state === 'exited') await deps.records.settled(execution.id);
   return toCallToolResult(executionResult(execution));
 }

@@ -141,7 +141,9 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         startedAt,
         ...(plan.command !== undefined ? { command: plan.command } : { argv: plan.argv! }),
         cwd: plan.launch.cwd,
-        sandbox: plan.launch.plan.sandbox ? { network: plan.launch.plan.sandbox.network, writableRoots: plan.launch.plan.sandbox.writableRoots } : null,
+        sandbox: plan.launch.plan.sandbox
+          ? { network: plan.launch.plan.sandbox.network, writableRoots: plan.launch.plan.sandbox.writableRoots }
+          : null,
         timeoutMs: plan.timeoutMs,
         timeoutClamped: plan.timeoutClamped,
         ...(plan.hookRuns ? { hooks: plan.hookRuns, hookWarnings: plan.hookWarnings ?? [] } : {}),
@@ -168,14 +170,20 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     this.logger.info({ execution: shortId(id), session: shortId(req.sessionId), pid: handle.describe().pid }, 'execution started');
     void execution.done.then(() => {
       const s = execution.snapshot();
-      // At shutdown a thousand of these would be a thousand synchronous writes: one summary line instead.
-      this.logger[this.closing ? 'debug' : 'info'](
-        { execution: shortId(id), exitCode: s.exitCode, signal: s.signal, reason: s.terminationReason, durationMs: s.durationMs },
-        'execution exited',
-      );
       // Only runs that ended by themselves say how long this kind of command takes.
       if (s.terminationReason === null) this.history?.record(execution.historyKey, s.durationMs);
+      // First: the final record, which execute's answer waits for.
       this.emit('exited', execution);
+      // The line is a synchronous write to stderr: after the answer (which goes out in this turn's promise
+      // jobs), not between the exit and it. At shutdown a thousand of these would be a thousand synchronous
+      // writes: one summary line instead.
+      const level = this.closing ? 'debug' : 'info';
+      setImmediate(() =>
+        this.logger[level](
+          { execution: shortId(id), exitCode: s.exitCode, signal: s.signal, reason: s.terminationReason, durationMs: s.durationMs },
+          'execution exited',
+        ),
+      );
       this.prune();
     });
     return execution;
@@ -287,10 +295,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
       await Promise.all(all.map((e) => e.postHooksDone));
     }
     // Journal entries go once their groups are gone: bounded, as a member that survived SIGKILL never goes.
-    await Promise.race([
-      Promise.all([...this.forgetting]),
-      new Promise((r) => setTimeout(r, SHUTDOWN_JOURNAL_MS).unref()),
-    ]);
+    await Promise.race([Promise.all([...this.forgetting]), new Promise((r) => setTimeout(r, SHUTDOWN_JOURNAL_MS).unref())]);
     await this.journal?.settled();
     if (all.length > 0) this.logger.info({ executions: all.length }, `shutdown: ${all.length} execution(s) ended`);
   }

@@ -10,6 +10,9 @@ export type ExecutionView = ExecutionSnapshot & {
 
 /** The execution as every reader shows it: its snapshot plus inline output. */
 export function viewOf(execution: Execution): ExecutionView {
+  // A retired execution's inline output is its record's (one read for both streams).
+  const saved = execution.log.savedText();
+  if (saved) return { ...execution.snapshot(), ...saved };
   const stdout = execution.log.inlineOutput('stdout');
   const stderr = execution.log.inlineOutput('stderr');
   return { ...execution.snapshot(), stdout: stdout.text, stderr: stderr.text, truncated: stdout.truncated || stderr.truncated };

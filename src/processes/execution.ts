@@ -7,7 +7,8 @@ import type { LoadMonitor } from '../system/load-monitor.js';
 import { DeadlineClock, type DeadlineSnapshot } from './deadline-clock.js';
 import { ExecutionInput, type InputDetection, type InputSnapshot } from './execution-input.js';
 import { IdleTimer } from './idle-timer.js';
-import { OutputLog, type StreamName } from './output-log.js';
+import { FinishedHandle } from './finished-handle.js';
+import { OutputLog, type SavedText, type StreamName } from './output-log.js';
 import { Utf8Chunker } from './utf8-chunker.js';
 
 /** Internal phases; `state` maps them to the public three. */
@@ -146,8 +147,14 @@ export class Execution {
   readonly meta: ExecutionMeta;
   readonly expectedMs: number | undefined;
   readonly log: OutputLog;
-  /** The running command, behind the backend seam: the only way an execution reaches its processes. */
-  readonly handle: ProcessHandle;
+  /**
+   * The running command, behind the backend seam: the only way an execution reaches its processes. Once it
+   * is retired, a FinishedHandle that keeps only the facts.
+   */
+  get handle(): ProcessHandle {
+    return this.currentHandle;
+  }
+  private currentHandle: ProcessHandle;
   /** When the spawn began (ExecutionOptions.startedAt), so that a slow spawn under load is not left out of durationMs. */
   readonly startedAt: Date;
   /** Resolves when the leader has exited and every byte of output is in the log. */
@@ -186,7 +193,7 @@ export class Execution {
     this.historyKey = opts.historyKey;
     this.meta = opts.meta;
     this.expectedMs = opts.expectedMs;
-    this.handle = handle;
+    this.currentHandle = handle;
     // A terminal's output is stored raw (the log, terminal clients) and rendered for what a model reads.
     this.log = new OutputLog(opts.outputBufferBytes, opts.inlineOutputChars, {
       id: opts.id,
@@ -497,6 +504,22 @@ export class Execution {
       if (e instanceof RangeError) throw new ServerError('INVALID_INPUT', e.message);
       throw new ServerError('INVALID_STATE', `cannot resize execution ${this.id}: ${(e as Error).message}`, { state: this.state });
     }
+  }
+
+  /**
+   * The run is final (its record and logs on disk hold everything) and nothing it started is alive: keep only
+   * what `status` shows. The handle's closed pipes, child process object and cgroup holder go (a FinishedHandle
+   * keeps its description and last usage), and so do the inline head and tail: `saved` reads them from the
+   * record. The registry keeps 500 finished executions, each of which held all that. False (nothing done)
+   * while it runs or while something it started lives on.
+   */
+  retire(saved: () => SavedText): boolean {
+    if (this.phase !== 'exited' || this.log.retired || this.currentHandle.isAlive()) return false;
+    // Drops the window too (release): reads of its output come from the log files.
+    this.log.retire(saved);
+    this.currentHandle = new FinishedHandle(this.currentHandle);
+    this.pipes.length = 0;
+    return true;
   }
 
   /** Last-resort synchronous kill (process 'exit' handler). */

@@ -60,6 +60,13 @@ export interface OutputLogOptions {
   id?: string;
 }
 
+/** A finished run's inline output as its final record holds it (what viewOf shows once the log is retired). */
+export interface SavedText {
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+}
+
 /** A window chunk with bytes of its own: a slab's view must not outlive the chunk's place in the window. */
 function ownCopy(chunk: OutputChunk): OutputChunk {
   return new OutputChunk(chunk.seq, chunk.stream, Buffer.from(chunk.raw), chunk.bytes);
@@ -75,10 +82,13 @@ export class OutputLog {
   private heldBytes = 0;
   private lastSeq = 0;
   private readonly subscribers = new Set<OutputSubscriber>();
-  private readonly inline: Record<StreamName, InlineHeadTail>;
+  private inline: Record<StreamName, InlineHeadTail>;
+  /** Set by retire(): the inline output is read from the record, not kept here. */
+  private saved: (() => SavedText) | undefined;
   readonly bytes: Record<StreamName, number> = { stdout: 0, stderr: 0 };
   /** PTY only: turns stdout's raw terminal text into what a screen shows, for inline output. */
-  private readonly screen: TerminalText | undefined;
+  private screen: TerminalText | undefined;
+  private readonly terminal: boolean;
   private lastStream: StreamName = 'stdout';
   private isReleased = false;
 
@@ -91,6 +101,7 @@ export class OutputLog {
     this.inline = { stdout: new InlineHeadTail(half, 'stdout', options.id), stderr: new InlineHeadTail(half, 'stderr', options.id) };
     // No cursor reaches above a terminal's top line: that bounds what a redraw can still change.
     if (options.terminal) this.screen = new TerminalText({ maxHeldLines: Math.max(0, options.terminal.rows - 1) });
+    this.terminal = options.terminal !== undefined;
   }
 
   /** Bytes of output the window holds in memory now. */
@@ -119,9 +130,31 @@ export class OutputLog {
     this.inline.stderr.compact();
   }
 
+  /**
+   * Finished for good: release() plus the inline head and tail (up to inlineOutputChars per stream, 30,000
+   * by default) and the terminal screen leave memory; `saved` reads the inline output from the final record,
+   * which holds exactly what viewOf showed when it was written.
+   */
+  retire(saved: () => SavedText): void {
+    this.release();
+    this.saved = saved;
+    this.inline = { stdout: new InlineHeadTail(0, 'stdout', undefined), stderr: new InlineHeadTail(0, 'stderr', undefined) };
+    this.screen = undefined;
+  }
+
+  /** A retired log's inline output, read from the record (undefined while the log keeps it itself). */
+  savedText(): SavedText | undefined {
+    return this.saved?.();
+  }
+
+  /** True once retire() let the inline output go (it comes from the record). */
+  get retired(): boolean {
+    return this.saved !== undefined;
+  }
+
   /** True when stdout is a terminal's raw output (inline text is rendered). */
   get rendersTerminal(): boolean {
-    return this.screen !== undefined;
+    return this.terminal;
   }
 
   get seq(): number {
@@ -232,6 +265,11 @@ export class OutputLog {
   }
 
   inlineOutput(stream: StreamName): InlineOutput {
+    if (this.saved) {
+      // The record keeps the text and whether anything was left out, not the per-stream counts.
+      const saved = this.saved();
+      return { text: saved[stream], truncated: saved.truncated, omittedChars: 0, omitted: null };
+    }
     const inline = this.inline[stream].render();
     if (!this.screen || stream !== 'stdout') return inline;
     // Lines still on screen (a prompt, a progress bar being redrawn) are not in the head/tail yet.
@@ -241,6 +279,10 @@ export class OutputLog {
 
   /** The last non-empty line printed, as shown on screen: for a program waiting for input, its prompt. */
   lastLine(): string {
+    if (this.saved) {
+      const lines = this.saved()[this.lastStream].slice(-4_096).split(/\r?\n/).filter((l) => l.trim() !== '');
+      return (lines.at(-1) ?? '').slice(-400);
+    }
     if (this.screen && this.lastStream === 'stdout') return this.screen.lastLine() || this.inline.stdout.lastLine();
     return this.inline[this.lastStream].lastLine();
   }

@@ -21,6 +21,7 @@ import type { ExecutionJournal } from './execution-journal.js';
 import { ServerError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Execution } from '../processes/execution.js';
+import type { SavedText } from '../processes/output-log.js';
 import { shortId } from '../processes/execution-registry.js';
 import { viewOf } from '../processes/execution-view.js';
 import { matchId } from '../processes/id-lookup.js';
@@ -90,6 +91,17 @@ const BACKGROUND_BATCH = 16;
 /** Names per read of the directory listing (one trip to the thread pool each). */
 const LISTING_BUFFER = 1_024;
 
+/** Entries (or names) handled per turn of the event loop by the background load and retention. */
+const LOOP_SLICE = 5_000;
+
+/** Records taken off the index per retention slice (their files are then removed a few at a time). */
+const PRUNE_SLICE = 2_000;
+
+/** The index group of records whose execution is still in memory and not final (see RecordStore.index). */
+const LIVE_GROUP = '\0live';
+
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+
 function endedAtMsOf(r: { endedAt?: string | null }): number | null {
   const t = r.endedAt ? Date.parse(r.endedAt) : NaN;
   return Number.isFinite(t) ? t : null;
@@ -112,7 +124,8 @@ export interface HistoryState {
 
 export class RecordStore {
   readonly dir: string;
-  private readonly index = new RecordIndex<IndexEntry>();
+  /** Grouped by state (live ones apart: their state is their execution's): a filter on a rare state is cheap. */
+  private readonly index = new RecordIndex<IndexEntry>((e) => (e.live ? LIVE_GROUP : e.state));
   private readonly live = new Map<string, LiveRecord>();
   private readonly finishing = new Map<string, Promise<void>>();
   private dirError: string | null = null;
@@ -122,8 +135,10 @@ export class RecordStore {
   private loading = false;
   /** The background load (summaries, listing, crash cleanup, first prune); settled at once when there is none. */
   private loaded: Promise<void> = Promise.resolve();
-  /** Set by flush (shutdown): the background load stops at its next slice. */
+  /** Set by flush (shutdown): the background load and retention stop at their next slice. */
   private closing = false;
+  /** A retention pass is running (see prune). */
+  private pruning = false;
 
   constructor(
     dataDir: string,
@@ -182,15 +197,20 @@ export class RecordStore {
     const phase = (name: string) => (phaseMs[name] = Math.round(performance.now() - t0));
     const summaries = await readSummaries(join(this.dir, SUMMARIES_FILE));
     const fromFile: IndexEntry[] = [];
+    // In slices, like everything below that walks the whole history: 100,000 records walked in one turn
+    // (and the garbage collections such a turn sets off) stalled every client for seconds after a start.
+    let n = 0;
     for (const l of summaries?.byName.values() ?? []) {
-      fromFile.push({
-        ...l.s,
-        base: join(this.dir, l.n.slice(0, -RECORD_SUFFIX.length)),
-        logBytes: l.l,
-        live: false,
-        endedAtMs: l.e,
-        ...(l.x ? { saveErrors: l.x } : {}),
-      });
+      if (++n % LOOP_SLICE === 0) await yieldToLoop();
+      // The parsed summary becomes the entry itself (no copy of 100,000 objects), and its path is a plain
+      // concatenation: the directory is already normalised and a record's name holds no separator.
+      const e = l.s as IndexEntry;
+      e.base = `${this.dir}/${l.n.slice(0, -RECORD_SUFFIX.length)}`;
+      e.logBytes = l.l;
+      e.live = false;
+      e.endedAtMs = l.e;
+      if (l.x) e.saveErrors = l.x;
+      fromFile.push(e);
     }
     this.addLoaded(fromFile);
     phase('summaries');
@@ -203,10 +223,14 @@ export class RecordStore {
     phase('listing');
     if (this.closing) return;
     const onDisk = new Set<string>();
-    for (const n of names) if (n.endsWith(RECORD_SUFFIX)) onDisk.add(n);
+    for (const name of names) {
+      if (++n % LOOP_SLICE === 0) await yieldToLoop();
+      if (name.endsWith(RECORD_SUFFIX)) onDisk.add(name);
+    }
     // Named by the file but gone from disk (removed by hand, or by another server's retention).
     let removedByHand = 0;
     for (const [name, l] of summaries?.byName ?? []) {
+      if (++n % LOOP_SLICE === 0) await yieldToLoop();
       if (onDisk.has(name)) continue;
       const e = this.index.get(l.s.id);
       if (e && !e.live && basename(e.base) === name.slice(0, -RECORD_SUFFIX.length)) {
@@ -217,6 +241,7 @@ export class RecordStore {
     // On disk but not in the file, nor this server's: read one by one.
     const unread: string[] = [];
     for (const name of onDisk) {
+      if (++n % LOOP_SLICE === 0) await yieldToLoop();
       if (summaries?.byName.has(name)) continue;
       const id = name.slice(name.indexOf('_') + 1, -RECORD_SUFFIX.length);
       if (!this.index.get(id)) unread.push(name);
@@ -369,9 +394,35 @@ export class RecordStore {
     const unfollow = execution.log.follow(files);
     const live: LiveRecord = { execution, base, files, saveErrors, writes: Promise.resolve(), meta, unfollow };
     this.live.set(execution.id, live);
-    const entry: IndexEntry = { ...summarise(this.build(live)), base, logBytes: 0, live: true, endedAtMs: null };
+    const first = this.build(live);
+    const entry: IndexEntry = { ...summarise(first), base, logBytes: 0, live: true, endedAtMs: null };
     this.index.set(entry);
-    void this.queueWrite(live);
+    this.writeFirst(live, first);
+  }
+
+  /**
+   * The first record, synchronously (temp file renamed to the record's fresh name: no rename over a file,
+   * so no writeback starts). Called right after the spawn, while the command runs: asynchronously it took
+   * four thread-pool round trips, which on a busy machine often landed after a short command had ended,
+   * and the final record (written before execute answers) had to wait for it.
+   */
+  private writeFirst(live: LiveRecord, record: ExecutionRecord): void {
+    if (this.dirError) return;
+    const file = `${live.base}${RECORD_SUFFIX}`;
+    const tmp = `${file}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
+      renameSync(tmp, file);
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      this.recordWriteFailed(live, e as Error);
+    }
+  }
+
+  private recordWriteFailed(live: LiveRecord, e: Error): void {
+    if (live.saveErrors.some((m) => m.startsWith('record:'))) return;
+    this.logger.error({ execution: shortId(live.execution.id), err: e.message }, 'cannot write execution record');
+    live.saveErrors.push(`record: ${e.message}`);
   }
 
   private build(live: LiveRecord): ExecutionRecord {
@@ -402,10 +453,7 @@ export class RecordStore {
         const r = record ?? this.build(live);
         if (!record || !this.writeInPlace(live.base, r)) await this.writeAtomic(live.base, r);
       } catch (e) {
-        if (!live.saveErrors.some((m) => m.startsWith('record:'))) {
-          this.logger.error({ execution: shortId(live.execution.id), err: (e as Error).message }, 'cannot write execution record');
-          live.saveErrors.push(`record: ${(e as Error).message}`);
-        }
+        this.recordWriteFailed(live, e as Error);
       }
     });
     return live.writes;
@@ -549,55 +597,99 @@ export class RecordStore {
     await this.live.get(id)?.files.written();
   }
 
-  /** Resolves once the execution's final record is written (at once if it is not being finished). */
+  /** Resolves once the execution's final record is written (at once if it is not being finished). Never rejects. */
   async settled(id: string): Promise<void> {
-    await this.finishing.get(id);
+    await this.finishing.get(id)?.catch(() => undefined);
   }
 
   /**
    * Oldest first, while over maxRecords or maxLogBytes. Never a live execution's files, nor those of one
    * that ended less than retentionProtectMs ago: a follower reading with status cursors may still need
-   * them. Entries are taken off the index at once (so concurrent prunes never count them twice), then
-   * their files are removed, and what went is logged.
+   * them. Entries are taken off the index (so a record is never counted twice), then their files are
+   * removed, and what went is logged. One pass at a time: a pass already running sees the new totals
+   * at its next slice, so a prune asked for meanwhile returns at once.
    */
-  private async prune(): Promise<void> {
-    const { maxRecords, maxLogBytes, retentionProtectMs = 0 } = this.options;
+  private prune(): Promise<void> {
+    const { maxRecords, maxLogBytes } = this.options;
     // Until past records are in, the totals are not: the load prunes once at its end.
-    if (this.loading) return;
-    if (this.index.count <= maxRecords && this.index.logBytes <= maxLogBytes) return;
-    const now = Date.now();
-    const removed = this.index.removeWhere((e, totals) => {
-      if (totals.count <= maxRecords && totals.logBytes <= maxLogBytes) return 'stop';
+    if (this.loading || this.pruning) return Promise.resolve();
+    if (this.index.count <= maxRecords && this.index.logBytes <= maxLogBytes) return Promise.resolve();
+    this.pruning = true;
+    return this.prunePass().finally(() => (this.pruning = false));
+  }
+
+  private async prunePass(): Promise<void> {
+    const { maxRecords, maxLogBytes, retentionProtectMs = 0 } = this.options;
+    const verdict = (e: IndexEntry, totals: { count: number; logBytes: number }, now: number) => {
+      if (totals.count <= maxRecords && totals.logBytes <= maxLogBytes) return 'stop' as const;
       if (e.live) return false;
       return e.endedAtMs === null || now - e.endedAtMs >= retentionProtectMs;
-    });
-    if (removed.length === 0) return;
-    const bytes = removed.reduce((n, e) => n + e.logBytes, 0);
-    this.logger.info(
-      { removed: removed.length, logBytes: bytes, ids: removed.slice(0, 20).map((e) => shortId(e.id)), oldest: removed[0]!.startedAt },
-      `retention removed ${removed.length} record(s) and ${bytes} bytes of logs, oldest first`,
-    );
-    // A few at a time: 90,000 records over the limit are 360,000 files, and a flood of removals would hold
-    // the thread pool that running executions' record and log writes need.
-    const paths = removed.flatMap((e) => [`${e.base}${RECORD_SUFFIX}`, ...outputFileList(e.base)]);
-    for (let i = 0; i < paths.length; i += BACKGROUND_BATCH * 2) {
-      await Promise.all(paths.slice(i, i + BACKGROUND_BATCH * 2).map((p) => rm(p, { force: true }).catch(() => undefined)));
+    };
+    let slices = 0;
+    while (!this.closing) {
+      // A slice of the index at a time: 99,000 records over the limit taken off in one walk (with their
+      // 400,000 file names) held the event loop for over a second.
+      if (slices++ > 0) await yieldToLoop();
+      const now = Date.now();
+      const removed = this.index.removeWhere((e, totals) => verdict(e, totals, now), PRUNE_SLICE);
+      if (removed.length === 0) return;
+      let bytes = 0;
+      for (const e of removed) bytes += e.logBytes;
+      this.logger.info(
+        { removed: removed.length, logBytes: bytes, ids: removed.slice(0, 20).map((e) => shortId(e.id)), oldest: removed[0]!.startedAt },
+        `retention removed ${removed.length} record(s) and ${bytes} bytes of logs, oldest first`,
+      );
+      // A few at a time: 90,000 records over the limit are 360,000 files, and a flood of removals would hold
+      // the thread pool that running executions' record and log writes need. Shutdown does not wait for the
+      // rest: those records are still named by the summaries file, so the next start's retention finds them.
+      for (let i = 0; i < removed.length && !this.closing; i += BACKGROUND_BATCH / 2) {
+        const paths = removed.slice(i, i + BACKGROUND_BATCH / 2).flatMap((e) => [`${e.base}${RECORD_SUFFIX}`, ...outputFileList(e.base)]);
+        await Promise.all(paths.map((p) => rm(p, { force: true }).catch(() => undefined)));
+      }
     }
   }
 
-  /** History across restarts, newest first (the index is in start order: no sort, stops at the limit). */
+  /**
+   * History across restarts, newest first (the index is in start order: no sort, stops at the limit).
+   * With `state`, a state with few records is answered from its own entries (the index groups them), not by
+   * walking the whole history for them: at 100,000 records `state: "lost"` walked all of them (75-105 ms).
+   * `query` matches without building a lower-case copy of every command.
+   */
   list(filter: { state?: string; query?: string; limit?: number } = {}): RecordSummary[] {
-    const q = filter.query?.toLowerCase();
+    const limit = filter.limit ?? 50;
+    const q = filter.query === undefined || filter.query === '' ? undefined : filter.query.toLowerCase();
+    // Case-insensitive like comparing lower-case copies, without one copy per record per call.
+    const matches = q === undefined ? undefined : new RegExp(q.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'iu');
     const out: RecordSummary[] = [];
-    for (const e of this.index.newestFirst()) {
+    const visit = (e: IndexEntry): boolean => {
       const current = e.live ? this.liveSummary(e) : e;
-      if (filter.state && current.state !== filter.state) continue;
-      if (q && !current.command.toLowerCase().includes(q)) continue;
+      if (filter.state && current.state !== filter.state) return true;
+      if (matches && !matches.test(current.command)) return true;
       const { base: _b, logBytes: _l, live: _v, endedAtMs: _e, saveErrors: _s, ...summary } = current;
       out.push(summary);
-      if (out.length >= (filter.limit ?? 50)) break;
-    }
+      return out.length < limit;
+    };
+    const few = filter.state === undefined ? undefined : this.candidates(filter.state, limit);
+    if (few) {
+      for (const e of few) if (!visit(e)) break;
+    } else this.index.visitNewestFirst(visit);
     return out;
+  }
+
+  /**
+   * The entries, newest first, that may be in `state` (that state's own records and the live ones, whose state
+   * is their execution's), when sorting them is cheaper than walking the history until `limit` turn up;
+   * undefined when the walk is cheaper.
+   */
+  private candidates(state: string, limit: number): IndexEntry[] | undefined {
+    const own = this.index.groupSize(state);
+    const live = this.index.groupSize(LIVE_GROUP);
+    const few = own + live;
+    // A walk meets the state about once every count/few entries; sorting the group costs about few·log(few).
+    const walk = few === 0 ? Infinity : (limit * this.index.count) / few;
+    if (walk <= few * Math.log2(few + 2)) return undefined;
+    if (live === 0) return this.index.inGroup(state);
+    return [...this.index.inGroup(state), ...this.index.inGroup(LIVE_GROUP)].sort((a, b) => (a.base < b.base ? 1 : a.base > b.base ? -1 : 0));
   }
 
   private liveSummary(e: IndexEntry): IndexEntry {
@@ -642,6 +734,19 @@ export class RecordStore {
       return JSON.parse(readFileSync(`${base}${RECORD_SUFFIX}`, 'utf8')) as ExecutionRecord;
     } catch (e) {
       throw new ServerError('NOT_FOUND', `the record of ${idOrPrefix} cannot be read: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The inline output a final record holds (what a retired execution shows). When the record is gone
+   * (retention removed it) or unreadable: empty text marked truncated, with the reason in stderr's place.
+   */
+  savedText(id: string): SavedText {
+    try {
+      const r = this.read(id);
+      return { stdout: r.stdout, stderr: r.stderr, truncated: r.truncated };
+    } catch (e) {
+      return { stdout: '', stderr: `(the inline output of ${id} is no longer available: ${(e as Error).message})`, truncated: true };
     }
   }
 

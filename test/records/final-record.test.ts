@@ -1,10 +1,12 @@
 // The final record replaces the first one on disk: in place when it fits one page (no new inode), else by a
-// renamed temp file; either way the file on disk is one whole, valid, final record.
+// renamed temp file; either way the file on disk is one whole, valid, final record, written before execute
+// answers that the run finished.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import { spawnServer } from '../helpers/spawn-server.js';
 
 let server: TestServer | undefined;
 let dataDir: string | undefined;
@@ -68,5 +70,33 @@ describe('final record', () => {
     expect(record.stdout).toBe('y'.repeat(20_000));
     expect(readdirSync(join(dataDir, 'responses')).filter((f) => f.includes('.tmp-'))).toEqual([]);
     await client.close();
+  });
+
+  it('answers execute only once the final record and the output logs are on disk (the built server, another process)', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'cc-final-record-'));
+    const srv = await spawnServer(['--data-dir', dataDir]);
+    const client = await connectWs(srv.url);
+    try {
+      // Silent runs and runs with output, one after another: each answer is checked against the disk at once.
+      for (let i = 0; i < 20; i++) {
+        const args = i % 2 === 0 ? { argv: ['true'] } : { command: `echo run ${i}; echo err >&2` };
+        const r = structured(await callTool(client, 'execute', args));
+        expect(r).toMatchObject({ state: 'exited', exitCode: 0 });
+        const record = JSON.parse(readFileSync(recordFile(dataDir, r.id), 'utf8')) as {
+          state: string;
+          exitCode: number;
+          logs: { stdout: string; stderr: string };
+        };
+        expect(record).toMatchObject({ state: 'exited', exitCode: 0 });
+        if (i % 2 === 1) {
+          expect(readFileSync(record.logs.stdout, 'utf8')).toBe(`run ${i}\n`);
+          expect(readFileSync(record.logs.stderr, 'utf8')).toBe('err\n');
+        }
+      }
+    } finally {
+      await client.close();
+      srv.kill();
+      await srv.exited;
+    }
   });
 });

@@ -3,6 +3,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { numberedLines, readStdoutWithStatus } from '../helpers/numbered-output.js';
 import { callTool, structured, waitFor } from '../helpers/server.js';
@@ -15,6 +17,12 @@ const RUNS = 50;
 /** 2 MiB of numbered 64-byte lines per run. */
 const { command: COMMAND, expected: EXPECTED } = numberedLines(32_768);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** A full garbage collection on demand, in this test process only (the usual way without --expose-gc). */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
 
 /** The whole stdout of an execution through status cursors, every page served (from disk) with nothing evicted. */
 function readAll(c: Client, id: string): Promise<string> {
@@ -75,4 +83,59 @@ describe('finished output', () => {
     const s = structured(await callTool(fx.client, 'status', { id: r.id, sinceSeq: 0 }));
     expect((s.output.chunks as Array<{ data: string }>).map((ch) => ch.data).join('')).toContain('1000\n');
   });
+
+  it('lets a finished run whose processes are gone drop its pipes, child process and inline text, and still shows the same result', async () => {
+    await fx.serve();
+    const c = fx.client;
+    const engine = fx.server.engine;
+    const gc = collector();
+    // In the background so the handle's objects can be watched before the run ends.
+    const { id } = structured(await callTool(c, 'execute', { command: 'sleep 0.3; seq 1 30000; echo done >&2', background: true }));
+    const e = engine.executions.lookup(id)!;
+    const handle = new WeakRef(e.handle);
+    const pipe = new WeakRef(e.handle.stdout);
+    await waitFor(() => e.state === 'exited', 30_000, 'the run to end');
+    await engine.records.settled(id);
+    await waitFor(() => e.log.retired, 10_000, 'the run to be retired');
+    // Nothing but garbage holds them now.
+    await waitFor(
+      async () => {
+        gc();
+        await new Promise((r) => setImmediate(r));
+        return handle.deref() === undefined && pipe.deref() === undefined;
+      },
+      20_000,
+      'the handle and its pipe to be collected',
+    );
+    // What status shows is what the record says (and what the run showed), read from disk.
+    const status = structured(await callTool(c, 'status', { id }));
+    const record = engine.records.read(id);
+    expect(status.stdout).toBe(record.stdout);
+    expect(status.stderr).toBe('done\n');
+    expect(status.truncated).toBe(true);
+    expect(status.stdout.startsWith('1\n2\n3\n')).toBe(true);
+    expect(status.stdout.endsWith('29999\n30000\n')).toBe(true);
+    expect([status.exitCode, status.lingeringMembers, status.pid]).toEqual([0, 0, record.pid]);
+    // Still listed for its session, and a signal finds nothing to reach.
+    const listed = structured(await callTool(c, 'status', {})).executions as Array<{ id: string; state: string }>;
+    expect(listed.find((x) => x.id === id)?.state).toBe('exited');
+    const signal = await callTool(c, 'control', { id, action: 'signal', signal: 'SIGTERM' });
+    expect(signal.isError).toBe(true);
+  }, 60_000);
+
+  it('keeps the handle of a finished run whose leader left a process running, which control can still kill', async () => {
+    await fx.serve();
+    const c = fx.client;
+    const engine = fx.server.engine;
+    const r = structured(await callTool(c, 'execute', { command: 'sleep 30 >/dev/null 2>&1 & echo started' }));
+    expect(r.stdout).toBe('started\n');
+    const e = engine.executions.lookup(r.id)!;
+    await engine.records.settled(r.id);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(e.log.retired).toBe(false);
+    expect(structured(await callTool(c, 'status', { id: r.id })).lingeringMembers).toBe(1);
+    const killed = await callTool(c, 'control', { id: r.id, action: 'kill' });
+    expect(killed.isError).toBeFalsy();
+    await waitFor(() => !e.hasLiveProcesses(), 10_000, 'the lingering sleep to be gone');
+  }, 60_000);
 });

@@ -89,4 +89,35 @@ describe('RecordIndex', () => {
     check();
     expect(index.withPrefix('', 7)).toHaveLength(7);
   });
+
+  it('keeps its groups exact through inserts, replacements, deletes, merges and removal in slices, and lists a group newest first', () => {
+    type G = ReturnType<typeof entry> & { group: string };
+    const index = new RecordIndex<G>((e) => e.group);
+    const g = (id: string, base: string, group: string): G => ({ ...entry(id, base), group });
+    const scan = (group: string) => [...index.newestFirst()].filter((e) => e.group === group).map((e) => e.id);
+    const check = () => {
+      for (const group of ['a', 'b', 'c', 'none']) {
+        expect(index.inGroup(group).map((e) => e.id)).toEqual(scan(group));
+        expect(index.groupSize(group)).toBe(scan(group).length);
+      }
+    };
+    for (let i = 0; i < 60; i++) index.set(g(`n${i}`, `1${String(i).padStart(3, '0')}`, i % 10 === 0 ? 'b' : 'a'));
+    check();
+    index.set(g('n3', '1003', 'c')); // a state change replaces the entry
+    check();
+    index.addSorted(Array.from({ length: 30 }, (_, i) => g(`o${i}`, `0${String(i).padStart(3, '0')}`, i % 3 === 0 ? 'c' : 'a')));
+    check();
+    index.addSorted([g('mid', '1030x', 'b')]); // after this run's first entry: a merge
+    check();
+    index.delete('n10');
+    check();
+    // At most 7 per call, oldest first, skipping what must stay; what follows keeps its order.
+    const removed = index.removeWhere((e) => e.group !== 'c', 7);
+    expect(removed.map((e) => e.id)).toEqual(['o1', 'o2', 'o4', 'o5', 'o7', 'o8', 'o10']);
+    expect(index.inOrder().slice(0, 5).map((e) => e.id)).toEqual(['o0', 'o3', 'o6', 'o9', 'o11']);
+    check();
+    while (index.removeWhere((e, totals) => (totals.count <= 20 ? 'stop' : e.group !== 'c'), 7).length > 0) check();
+    expect(index.count).toBe(20);
+    check();
+  });
 });

@@ -193,6 +193,16 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
         perGiB('relayFile', 'serverCpuMs'),
       ),
       {
+        ...info(
+          'stream-raw-client-cpu',
+          "raw MCP client CPU per GiB (vs the relay's client)",
+          's',
+          perGiB('raw', 'clientCpuMs'),
+          perGiB('relayFile', 'clientCpuMs'),
+        ),
+        note: 'both clients JSON.parse every message and count its text; near 1x says the share compares the servers, not the clients',
+      },
+      {
         id: 'stream-notification-size',
         figure: 'largest stdout output in one progress notification',
         unit: 'bytes',

@@ -44,6 +44,21 @@ describe('progressFrame', () => {
     expect(frame.equals(exact(message))).toBe(true);
   });
 
+  it('escapes every ASCII byte as JSON.stringify does, wherever it falls in a 4-byte word and at the very end', () => {
+    const ascii = Buffer.from(Array.from({ length: 128 }, (_, c) => c));
+    // Clean runs of 1 to 7 bytes between the bytes that need escaping move them across word edges; odd starts
+    // (a part sliced out of a larger buffer) and lengths leave 1 to 3 bytes after the last whole word.
+    const text = Array.from(ascii, (c, i) => `${'ab c'.repeat(2).slice(0, 1 + (i % 7))}${String.fromCharCode(c)}`).join('');
+    const whole = Buffer.from(`!${text}`, 'utf8');
+    for (let start = 1; start <= 4; start++) {
+      for (const end of [whole.length, whole.length - 1, whole.length - 2, whole.length - 3]) {
+        const part = whole.subarray(start, end);
+        const frame = progressFrame(FIELDS, [part]);
+        expect(frame.equals(exact(part.toString('utf8')))).toBe(true);
+      }
+    }
+  });
+
   it('writes an empty message as "" whether it has no parts or only empty ones', () => {
     for (const parts of [[], [''], [Buffer.alloc(0)]]) {
       const frame = progressFrame(FIELDS, parts);

@@ -28,7 +28,9 @@ export function chooseContainment(setting: Config['containment'], dataDir: strin
   const found = CgroupTree.detect(dataDir, sources);
   if (found.ok) {
     const how = setting === 'cgroup' ? 'configured' : 'detected';
-    return { mode: 'cgroup', reason: `${how}: one cgroup v2 per execution under ${found.tree.serverDir}`, tree: found.tree };
+    // Said once at start: without forkInto every command costs one more exec (docs/containment.md).
+    const entry = found.tree.forkIntoProblem ? `; commands enter through a shell (${found.tree.forkIntoProblem})` : '';
+    return { mode: 'cgroup', reason: `${how}: one cgroup v2 per execution under ${found.tree.serverDir}${entry}`, tree: found.tree };
   }
   if (setting === 'cgroup') {
     throw new ContainmentUnavailableError(`containment "cgroup" is not available: ${found.reason}`);

@@ -86,7 +86,7 @@ describe.skipIf(!modes.includes('cgroup'))('commands forked into their cgroup', 
     expect(readFileSync('/proc/self/cgroup', 'utf8')).toBe(home);
     // The server's level holds one cgroup per execution; earlier runs' are removed once they are gone.
     const reason = server.engine.backend.capabilities().containment.reason;
-    const serverDir = /under (\S+)$/.exec(reason)?.[1] ?? '';
+    const serverDir = /under ([^\s;]+)/.exec(reason)?.[1] ?? '';
     expect(existsSync(serverDir)).toBe(true);
     const executionDirs = () => readdirSync(serverDir, { withFileTypes: true }).filter((e) => e.isDirectory());
     expect(await eventually(() => executionDirs().length === 0)).toBe(true);

@@ -77,8 +77,9 @@ export async function serve(argv: string[]): Promise<void> {
   // Last resort: whatever ends this process, no group we started survives it and no record stays 'running'.
   process.on('exit', () => engine.stopNow());
   process.on('uncaughtException', (err) => {
-    // Node emits a spawn's EMFILE/ENFILE on the ChildProcess a tick after spawn() returned, and execa has
-    // already given that object up (the request was refused with RESOURCE_EXHAUSTED): nothing is broken.
+    // Node emits a spawn's EMFILE/ENFILE on the ChildProcess a tick after spawn() returned. Our own spawns
+    // wait for that 'error' (the request gets RESOURCE_EXHAUSTED, a hook run fails); one a dependency starts
+    // without listening must not take the server down either: nothing is broken.
     if (isSpawnFdExhaustion(err)) {
       logger.warn({ err: err.message }, 'a spawn failed for lack of file descriptors; that request was refused, the server carries on');
       return;

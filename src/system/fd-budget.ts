@@ -76,10 +76,7 @@ export function deriveMaxExecutions(softLimit: number, maxSessions: number): num
 /** Whether an error from spawning a child means this process ran out of file descriptors. */
 export function isFdExhaustion(e: unknown): boolean {
   const err = e as NodeJS.ErrnoException | undefined;
-  if (err?.code === 'EMFILE' || err?.code === 'ENFILE') return true;
-  // Node returns from spawn() at EMFILE before it sets up `stdio`, and execa then fails reading it: the
-  // only trace of that EMFILE on the synchronous path (the ChildProcess's own 'error' comes a tick later).
-  return err instanceof TypeError && /stdio is not iterable/.test(err.message);
+  return err?.code === 'EMFILE' || err?.code === 'ENFILE';
 }
 
 /** The refusal a request gets when descriptors are short: one stable code, with the figures. */

@@ -36,12 +36,14 @@ const COMMANDS: Record<Shape, (bytes: number) => string> = {
 
 /** A kind of slow client: which transport it reads, as which bench role, and how its rows are named. */
 interface Reader {
-  key: 'ws' | 'http';
+  key: 'ws' | 'http' | 'legacy';
   role: string;
   /** Prefix of the row ids (the WebSocket rows keep their historic ids). */
   idPrefix: string;
   /** Appended to the figure: which transport the reader is on. */
   label: string;
+  /** Share of BENCH_SLOW_MIB this reader is sent (the original protocol is one message per line: slower to run). */
+  share: number;
   args(serverUrl: string, command: string, cycle: { readMs: number; pausedMs: number }): Record<string, unknown>;
 }
 
@@ -51,6 +53,7 @@ const READERS: Reader[] = [
     role: 'raw-mcp-client',
     idPrefix: 'slow-reader-rss',
     label: '',
+    share: 1,
     args: (url, command, cycle) => ({ url, command, bytesPerSecond: 0, cycle }),
   },
   {
@@ -58,7 +61,16 @@ const READERS: Reader[] = [
     role: 'sse-mcp-client',
     idPrefix: 'slow-reader-rss-http',
     label: ' on Streamable HTTP (SSE)',
+    share: 1,
     args: (url, command, cycle) => ({ url: url.replace(/^ws:/, 'http:').replace(/\/ws\/mcp$/, '/mcp'), command, cycle }),
+  },
+  {
+    key: 'legacy',
+    role: 'legacy-client',
+    idPrefix: 'slow-reader-rss-legacy',
+    label: ' on the original protocol',
+    share: 1 / 4,
+    args: (url, command, cycle) => ({ url, command, cycle }),
   },
 ];
 
@@ -139,7 +151,7 @@ function selectedShapes(): Shape[] {
   return all.filter(([key]) => wanted.includes(key)).map(([, shape]) => shape);
 }
 
-/** BENCH_SLOW_TRANSPORTS picks the readers (comma-separated: ws, http); default all. */
+/** BENCH_SLOW_TRANSPORTS picks the readers (comma-separated: ws, http, legacy); default all. */
 function selectedReaders(): Reader[] {
   const raw = process.env.BENCH_SLOW_TRANSPORTS;
   if (raw === undefined || raw.trim() === '') return READERS;
@@ -152,7 +164,8 @@ export async function benchSlowReaderRss(ctx: BenchContext, opts: SlowReaderOpti
   for (const reader of selectedReaders()) {
     for (const shape of selectedShapes()) {
       // Each NUL is 6 bytes on the wire (\u0000): a sixth of the output moves about as many bytes.
-      rows.push(await measureShape(ctx, opts, reader, shape, shape === 'NUL bytes' ? opts.mib / 6 : opts.mib));
+      const mib = opts.mib * reader.share;
+      rows.push(await measureShape(ctx, opts, reader, shape, shape === 'NUL bytes' ? mib / 6 : mib));
     }
   }
   return rows;

@@ -192,7 +192,9 @@ export const ConfigSchema = z
       .number()
       .int()
       .min(64 * KIB)
-      .default(16 * MIB)
+      // 1 Mi, not more: a line is held whole up to this (twice, while joined), and to a slow reader a 16 Mi one
+      // cost +112 MiB of RSS; longer lines still arrive, in parts (docs/original-protocol.md).
+      .default(1 * MIB)
       .describe('Original-protocol connections: longest line held whole per stream; a longer one is sent in several chunked parts'),
 
     loadCpuThreshold: z.number().min(0).max(100).default(14).describe('CPU % above which the machine counts as loaded'),

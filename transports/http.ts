@@ -166,7 +166,7 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
         maxSessions: config.maxSessions,
       });
     }
-    wss.handleUpgrade(req, socket, head, (ws) => (legacy ? serveLegacyConnection(engine, ws) : void accept(ws, req)));
+    wss.handleUpgrade(req, socket, head, (ws) => (legacy ? serveLegacyConnection(engine, ws, socket) : void accept(ws, req)));
   });
 
   async function accept(ws: WebSocket, req: IncomingMessage): Promise<void> {

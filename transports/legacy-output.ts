@@ -24,8 +24,16 @@ export interface LegacyOutputOptions {
   chunkChars?: number;
   /** The connection's flow meter: while it is full, the execution stops reading the child's pipes. */
   flow: FlowMeter;
-  emit(params: ProcessOutputParams): void;
+  /** Hand notifications to the connection, in order; a batch is at most BATCH_CHARS of data (or one chunk). */
+  emit(batch: readonly ProcessOutputParams[]): void;
 }
+
+/**
+ * Characters of output handed to the connection at once. Why: a line is one notification, so short lines
+ * are many; batched they are framed and written together (LegacyFrameWriter). Small enough that the flow
+ * meter is checked often (a batch is about this many bytes on the wire, a few times that when escaped).
+ */
+const BATCH_CHARS = 32 * 1024;
 
 /**
  * Split `text` into pieces of at most `max` code units, never between the two halves of a
@@ -89,12 +97,13 @@ export class LegacyOutputSubscriber extends FlowSubscriber {
       const nl = text.indexOf('\n', start);
       if (nl === -1) {
         this.hold(chunk.stream, text.slice(start));
-        return;
+        break;
       }
       this.hold(chunk.stream, text.slice(start, nl + 1));
       this.emitLine(chunk.stream, false);
       start = nl + 1;
     }
+    this.pump();
   }
 
   /**
@@ -106,6 +115,7 @@ export class LegacyOutputSubscriber extends FlowSubscriber {
     if (this.closed) return this.sent;
     this.emitLine('stdout', false);
     this.emitLine('stderr', false);
+    this.pump();
     this.closed = true;
     this.unsubscribe?.();
     return this.sent;
@@ -141,13 +151,19 @@ export class LegacyOutputSubscriber extends FlowSubscriber {
         });
         return;
       }
-      this.opts.emit(this.queue.shift()!);
+      let count = 0;
+      let chars = 0;
+      while (count < this.queue.length && (count === 0 || chars + this.queue[count]!.data.length <= BATCH_CHARS)) {
+        chars += this.queue[count]!.data.length;
+        count++;
+      }
+      this.opts.emit(this.queue.splice(0, count));
     }
   }
 
+  /** Queue a notification; write() and close() hand the queue on (pump) once the chunk is split into lines. */
   private send(params: ProcessOutputParams): void {
     this.queue.push(params);
-    this.pump();
   }
 
   private hold(stream: StreamName, piece: string): void {

@@ -1,12 +1,19 @@
 // The original protocol's frames on one `ws` connection: text in, JSON out, liveness pings; every frame sent is metered.
+import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { MeteredTransport } from './attach-session.js';
 import { FrameGovernor, type FrameGovernorOptions } from './frame-governor.js';
+import { LegacyFrameWriter, type JsonPieces } from './legacy-frame-writer.js';
 import { SESSION_CLOSE_FRAMES } from './websocket.js';
 
 export interface LegacyTransportOptions extends FrameGovernorOptions {
   /** Protocol-level ping interval; a peer that misses one pong is terminated (no close frame, so no code at all). */
   pingIntervalMs: number;
+  /**
+   * The upgraded socket `ws` runs on (per-message deflate off): batches of messages are framed into it
+   * directly (see LegacyFrameWriter). Without it, sendBatch sends message by message through `ws`.
+   */
+  socket?: Duplex;
 }
 
 export class LegacyTransport implements MeteredTransport {
@@ -21,6 +28,7 @@ export class LegacyTransport implements MeteredTransport {
   private closeFired = false;
   /** The same bounds as an MCP connection's: frames read per second, error replies before a 1008 close. */
   private readonly governor: FrameGovernor;
+  private readonly batches: LegacyFrameWriter | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -35,6 +43,7 @@ export class LegacyTransport implements MeteredTransport {
       },
       () => this.close(SESSION_CLOSE_FRAMES.flood.code, SESSION_CLOSE_FRAMES.flood.text),
     );
+    this.batches = options.socket && new LegacyFrameWriter(options.socket, (bytes, written) => this.onframe?.(bytes, written));
   }
 
   get open(): boolean {
@@ -62,11 +71,26 @@ export class LegacyTransport implements MeteredTransport {
   /** Send one JSON-RPC message; resolves once `ws` has written it (never rejects: a closed peer just misses it). */
   send(message: unknown): Promise<void> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve();
-    const text = JSON.stringify(message);
-    const written = new Promise<void>((resolve) => this.ws.send(text, () => resolve()));
-    this.onframe?.(Buffer.byteLength(text), written);
+    const written = this.sendText(JSON.stringify(message));
     if (typeof message === 'object' && message !== null && 'error' in message) this.governor.countError();
     return written;
+  }
+
+  private sendText(text: string): Promise<void> {
+    const written = new Promise<void>((resolve) => this.ws.send(text, () => resolve()));
+    this.onframe?.(Buffer.byteLength(text), written);
+    return written;
+  }
+
+  /**
+   * Send several messages (output notifications, each as pieces of JSON text) in order, framed together
+   * where the socket is known; resolves once all are written (never rejects: a closed peer just misses them).
+   * Metered like send().
+   */
+  sendBatch(messages: readonly JsonPieces[]): Promise<void> {
+    if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve();
+    if (this.batches) return this.batches.write(messages);
+    return Promise.all(messages.map((m) => this.sendText(m.join('')))).then(() => undefined);
   }
 
   close(code: number, reason: string): void {

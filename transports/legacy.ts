@@ -1,5 +1,6 @@
 // The original service's JSON-RPC protocol on a WebSocket that offered no subprotocol: same engine, limits and sessions as MCP.
 import { constants as osConstants } from 'node:os';
+import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import { z } from 'zod';
 import { ServerError } from '../src/errors.js';
@@ -13,6 +14,7 @@ import { attachSession } from './attach-session.js';
 import type { Engine } from './context.js';
 import { toLegacyError, type LegacyError } from './legacy-errors.js';
 import { LegacyOutputSubscriber, type ProcessOutputParams } from './legacy-output.js';
+import { MAX_PIECE_BYTES, type JsonPieces } from './legacy-frame-writer.js';
 import { LegacyTransport } from './legacy-transport.js';
 import { SESSION_CLOSE_FRAMES } from './websocket.js';
 
@@ -64,11 +66,55 @@ function legacyExitCode(exitCode: number | null, signal: string | null): number 
   return number === undefined ? null : -number;
 }
 
+/**
+ * One `process.output` notification as pieces of JSON text (see JsonPieces): the same message as
+ * `{jsonrpc, method, params: {...params, id}}` serialised, with only the output text escaped on its own.
+ * Why: a notification per line is many notifications; this builds one string per line, not a message object
+ * and its whole serialisation (less garbage, fewer scavenges promoting what a slow reader holds).
+ */
+function outputPieces(o: ProcessOutputParams, idJson: string, wholeLineTail: string): JsonPieces {
+  const tail =
+    !o.truncated && o.chunk_index === null
+      ? wholeLineTail
+      : `,"truncated":${o.truncated},"chunk_index":${o.chunk_index},"total_chunks":${o.total_chunks},"id":${idJson}}}`;
+  return [OUTPUT_HEADS[o.type], ...escapedPieces(o.data), tail];
+}
+
+/**
+ * Characters escaped at a time: at most six bytes each once escaped (a NUL is \u0000), so every piece fits
+ * a frame buffer (MAX_PIECE_BYTES) and stays a young string (a 64 Ki-character chunk escaped whole was a
+ * 393 KiB string in V8's large-object space, freed only by a full GC).
+ */
+const ESCAPE_PIECE_CHARS = Math.floor(MAX_PIECE_BYTES / 6);
+
+/** `JSON.stringify(text)` as pieces (quotes included), never splitting a surrogate pair. */
+function escapedPieces(text: string): string[] {
+  if (text.length <= ESCAPE_PIECE_CHARS) return [JSON.stringify(text)];
+  const pieces = ['"'];
+  for (let start = 0; start < text.length;) {
+    let end = Math.min(text.length, start + ESCAPE_PIECE_CHARS);
+    const code = text.charCodeAt(end - 1);
+    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--;
+    const quoted = JSON.stringify(text.slice(start, end));
+    pieces.push(quoted.slice(1, -1));
+    start = end;
+  }
+  pieces.push('"');
+  return pieces;
+}
+
+/** What precedes the output text in a `process.output` notification, per stream. */
+const OUTPUT_HEADS = {
+  stdout: '{"jsonrpc":"2.0","method":"process.output","params":{"type":"stdout","data":',
+  stderr: '{"jsonrpc":"2.0","method":"process.output","params":{"type":"stderr","data":',
+} as const;
+
 /** Serve one original-protocol connection until it closes. */
-export async function serveLegacyConnection(engine: Engine, ws: WebSocket): Promise<void> {
+export async function serveLegacyConnection(engine: Engine, ws: WebSocket, socket?: Duplex): Promise<void> {
   const { config, logger } = engine;
   const transport = new LegacyTransport(ws, {
     pingIntervalMs: config.pingIntervalMs,
+    ...(socket ? { socket } : {}),
     framesPerSecond: config.wsFramesPerSecond,
     errorBudget: config.wsErrorBudget,
     onflood: () => logger.warn({ protocol: 'original', budget: config.wsErrorBudget }, 'closing a connection that floods errors'),
@@ -139,6 +185,10 @@ class LegacyConnection {
   /** Send one JSON-RPC message (metered by the transport until written). */
   private send(message: unknown): void {
     void this.transport.send(message);
+  }
+
+  private sendBatch(messages: readonly JsonPieces[]): void {
+    void this.transport.sendBatch(messages);
   }
 
   private notify(method: string, params: Params): void {
@@ -244,10 +294,12 @@ class LegacyConnection {
       return;
     }
     const { pid, pgid } = execution.handle.describe();
+    const idJson = JSON.stringify(execution.id);
+    const wholeLineTail = `,"truncated":false,"chunk_index":null,"total_chunks":null,"id":${idJson}}}`;
     const output = new LegacyOutputSubscriber({
       maxLineChars: this.engine.config.legacyMaxLineChars,
       flow: this.session.flow,
-      emit: (o: ProcessOutputParams) => this.notify('process.output', { ...o, id: execution.id }),
+      emit: (batch: readonly ProcessOutputParams[]) => this.sendBatch(batch.map((o) => outputPieces(o, idJson, wholeLineTail))),
     });
     this.executions.push({ execution, output, seq });
     this.respond(id, { status: 'started', pid, pgid, id: execution.id });

@@ -173,8 +173,8 @@ describe('original protocol: execute and output', () => {
     expect(client.lines(id)).toEqual([{ type: 'stdout', text: `${pattern(100_000)}\n`, parts: 2, continues: false }]);
   });
 
-  it('delivers a 9 MiB line whole and in order, followed by the next line', async () => {
-    const client = await connect();
+  it('delivers a 9 MiB line whole and in order, followed by the next line, when legacyMaxLineChars allows it', async () => {
+    const client = await connect({ legacyMaxLineChars: 16 * 1024 * 1024 });
     const n = 9 * 1024 * 1024;
     const { id } = await execute(client, { command: `${longLineCommand(n)}; echo after` });
     await completed(client, id, 60_000);
@@ -227,7 +227,7 @@ describe('original protocol: execute and output', () => {
   });
 
   it('sends a long line held whole as fast as the client reads, not all at once, and completes after its last chunk', async () => {
-    const client = await connect({ highWaterBytes: 256 * 1024, lowWaterBytes: 64 * 1024 });
+    const client = await connect({ highWaterBytes: 256 * 1024, lowWaterBytes: 64 * 1024, legacyMaxLineChars: 16 * 1024 * 1024 });
     const n = 8 * 1024 * 1024; // held whole (under legacyMaxLineChars), then 128 chunks
     const socket = (client.ws as unknown as { _socket: import('node:net').Socket })._socket;
     // The child prints once the client has stopped reading.

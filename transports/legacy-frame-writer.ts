@@ -1,0 +1,123 @@
+// Writes many small JSON messages as WebSocket text frames, framed by us into pooled buffers, one socket write per buffer.
+import type { Duplex } from 'node:stream';
+import { FramePool } from '../tools/frame-pool.js';
+
+/**
+ * Size of each pooled buffer: a batch of frames is written in pieces of at most this many bytes. Room for
+ * one whole chunk of a long ASCII line (65,536 characters) and its envelope, so that case is pooled too.
+ */
+const SLAB_BYTES = 80 * 1024;
+/** Empty buffers kept (enough for the default high-water mark in flight). */
+const MAX_FREE_SLABS = 8;
+/** Largest piece of JSON text write() takes: it must fit in one empty buffer. */
+export const MAX_PIECE_BYTES = SLAB_BYTES - 16 * 1024;
+/** Longest header of an unmasked server frame: 2 bytes, plus 8 for a 64-bit length. */
+const MAX_HEADER_BYTES = 10;
+/** FIN + text opcode: every frame is one whole message. */
+const FIN_TEXT = 0x81;
+
+/** Called for every buffer written: its size, and a promise that settles once it is written. */
+export type BatchMeter = (bytes: number, written: Promise<unknown>) => void;
+
+/**
+ * One message as pieces of JSON text whose concatenation is the message (e.g. a constant envelope around
+ * one escaped string): written piece by piece, so the whole message never exists as one string.
+ */
+export type JsonPieces = readonly string[];
+
+/**
+ * Why: the original protocol sends one notification per output line, so 64 MiB of short lines is about
+ * 800,000 messages. Handed to `ws` one by one, each queued message (its JSON string, its header, its
+ * callback and write request) outlived a scavenge while the reader paused and was promoted: +72 to
+ * +86 MiB of old space on Node 20 before a full GC. Here a batch of messages is framed straight into a
+ * reused buffer outside V8's heap and written with one callback: what waits for a slow reader is a few
+ * buffers, not hundreds of thousands of small objects.
+ *
+ * Frames go to the upgraded socket itself, in order with `ws`'s own writes (with per-message deflate off,
+ * `ws` writes each frame synchronously too). The caller checks the connection is open.
+ */
+export class LegacyFrameWriter {
+  private readonly pool = new FramePool(SLAB_BYTES, MAX_FREE_SLABS);
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly meter: BatchMeter,
+  ) {}
+
+  /**
+   * Frame `messages` and write them, in order; resolves once all are written or the socket is gone. A frame
+   * larger than what is left of a buffer continues in the next one (the socket sees one byte stream), so
+   * every byte goes through pooled memory; each piece must fit in one empty buffer (MAX_PIECE_BYTES).
+   */
+  write(messages: readonly JsonPieces[]): Promise<void> {
+    let slab: Buffer | undefined;
+    let used = 0;
+    let payload = 0;
+    let last: Promise<void> = Promise.resolve();
+    const flush = () => {
+      if (slab === undefined || used === 0) return;
+      last = this.writeBuffer(slab.subarray(0, used), slab, payload);
+      slab = undefined;
+      used = 0;
+      payload = 0;
+    };
+    /** Room for `bytes` more in the current buffer (a new one when it is full). */
+    const room = (bytes: number): Buffer => {
+      if (slab !== undefined && used + bytes > SLAB_BYTES) flush();
+      return (slab ??= this.pool.take(SLAB_BYTES));
+    };
+    for (const pieces of messages) {
+      const sizes = pieces.map((piece) => Buffer.byteLength(piece));
+      let length = 0;
+      for (const n of sizes) {
+        if (n > MAX_PIECE_BYTES) throw new Error(`legacy frame: a piece of ${n} bytes is over ${MAX_PIECE_BYTES}`);
+        length += n;
+      }
+      // A whole frame that fits stays in one buffer; a larger one starts in a fresh buffer.
+      room(headerBytes(length) + Math.min(length, SLAB_BYTES - MAX_HEADER_BYTES));
+      used = writeHeader(slab!, used, length);
+      pieces.forEach((piece, i) => {
+        const target = room(sizes[i]!);
+        used += target.write(piece, used, 'utf8');
+        payload += sizes[i]!;
+      });
+    }
+    flush();
+    return last;
+  }
+
+  /** Metered as its messages' bytes (`payload`), like every other frame of the connection (`ws` headers are not counted). */
+  private writeBuffer(bytes: Buffer, slab: Buffer, payload: number): Promise<void> {
+    const written = new Promise<void>((resolve) => {
+      if (this.socket.destroyed || !this.socket.writable) return resolve();
+      // Once written, the memory serves the next batch; on an error the socket is gone and nobody reads it.
+      this.socket.write(bytes, () => {
+        this.pool.give(slab);
+        resolve();
+      });
+    });
+    this.meter(payload, written);
+    return written;
+  }
+}
+
+function headerBytes(length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : MAX_HEADER_BYTES;
+}
+
+/** Write the header of an unmasked text frame of `length` payload bytes at `offset`; returns the payload's offset. */
+function writeHeader(buffer: Buffer, offset: number, length: number): number {
+  buffer[offset] = FIN_TEXT;
+  if (length < 126) {
+    buffer[offset + 1] = length;
+    return offset + 2;
+  }
+  if (length < 65_536) {
+    buffer[offset + 1] = 126;
+    buffer.writeUInt16BE(length, offset + 2);
+    return offset + 4;
+  }
+  buffer[offset + 1] = 127;
+  buffer.writeBigUInt64BE(BigInt(length), offset + 2);
+  return offset + MAX_HEADER_BYTES;
+}

@@ -177,10 +177,14 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     // Record and logs final: the output window leaves memory, reads of this run come from disk (issue 18.3),
     // and once nothing it started is alive, so do its handle and inline output (a member left running keeps
     // them: it is still ours to signal).
-    void finished.then(() => {
-      if (!records.complete(e.id)) return;
-      if (!e.retire(() => records.savedText(e.id))) e.log.release();
-    });
+    // A macrotask later: the execute call waiting for this record builds its result from memory first
+    // (after retire, the inline text is read back from the record).
+    void finished.then(() =>
+      setImmediate(() => {
+        if (!records.complete(e.id)) return;
+        if (!e.retire(() => records.savedText(e.id))) e.log.release();
+      }),
+    );
   });
   const sessions = new SessionRegistry(
     executions,

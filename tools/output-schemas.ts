@@ -241,6 +241,10 @@ export const StatusOutputSchema = eitherOf(
     historyLoading: z
       .boolean()
       .describe('scope "history": true for a moment after a start, while past records are still being read (older runs may be missing)'),
+    historyMore: obj({
+      before: z.string().describe('Pass as `before` to search the records older than this one'),
+      scanned: z.number().int().describe('Records looked at by this call'),
+    }).describe('scope "history" with `query`: the search stopped at its budget before the oldest record'),
   },
   [
     ['id', 'state', 'output'],

@@ -17,6 +17,8 @@ const MAX_PATTERN_CHARS = 1_000;
 const MAX_CONTEXT_LINES = 20;
 const DEFAULT_MATCHES = 100;
 const MAX_MATCHES = 1_000;
+/** Records a history `query` looks at per call: a text search over 100,000 of them took 30-100 ms on the event loop. */
+const HISTORY_QUERY_SCAN = 20_000;
 
 export const StatusInputShape = {
   id: z
@@ -100,6 +102,14 @@ export const StatusInputShape = {
     .max(1000)
     .optional()
     .describe('With scope "history": at most this many records (default 50), newest first.'),
+  before: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'With scope "history": only records that started before this one (an id or unique prefix). A `query` search looks at ' +
+        `${HISTORY_QUERY_SCAN.toLocaleString('en')} records per call: pass \`historyMore.before\` here to search older ones.`,
+    ),
 };
 
 type StatusInput = z.infer<z.ZodObject<typeof StatusInputShape>>;
@@ -199,14 +209,19 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
     sandbox: deps.executions.sandboxSummary(),
     containment: deps.executions.containment,
   };
-  const list =
+  const page =
     scope === 'history'
-      ? deps.records.list({
+      ? deps.records.listPage({
           ...(input.state !== undefined ? { state: input.state } : {}),
           ...(input.query !== undefined ? { query: input.query } : {}),
           ...(input.limit !== undefined ? { limit: input.limit } : {}),
+          ...(input.before !== undefined ? { before: input.before } : {}),
+          scanBudget: HISTORY_QUERY_SCAN,
         })
-      : deps.executions.list(scope === 'all' ? {} : { sessionId: deps.session.id }).map((e) => {
+      : undefined;
+  const list = page
+    ? page.records
+    : deps.executions.list(scope === 'all' ? {} : { sessionId: deps.session.id }).map((e) => {
           const s = e.snapshot();
           return {
             id: s.id,
@@ -240,15 +255,22 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
   const load = server.load;
   // Right after a start, past records are still being read (in the background): say so, never a silently short list.
   const history = scope === 'history' ? deps.records.historyState() : undefined;
-  const loadingLine = history?.loading
-    ? `\nhistory still loading (${history.records} records so far): older runs may be missing; ask again shortly`
-    : '';
+  const loadingLine =
+    (history?.loading ? `\nhistory still loading (${history.records} records so far): older runs may be missing; ask again shortly` : '') +
+    (page?.next
+      ? `\nsearched the newest ${page.next.scanned.toLocaleString('en')} records only: pass before "${page.next.before}" to search older ones`
+      : '');
   const text =
     `cc-executor ${VERSION}, ${server.sessions} session(s), ${server.executions.running} running, ` +
     `load cpu ${load.cpu ?? '?'}% gpu ${load.gpu ?? 'n/a'} (x${load.multiplier})${hooksLine(server.hooks)}${loadingLine}\n${lines.join('\n') || '(no executions)'}`;
   return {
     content: [{ type: 'text' as const, text }],
-    structuredContent: { executions: list, server, ...(history ? { historyLoading: history.loading } : {}) },
+    structuredContent: {
+      executions: list,
+      server,
+      ...(history ? { historyLoading: history.loading } : {}),
+      ...(page?.next ? { historyMore: page.next } : {}),
+    },
   };
 }
 

@@ -172,11 +172,12 @@ export class RecordIndex<E extends IndexedRecord> {
   }
 
   /**
-   * Newest first until `visit` returns false. A plain loop: a generator allocates a result per entry, and
+   * Newest first (only entries whose base sorts below `belowBase`, when given) until `visit` returns false. A plain loop: a generator allocates a result per entry, and
    * 100,000 of them per history call set off collections (20 ms walks instead of 1-2 ms).
    */
-  visitNewestFirst(visit: (e: E) => boolean): void {
-    for (let i = this.order.length - 1; i >= 0; i--) if (!visit(this.order[i]!)) return;
+  visitNewestFirst(visit: (e: E) => boolean, belowBase?: string): void {
+    const from = belowBase === undefined ? this.order.length : this.lowerBound(belowBase);
+    for (let i = from - 1; i >= 0; i--) if (!visit(this.order[i]!)) return;
   }
 
   /** The entries whose id starts with `prefix`, at most `max` of them (enough to tell one from several). */

@@ -65,6 +65,24 @@ interface LiveRecord {
   sealed?: boolean;
 }
 
+/** What `status` history asks for (see RecordStore.listPage). */
+export interface HistoryFilter {
+  state?: string;
+  query?: string;
+  limit?: number;
+  /** Only records that started before this one (an id or unique prefix). */
+  before?: string;
+  /** With `query`: look at no more than this many records (default: all of them). */
+  scanBudget?: number;
+}
+
+/** A page of history: the records, and where to go on when the scan budget ran out before the oldest record. */
+export interface HistoryPage {
+  records: RecordSummary[];
+  /** Pass `before` back to search older records; `scanned` records were looked at. */
+  next?: { before: string; scanned: number };
+}
+
 export interface RecordStoreOptions {
   maxRecords: number;
   maxLogBytes: number;
@@ -649,19 +667,39 @@ export class RecordStore {
     }
   }
 
+  /** History across restarts, newest first, every record looked at (see listPage). */
+  list(filter: { state?: string; query?: string; limit?: number; before?: string } = {}): RecordSummary[] {
+    return this.listPage(filter).records;
+  }
+
   /**
    * History across restarts, newest first (the index is in start order: no sort, stops at the limit).
    * With `state`, a state with few records is answered from its own entries (the index groups them), not by
    * walking the whole history for them: at 100,000 records `state: "lost"` walked all of them (75-105 ms).
-   * `query` matches without building a lower-case copy of every command.
+   * `query` matches without building a lower-case copy of every command, and looks at no more than
+   * `scanBudget` records per call: when the budget ends the walk first, `next` says where to go on
+   * (`before`: records older than that one). `before` (an id or unique prefix) starts below a record.
    */
-  list(filter: { state?: string; query?: string; limit?: number } = {}): RecordSummary[] {
+  listPage(filter: HistoryFilter = {}): HistoryPage {
     const limit = filter.limit ?? 50;
     const q = filter.query === undefined || filter.query === '' ? undefined : filter.query.toLowerCase();
     // Case-insensitive like comparing lower-case copies, without one copy per record per call.
     const matches = q === undefined ? undefined : new RegExp(q.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'iu');
+    const below = filter.before === undefined ? undefined : this.find(filter.before).base;
+    const budget = matches ? (filter.scanBudget ?? Infinity) : Infinity;
     const out: RecordSummary[] = [];
+    let scanned = 0;
+    let lastScanned = '';
+    let next: HistoryPage['next'];
     const visit = (e: IndexEntry): boolean => {
+      if (below !== undefined && e.base >= below) return true;
+      if (scanned >= budget) {
+        // Records remain (this one among them): the next page starts below the last one looked at.
+        next = { before: lastScanned, scanned };
+        return false;
+      }
+      scanned++;
+      lastScanned = e.id;
       const current = e.live ? this.liveSummary(e) : e;
       if (filter.state && current.state !== filter.state) return true;
       if (matches && !matches.test(current.command)) return true;
@@ -672,8 +710,8 @@ export class RecordStore {
     const few = filter.state === undefined ? undefined : this.candidates(filter.state, limit);
     if (few) {
       for (const e of few) if (!visit(e)) break;
-    } else this.index.visitNewestFirst(visit);
-    return out;
+    } else this.index.visitNewestFirst(visit, below);
+    return next ? { records: out, next } : { records: out };
   }
 
   /**

@@ -146,4 +146,35 @@ describe('a history far over maxRecords', () => {
     expect((await history({ query: 'echo.template' })).length).toBe(0);
     expect((await history({ query: 'SLEEP 30' })).map((e) => e.id)).toEqual([running]);
   }, 180_000);
+
+  it('bounds a query to its scan budget and says where to go on, until the oldest record', async () => {
+    const { dataDir, ids, lost } = await clonedHistory(3_000, 500);
+    const s = store(dataDir, 100_000, capturingLogger().logger);
+    await s.init();
+    await s.whenLoaded();
+    // Every command matches "echo": a full page at once, nothing more to say.
+    expect(s.listPage({ query: 'ECHO', limit: 10, scanBudget: 500 })).toEqual({ records: expect.any(Array) as unknown });
+    // No command matches: 500 records per page, each page older than the last, 6 pages to the oldest.
+    let before: string | undefined;
+    const pages: Array<{ before: string; scanned: number }> = [];
+    for (;;) {
+      const page = s.listPage({ query: 'no such text', scanBudget: 500, ...(before ? { before } : {}) });
+      expect(page.records).toEqual([]);
+      if (!page.next) break;
+      pages.push(page.next);
+      before = page.next.before;
+    }
+    expect(pages.map((p) => p.before)).toEqual([1, 2, 3, 4, 5].map((k) => ids[3_000 - 500 * k]));
+    expect(pages.every((p) => p.scanned === 500)).toBe(true);
+    // `before` with a state: only the older lost records, by prefix too.
+    expect(s.list({ state: 'lost', before: lost[3]!.slice(0, 8) }).map((r) => r.id)).toEqual([lost[2], lost[1], lost[0]]);
+
+    // Over MCP: the same `before`, and the listing of the newest records.
+    await fx.start({ dataDir, maxRecords: 100_000 });
+    await fx.server.engine.records.whenLoaded();
+    const c = await fx.connect();
+    const older = structured(await callTool(c, 'status', { scope: 'history', before: ids[10]!, limit: 1000 }));
+    expect((older.executions as Array<{ id: string }>).map((e) => e.id)).toEqual(ids.slice(0, 10).reverse());
+    expect(older.historyMore).toBeUndefined();
+  }, 180_000);
 });

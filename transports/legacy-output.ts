@@ -36,19 +36,34 @@ export interface LegacyOutputOptions {
 const BATCH_CHARS = 32 * 1024;
 
 /**
- * Split `text` into pieces of at most `max` code units, never between the two halves of a
- * surrogate pair (a client that counts code points, like Python, must get whole characters).
+ * Split the text of `pieces` (in order) into chunks of at most `max` code units (`max` >= 2), never between the
+ * two halves of a surrogate pair (a client that counts code points, like Python, must get whole characters).
  */
-export function splitChunks(text: string, max: number): string[] {
-  if (text.length <= max) return [text];
+export function splitChunks(pieces: readonly string[], max: number): string[] {
+  // Cut from the pieces as held, never from their join: a joined part of a long line is one string of up to
+  // maxLineChars (2 MiB for 1 Mi characters), in V8's large-object space, which every chunk sliced from it
+  // keeps alive and only a full GC frees (a slow reader of a single long line: +50 MiB of RSS).
   const out: string[] = [];
-  let start = 0;
-  while (start < text.length) {
-    let end = Math.min(start + max, text.length);
-    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end--;
-    out.push(text.slice(start, end));
-    start = end;
+  let current = '';
+  for (let piece of pieces) {
+    while (current.length + piece.length > max) {
+      let cut = max - current.length; // characters of this piece that still fit
+      const lastKept = cut > 0 ? piece.charCodeAt(cut - 1) : current.charCodeAt(current.length - 1);
+      if (isHighSurrogate(lastKept)) cut--; // never end a chunk between the halves of a surrogate pair
+      if (cut < 0) {
+        // The held text ends with a high surrogate at the bound: it starts the next chunk instead.
+        out.push(current.slice(0, -1));
+        piece = current.slice(-1) + piece;
+        current = '';
+        continue;
+      }
+      out.push(current + piece.slice(0, cut));
+      current = '';
+      piece = piece.slice(cut);
+    }
+    current += piece;
   }
+  if (current.length > 0 || out.length === 0) out.push(current);
   return out;
 }
 
@@ -185,15 +200,16 @@ export class LegacyOutputSubscriber extends FlowSubscriber {
   private emitLine(stream: StreamName, continues: boolean): void {
     const line = this.pending[stream];
     if (line.length === 0) return;
-    const text = line.pieces.length === 1 ? line.pieces[0]! : line.pieces.join('');
+    const { pieces, length } = line;
     // Reset in place: hold() keeps a reference to this object across emits.
     line.pieces = [];
     line.length = 0;
-    if (text.length <= this.chunkChars && !continues) {
-      this.send({ type: stream, data: text, truncated: false, chunk_index: null, total_chunks: null });
+    if (length <= this.chunkChars && !continues) {
+      const data = pieces.length === 1 ? pieces[0]! : pieces.join('');
+      this.send({ type: stream, data, truncated: false, chunk_index: null, total_chunks: null });
       return;
     }
-    const chunks = splitChunks(text, this.chunkChars);
+    const chunks = splitChunks(pieces, this.chunkChars);
     const last = chunks.length - 1;
     chunks.forEach((data, i) =>
       this.send({ type: stream, data, truncated: i < last || continues, chunk_index: i, total_chunks: chunks.length }),

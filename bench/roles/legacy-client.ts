@@ -1,6 +1,7 @@
 // Role: an original-protocol client (WebSocket without subprotocol) running one command, reading in bursts.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { readInBursts } from '../lib/read-in-bursts.js';
 import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
 
 interface Args {
@@ -44,22 +45,11 @@ runRoleMain(async () => {
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
 
   let bytes = 0;
-  let pauses = 0;
-  let timer: NodeJS.Timeout;
-  const readPhase = () => {
-    ws.resume();
-    timer = setTimeout(pausePhase, cycle.readMs);
-  };
-  const pausePhase = () => {
-    pauses++;
-    ws.pause();
-    timer = setTimeout(readPhase, cycle.pausedMs);
-  };
-  timer = setTimeout(pausePhase, cycle.readMs);
+  const bursts = readInBursts(ws, cycle);
   const t0 = performance.now();
   const cpu0 = cpuMs();
   const completed = await run(command, (data) => (bytes += Buffer.byteLength(data)));
-  clearTimeout(timer);
+  bursts.stop();
   ws.resume();
   const ms = performance.now() - t0;
   ws.close();
@@ -68,7 +58,7 @@ runRoleMain(async () => {
     bytes,
     ms,
     cpuMs: cpuMs() - cpu0,
-    pauses,
+    pauses: bursts.pauses,
     // The original protocol reports no byte count: what arrived is checked against what was asked for.
     reportedBytes: bytes,
     exitCode: completed.params?.exit_code ?? null,

@@ -1,6 +1,7 @@
 // Role: an MCP client on a raw `ws` socket (JSON.parse only), optionally reading at a limited rate by pausing the socket.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { readInBursts } from '../lib/read-in-bursts.js';
 import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
 
 interface Args {
@@ -106,25 +107,11 @@ runRoleMain(async () => {
       );
     }
   };
-  let cycleTimer: NodeJS.Timeout | undefined;
-  if (cycle) {
-    // A reader that is slow in bursts: reads for readMs, then does something else for pausedMs.
-    const readPhase = () => {
-      paused = false;
-      ws.resume();
-      cycleTimer = setTimeout(pausePhase, cycle.readMs);
-    };
-    const pausePhase = () => {
-      paused = true;
-      pauses++;
-      ws.pause();
-      cycleTimer = setTimeout(readPhase, cycle.pausedMs);
-    };
-    cycleTimer = setTimeout(pausePhase, cycle.readMs);
-  }
+  // With a cycle the reader is slow in bursts (and the rate limit above stays out of it).
+  const bursts = cycle ? readInBursts(ws, cycle) : undefined;
   const cpu0 = cpuMs();
   const reply = await request('tools/call', { name: 'execute', arguments: { command }, _meta: { progressToken: 'slow' } });
-  clearTimeout(cycleTimer);
+  bursts?.stop();
   ws.resume();
   const ms = performance.now() - t0;
   const s = reply.result?.structuredContent;
@@ -136,7 +123,7 @@ runRoleMain(async () => {
     notifications,
     ms,
     cpuMs: cpu,
-    pauses,
+    pauses: pauses + (bursts?.pauses ?? 0),
     maxFrameBytes,
     maxOutputBytes,
     reportedBytes: s?.stdoutBytes ?? null,

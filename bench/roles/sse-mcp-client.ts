@@ -1,6 +1,7 @@
 // Role: an MCP client over Streamable HTTP with raw node:http (SSE parsed by hand), reading its SSE stream in bursts.
 import { request, type IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { readInBursts } from '../lib/read-in-bursts.js';
 import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
 
 interface Args {
@@ -81,7 +82,6 @@ runRoleMain(async () => {
   await new Promise<void>((resolve) => process.once('message', () => resolve()));
 
   let bytes = 0;
-  let pauses = 0;
   const t0 = performance.now();
   const cpu0 = cpuMs();
   const { res, reply } = await call(
@@ -95,20 +95,9 @@ runRoleMain(async () => {
         bytes += Buffer.byteLength(m.params.message ?? '');
     },
   );
-  // A reader that is slow in bursts: reads for readMs, then does something else for pausedMs.
-  let timer: NodeJS.Timeout;
-  const readPhase = () => {
-    res.resume();
-    timer = setTimeout(pausePhase, cycle.readMs);
-  };
-  const pausePhase = () => {
-    pauses++;
-    res.pause();
-    timer = setTimeout(readPhase, cycle.pausedMs);
-  };
-  timer = setTimeout(pausePhase, cycle.readMs);
+  const bursts = readInBursts(res, cycle);
   const m = await reply;
-  clearTimeout(timer);
+  bursts.stop();
   const ms = performance.now() - t0;
   if (m.error) throw new Error(`tools/call: ${m.error.message}`);
   const s = m.result?.structuredContent;
@@ -117,7 +106,7 @@ runRoleMain(async () => {
     bytes,
     ms,
     cpuMs: cpuMs() - cpu0,
-    pauses,
+    pauses: bursts.pauses,
     reportedBytes: s?.stdoutBytes ?? null,
     exitCode: s?.exitCode ?? null,
   });

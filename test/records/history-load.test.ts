@@ -3,12 +3,9 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalBackend } from '../../src/backends/local/local-backend.js';
-import { localServerIdentity } from '../../src/backends/local/server-identity.js';
 import { ServerError } from '../../src/errors.js';
-import { createLogger } from '../../src/logger.js';
-import { ExecutionJournal } from '../../src/records/execution-journal.js';
-import { RecordStore } from '../../src/records/record-store.js';
+import type { RecordStore } from '../../src/records/record-store.js';
+import { testRecordStore } from '../helpers/record-store.js';
 import { callTool, structured } from '../helpers/server.js';
 import { useTestServer } from '../helpers/use-test-server.js';
 
@@ -32,19 +29,7 @@ async function history(n: number): Promise<{ dataDir: string; ids: string[] }> {
 }
 
 function store(dataDir: string, maxRecords = 1000): RecordStore {
-  const s = new RecordStore(
-    dataDir,
-    {
-      maxRecords,
-      maxLogBytes: 1 << 30,
-      graceMs: 300,
-      retentionProtectMs: 0,
-      backend: new LocalBackend({ shell: '/bin/sh' }),
-      identity: localServerIdentity(),
-      journal: new ExecutionJournal(dataDir),
-    },
-    createLogger('silent'),
-  );
+  const s = testRecordStore(dataDir, { maxRecords });
   stores.push(s);
   return s;
 }

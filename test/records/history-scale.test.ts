@@ -6,11 +6,9 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalBackend } from '../../src/backends/local/local-backend.js';
-import { localServerIdentity } from '../../src/backends/local/server-identity.js';
 import type { Logger } from '../../src/logger.js';
-import { ExecutionJournal } from '../../src/records/execution-journal.js';
-import { RecordStore } from '../../src/records/record-store.js';
+import type { RecordStore } from '../../src/records/record-store.js';
+import { testRecordStore } from '../helpers/record-store.js';
 import { callTool, structured } from '../helpers/server.js';
 import { useTestServer } from '../helpers/use-test-server.js';
 
@@ -69,19 +67,7 @@ function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknow
 }
 
 function store(dataDir: string, maxRecords: number, logger: Logger): RecordStore {
-  const s = new RecordStore(
-    dataDir,
-    {
-      maxRecords,
-      maxLogBytes: 1 << 30,
-      graceMs: 300,
-      retentionProtectMs: 0,
-      backend: new LocalBackend({ shell: '/bin/sh' }),
-      identity: localServerIdentity(),
-      journal: new ExecutionJournal(dataDir),
-    },
-    logger,
-  );
+  const s = testRecordStore(dataDir, { maxRecords, logger });
   stores.push(s);
   return s;
 }

@@ -317,6 +317,10 @@ class LegacyConnection {
     if (this.closed) return;
     // The last output may still wait for a slow client to read: it goes out before process.completed.
     await output.close();
+    // As execute's result does: an event that says the run finished comes after its final record and output
+    // logs are on disk, so a client reading them on process.completed sees what it was told. With postExecute
+    // hooks the record is final only after them, and they run after this event (hooks/).
+    await this.engine.records.settled(execution.id);
     if (this.closed) return;
     const s = execution.snapshot();
     const reason = s.terminationReason;

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LegacyClient, type RpcMessage } from '../helpers/legacy-client.js';
 import { callTool, connectWs, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
 import { spawnServer } from '../helpers/spawn-server.js';
 
@@ -92,6 +93,52 @@ describe('final record', () => {
           expect(readFileSync(record.logs.stdout, 'utf8')).toBe(`run ${i}\n`);
           expect(readFileSync(record.logs.stderr, 'utf8')).toBe('err\n');
         }
+      }
+    } finally {
+      await client.close();
+      srv.kill();
+      await srv.exited;
+    }
+  });
+
+  it("sends the original protocol's process.completed only once the final record and the output logs are on disk (the built server)", async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'cc-final-record-'));
+    const srv = await spawnServer(['--data-dir', dataDir]);
+    const client = await LegacyClient.connect(srv.url);
+    // Read in the socket's own message handler, before anything else runs: what the disk holds the moment
+    // the event arrives.
+    const seen = new Map<string, { state: string; exitCode: number | null; stdout: string | null; stderr: string | null }>();
+    client.ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as RpcMessage;
+      if (m.method !== 'process.completed') return;
+      const id = m.params.id as string;
+      const record = JSON.parse(readFileSync(recordFile(dataDir!, id), 'utf8')) as {
+        state: string;
+        exitCode: number | null;
+        logs: { stdout: string; stderr: string };
+      };
+      const read = (path: string) => {
+        try {
+          return readFileSync(path, 'utf8');
+        } catch {
+          return null;
+        }
+      };
+      seen.set(id, { state: record.state, exitCode: record.exitCode, stdout: read(record.logs.stdout), stderr: read(record.logs.stderr) });
+    });
+    try {
+      await client.notification('connected');
+      // Silent runs and runs with output, one after another, and a failing one.
+      for (let i = 0; i < 20; i++) {
+        const command = i === 19 ? 'exit 3' : i % 2 === 0 ? 'true' : `echo run ${i}; echo err >&2`;
+        const res = await client.request('execute', { command });
+        expect(res.error, JSON.stringify(res.error)).toBeUndefined();
+        const id = res.result.id as string;
+        const done = await client.notification('process.completed', (p) => p.id === id, 20_000);
+        expect(done.params.exit_code).toBe(i === 19 ? 3 : 0);
+        const onDisk = seen.get(id);
+        expect(onDisk).toMatchObject({ state: 'exited', exitCode: i === 19 ? 3 : 0 });
+        if (i % 2 === 1 && i !== 19) expect(onDisk).toMatchObject({ stdout: `run ${i}\n`, stderr: 'err\n' });
       }
     } finally {
       await client.close();

@@ -31,8 +31,6 @@ export interface ProgressSinkOptions {
   render?: TerminalText;
 }
 
-/** Empty frame buffers a sink keeps (enough for a megabyte in flight at the default chunk size). */
-const FRAME_POOL_MAX_FREE = 16;
 /** Pause between the last output notification and the result (see close()). */
 const FINAL_SETTLE_MS = 15;
 /** Longest wait for the last write and the client's ping answer before the result goes out anyway. */
@@ -58,7 +56,9 @@ export class ProgressSink extends FlowSubscriber {
   constructor(private readonly opts: ProgressSinkOptions) {
     super(opts.flow);
     const slabBytes = opts.chunkBytes + Math.ceil(opts.chunkBytes / 8) + 1024;
-    this.frames = new FramePool(slabBytes, FRAME_POOL_MAX_FREE);
+    // Enough empty slabs for all the flow meter lets be in flight: twice high water's worth of slabs (a slab
+    // may hold one frame just over half its size) and two for the frames that go out after the meter is full.
+    this.frames = new FramePool(slabBytes, Math.ceil((2 * opts.flow.highWaterBytes) / slabBytes) + 2);
     this.heartbeat = setInterval(() => this.beat(), Math.max(100, Math.floor(opts.heartbeatMs / 2)));
     this.heartbeat.unref();
   }

@@ -7,8 +7,8 @@ import { FramePool } from '../tools/frame-pool.js';
  * one whole chunk of a long ASCII line (65,536 characters) and its envelope, so that case is pooled too.
  */
 const SLAB_BYTES = 80 * 1024;
-/** Empty buffers kept (enough for the default high-water mark in flight). */
-const MAX_FREE_SLABS = 8;
+/** Pending bytes of a connection the pool is sized for when the caller names none (the default highWaterBytes). */
+const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
 /** Largest piece of JSON text write() takes: it must fit in one empty buffer. */
 export const MAX_PIECE_BYTES = SLAB_BYTES - 16 * 1024;
 /** Longest header of an unmasked server frame: 2 bytes, plus 8 for a 64-bit length. */
@@ -37,12 +37,19 @@ export type JsonPieces = readonly string[];
  * `ws` writes each frame synchronously too). The caller checks the connection is open.
  */
 export class LegacyFrameWriter {
-  private readonly pool = new FramePool(SLAB_BYTES, MAX_FREE_SLABS);
+  private readonly pool: FramePool;
 
+  /**
+   * @param highWaterBytes the connection's flow-meter high-water mark: what may be in flight, so the pool keeps
+   *   that many empty buffers (fewer, and every pause of a slow reader would drop buffers it had promoted and allocate new ones)
+   */
   constructor(
     private readonly socket: Duplex,
     private readonly meter: BatchMeter,
-  ) {}
+    highWaterBytes = DEFAULT_HIGH_WATER_BYTES,
+  ) {
+    this.pool = new FramePool(SLAB_BYTES, Math.ceil((2 * highWaterBytes) / SLAB_BYTES) + 2);
+  }
 
   /**
    * Frame `messages` and write them, in order; resolves once all are written or the socket is gone. A frame
@@ -50,6 +57,18 @@ export class LegacyFrameWriter {
    * every byte goes through pooled memory; each piece must fit in one empty buffer (MAX_PIECE_BYTES).
    */
   write(messages: readonly JsonPieces[]): Promise<void> {
+    // Every size first: a buffer is taken at the size still to be written (a slab at most), so a small batch
+    // takes its own size of shared memory (FramePool packs), not a whole slab. Why: a stalled client with a
+    // line now and then in flight would otherwise hold a slab per line, 80 KiB for every ~100 metered bytes.
+    const sizes = messages.map((pieces) =>
+      pieces.map((piece) => {
+        const n = Buffer.byteLength(piece);
+        if (n > MAX_PIECE_BYTES) throw new Error(`legacy frame: a piece of ${n} bytes is over ${MAX_PIECE_BYTES}`);
+        return n;
+      }),
+    );
+    const lengths = sizes.map((ns) => ns.reduce((a, b) => a + b, 0));
+    let remaining = lengths.reduce((total, length) => total + headerBytes(length) + length, 0);
     let slab: Buffer | undefined;
     let used = 0;
     let payload = 0;
@@ -57,29 +76,26 @@ export class LegacyFrameWriter {
     const flush = () => {
       if (slab === undefined || used === 0) return;
       last = this.writeBuffer(slab.subarray(0, used), slab, payload);
+      remaining -= used;
       slab = undefined;
       used = 0;
       payload = 0;
     };
     /** Room for `bytes` more in the current buffer (a new one when it is full). */
     const room = (bytes: number): Buffer => {
-      if (slab !== undefined && used + bytes > SLAB_BYTES) flush();
-      return (slab ??= this.pool.take(SLAB_BYTES));
+      if (slab !== undefined && used + bytes > slab.length) flush();
+      return (slab ??= this.pool.take(Math.min(SLAB_BYTES, remaining)));
     };
-    for (const pieces of messages) {
-      const sizes = pieces.map((piece) => Buffer.byteLength(piece));
-      let length = 0;
-      for (const n of sizes) {
-        if (n > MAX_PIECE_BYTES) throw new Error(`legacy frame: a piece of ${n} bytes is over ${MAX_PIECE_BYTES}`);
-        length += n;
-      }
+    for (const [m, pieces] of messages.entries()) {
+      const length = lengths[m]!;
       // A whole frame that fits stays in one buffer; a larger one starts in a fresh buffer.
       room(headerBytes(length) + Math.min(length, SLAB_BYTES - MAX_HEADER_BYTES));
       used = writeHeader(slab!, used, length);
       pieces.forEach((piece, i) => {
-        const target = room(sizes[i]!);
+        const size = sizes[m]![i]!;
+        const target = room(size);
         used += target.write(piece, used, 'utf8');
-        payload += sizes[i]!;
+        payload += size;
       });
     }
     flush();

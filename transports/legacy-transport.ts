@@ -14,6 +14,8 @@ export interface LegacyTransportOptions extends FrameGovernorOptions {
    * directly (see LegacyFrameWriter). Without it, sendBatch sends message by message through `ws`.
    */
   socket?: Duplex;
+  /** The session's flow-meter high-water mark: how much the frame writer's pool must be able to hold in flight. */
+  highWaterBytes?: number;
 }
 
 export class LegacyTransport implements MeteredTransport {
@@ -43,7 +45,7 @@ export class LegacyTransport implements MeteredTransport {
       },
       () => this.close(SESSION_CLOSE_FRAMES.flood.code, SESSION_CLOSE_FRAMES.flood.text),
     );
-    this.batches = options.socket && new LegacyFrameWriter(options.socket, (bytes, written) => this.onframe?.(bytes, written));
+    this.batches = options.socket && new LegacyFrameWriter(options.socket, (bytes, written) => this.onframe?.(bytes, written), options.highWaterBytes);
   }
 
   get open(): boolean {

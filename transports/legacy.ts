@@ -115,6 +115,7 @@ export async function serveLegacyConnection(engine: Engine, ws: WebSocket, socke
   const transport = new LegacyTransport(ws, {
     pingIntervalMs: config.pingIntervalMs,
     ...(socket ? { socket } : {}),
+    highWaterBytes: config.highWaterBytes,
     framesPerSecond: config.wsFramesPerSecond,
     errorBudget: config.wsErrorBudget,
     onflood: () => logger.warn({ protocol: 'original', budget: config.wsErrorBudget }, 'closing a connection that floods errors'),

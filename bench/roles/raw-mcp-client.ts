@@ -49,6 +49,10 @@ runRoleMain(async () => {
     if (m.method === 'notifications/progress') {
       maxFrameBytes = Math.max(maxFrameBytes, (raw as Buffer).length);
       onProgress(m);
+    } else if (m.method === 'ping' && m.id !== undefined) {
+      // A ping from the server is answered at once, as MCP asks of every client (the SDK's Client does it):
+      // the server confirms the last output notification with one before it sends a result.
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: {} }));
     } else if (m.id !== undefined) pendingCalls.get(m.id)?.(m);
   });
   ws.once('close', () => {

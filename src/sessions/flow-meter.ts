@@ -9,7 +9,8 @@ export class FlowMeter {
   trackedBytes = 0;
 
   constructor(
-    private readonly highWaterBytes: number,
+    /** Pending bytes above which the session is full (the most a session has in flight, give or take one read). */
+    readonly highWaterBytes: number,
     private readonly lowWaterBytes: number,
   ) {}
 

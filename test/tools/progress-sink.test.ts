@@ -61,6 +61,30 @@ function chunkOf(seq: number, data: string, stream: StreamName = 'stdout'): Outp
   return new OutputChunk(seq, stream, Buffer.from(data, 'utf8'), Buffer.byteLength(data));
 }
 
+/** A sink whose ready frames stay in flight (a paused reader) until the test writes them: `written()` settles each. */
+function pausedReaderSink(): { sink: ProgressSink; inFlight: Array<{ frame: Buffer; written: () => void }> } {
+  const inFlight: Array<{ frame: Buffer; written: () => void }> = [];
+  const sink = new ProgressSink({
+    executionId: 'e1',
+    progressToken: 't1',
+    send: () => Promise.reject(new Error('a sink with sendFrame must not use send')),
+    sendFrame: (frame: Buffer) => new Promise<void>((resolve) => inFlight.push({ frame, written: resolve })),
+    flow: new FlowMeter(1 << 20, 1 << 18),
+    coalesceMs: 0,
+    chunkBytes: 64 * 1024,
+    heartbeatMs: 60_000,
+    startedAt: Date.now(),
+  });
+  sinks.push(sink);
+  return { sink, inFlight };
+}
+
+/** The reader reads everything in flight: every frame is written, and the sink has taken its memory back. */
+async function writeAll(inFlight: Array<{ frame: Buffer; written: () => void }>): Promise<void> {
+  for (const f of inFlight.splice(0)) f.written();
+  await new Promise((r) => setImmediate(r));
+}
+
 describe('ProgressSink', () => {
   it('sends a chunk at once when nothing was sent for the coalescing delay', () => {
     const { sink, sent } = makeSink({ coalesceMs: 1_000 });
@@ -132,5 +156,37 @@ describe('ProgressSink', () => {
     // The frame is exactly the JSON of the message: no extra bytes a flow meter would miss or add.
     const params = (JSON.parse(frames[1]!.toString('utf8')) as { params: unknown }).params;
     expect(frames[1]!.length).toBe(Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params })));
+  });
+  it('reuses the memory of the frames a paused reader held, pause after pause: a little over high water in flight allocates nothing new', async () => {
+    const { sink, inFlight } = pausedReaderSink();
+    const pipeRead = 'x'.repeat(64 * 1024);
+    let seq = 0;
+    // What a flood does to a slow reader: 18 full frames (a little over the 1 MiB high-water mark) wait, then are read.
+    const pause = async (): Promise<Set<ArrayBufferLike>> => {
+      for (let i = 0; i < 18; i++) sink.write(chunkOf(++seq, pipeRead));
+      const memory = new Set(inFlight.map((f) => f.frame.buffer));
+      for (const f of inFlight) expect(f.frame.toString('latin1')).toContain(pipeRead);
+      await writeAll(inFlight);
+      return memory;
+    };
+    const first = await pause();
+    expect(first.size).toBe(18); // one 64 KiB frame per slab
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const again = await pause();
+      for (const buffer of again) expect(first.has(buffer)).toBe(true);
+    }
+  });
+
+  it('packs small notifications a stalled reader holds into shared memory, about their own size', async () => {
+    const { sink, inFlight } = pausedReaderSink();
+    for (let i = 0; i < 500; i++) sink.notice('input', `[waiting for input] prompt ${i}>`);
+    expect(inFlight).toHaveLength(500);
+    const bytes = inFlight.reduce((n, f) => n + f.frame.length, 0);
+    const memory = new Set(inFlight.map((f) => f.frame.buffer));
+    // Each slab is a 64 KiB chunk's frame (74,752 bytes): the frames fill slabs instead of taking one each.
+    expect(memory.size).toBeLessThanOrEqual(Math.ceil(bytes / 74_752) + 1);
+    // Every frame still holds its own notification: none was written over by a later one.
+    inFlight.forEach((f, i) => expect((JSON.parse(f.frame.toString('utf8')) as { params: { message: string } }).params.message).toBe(`[waiting for input] prompt ${i}>`));
+    await writeAll(inFlight);
   });
 });

@@ -1,7 +1,7 @@
 // LegacyFrameWriter on a real socket with a real `ws` client: frames of every length form, in order with ws's own sends.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { LegacyFrameWriter, type JsonPieces } from '../../transports/legacy-frame-writer.js';
@@ -83,5 +83,28 @@ describe('LegacyFrameWriter', () => {
     const writer = new LegacyFrameWriter(socket, () => undefined);
     socket.destroy();
     await expect(writer.write([['{"late":', '"x"', '}']])).resolves.toBeUndefined();
+  });
+
+  it('holds small batches a stalled reader has not taken in shared memory, about their own size, every byte intact', () => {
+    // A socket that never finishes a write: everything stays in flight, as with a client that stopped reading.
+    const held: Buffer[] = [];
+    const stalled = new Duplex({ read: () => undefined, write: () => undefined });
+    const queue = stalled.write.bind(stalled);
+    // What the writer hands over, in order (the stream queues each behind the first, whose write never ends).
+    stalled.write = ((chunk: Buffer, callback?: () => void) => {
+      held.push(chunk);
+      return queue(chunk, callback);
+    }) as typeof stalled.write;
+    closers.push(() => stalled.destroy());
+    let metered = 0;
+    const writer = new LegacyFrameWriter(stalled, (bytes) => (metered += bytes));
+    const lines = Array.from({ length: 400 }, (_, i) => `{"line":${i},"data":"a line now and then"}`);
+    for (const line of lines) void writer.write([[line]]);
+    // One write per batch, each a text frame (2-byte header) of its message.
+    expect(held.map((b) => b.subarray(2).toString('utf8'))).toEqual(lines);
+    const bytes = held.reduce((n, b) => n + b.length, 0);
+    expect(metered).toBe(bytes - 2 * lines.length);
+    // Packed into 80 KiB buffers rather than one buffer per line (400 x 80 KiB = 31 MiB).
+    expect(new Set(held.map((b) => b.buffer)).size).toBeLessThanOrEqual(Math.ceil(bytes / (80 * 1024)) + 1);
   });
 });

@@ -6,18 +6,41 @@ import { installGlobalWebSocket } from './lib/global-websocket.js';
 import type { BenchContext, Row } from './lib/report.js';
 import { startServer } from './lib/server.js';
 import { timeRotated } from './lib/time-rotated.js';
-import { readMemory } from './lib/proc-stats.js';
+import { readCpuAndFaults, readForkFootprint, readMemory } from './lib/proc-stats.js';
 import { MIB, percentile, round } from './lib/stats.js';
 
 export interface RoundTripOptions {
   n: number;
   warmup: number;
+  /** Calls of each kind in the CPU phase (after the timed rounds): CPU time has a 10 ms tick, so many. */
+  cpuN?: number;
 }
 
 // Issue 18.9: `execute true` at or under 1.5x a bare spawn, with records written.
 const P50_TARGET = 1.5;
 
 type Op = () => Promise<void>;
+
+/**
+ * CPU (ms) and minor faults per call of `op`, `n` calls in a row, read with `read` before and after: what the
+ * wall time hides on a loaded machine (a process waiting for a core costs no CPU).
+ */
+async function perCall(
+  op: Op,
+  n: number,
+  read: () => { cpuMs: number; minorFaults: number },
+): Promise<{ cpuMs: number; minorFaults: number }> {
+  const before = read();
+  for (let i = 0; i < n; i++) await op();
+  const after = read();
+  return { cpuMs: (after.cpuMs - before.cpuMs) / n, minorFaults: (after.minorFaults - before.minorFaults) / n };
+}
+
+/** This (bench) process: all its threads. Minor faults from resourceUsage, like /proc's minflt. */
+function selfCpuAndFaults(): { cpuMs: number; minorFaults: number } {
+  const r = process.resourceUsage();
+  return { cpuMs: (r.userCPUTime + r.systemCPUTime) / 1000, minorFaults: r.minorPageFault };
+}
 
 function spawnTrue(): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -53,6 +76,12 @@ export async function benchRoundTrip(ctx: BenchContext, opts: RoundTripOptions):
     ctx.progress(`round trip: ${opts.warmup} warm-up + ${opts.n} timed calls of each of ${names.join(', ')}`);
     // Rotate the order so each kind runs in every position as often as the others.
     const times = await timeRotated(ops, opts);
+    // Where the server's time goes, beside the wall times: its CPU per `execute` (fork of a ~100 MiB process
+    // included) against the bench process's own CPU per bare spawn, and the page faults of each.
+    const cpuN = opts.cpuN ?? 100;
+    ctx.progress(`round trip: CPU per call, ${cpuN} of argv then ${cpuN} bare spawns`);
+    const serverCpu = await perCall(ops.argv!, cpuN, () => readCpuAndFaults(server.pid));
+    const benchCpu = await perCall(ops.baseline!, cpuN, selfCpuAndFaults);
 
     const p = (name: string, q: number) => percentile(times[name]!, q);
     ctx.details.roundTrip = {
@@ -61,6 +90,15 @@ export async function benchRoundTrip(ctx: BenchContext, opts: RoundTripOptions):
       // fork() copies page tables: a spawn costs more in a process with a larger RSS.
       serverRssMiB: round((readMemory(server.pid)?.rss ?? NaN) / MIB),
       benchRssMiB: round(process.memoryUsage().rss / MIB),
+      serverForkFootprint: readForkFootprint(server.pid) ?? null,
+      benchForkFootprint: readForkFootprint(process.pid) ?? null,
+      cpuPerCall: {
+        n: cpuN,
+        serverPerExecuteMs: round(serverCpu.cpuMs, 3),
+        serverMinorFaultsPerExecute: round(serverCpu.minorFaults, 1),
+        benchPerBareSpawnMs: round(benchCpu.cpuMs, 3),
+        benchMinorFaultsPerBareSpawn: round(benchCpu.minorFaults, 1),
+      },
       percentilesMs: Object.fromEntries(
         names.map((k) => [k, { p50: round(p(k, 50), 3), p90: round(p(k, 90), 3), p99: round(p(k, 99), 3), max: round(p(k, 100), 3) }]),
       ),
@@ -84,6 +122,16 @@ export async function benchRoundTrip(ctx: BenchContext, opts: RoundTripOptions):
       row('command', 50, "execute command 'true'", true),
       row('command', 99, "execute command 'true'", false),
       row('argvProgress', 50, "execute argv ['true'] + onprogress", false),
+      {
+        id: 'rt-server-cpu',
+        figure: `server CPU per execute argv ['true'] (vs the bench's CPU per bare spawn; n=${cpuN})`,
+        unit: 'ms',
+        ours: round(serverCpu.cpuMs, 3),
+        baseline: round(benchCpu.cpuMs, 3),
+        ratio: round(serverCpu.cpuMs / benchCpu.cpuMs, 3),
+        target: '-',
+        pass: null,
+      },
     ];
   } finally {
     await client.close().catch(() => undefined);

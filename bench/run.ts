@@ -57,7 +57,11 @@ const benches: Array<{ key: string; name: string; run: (ctx: BenchContext) => Pr
     name: 'streaming throughput',
     run: (ctx) => benchStreamThroughput(ctx, { mib: settings.streamMiB, runs: settings.streamRuns }),
   },
-  { key: 'rt', name: 'execute round trip', run: (ctx) => benchRoundTrip(ctx, { n: settings.rtN, warmup: settings.rtWarmup }) },
+  {
+    key: 'rt',
+    name: 'execute round trip',
+    run: (ctx) => benchRoundTrip(ctx, { n: settings.rtN, warmup: settings.rtWarmup, cpuN: Math.max(25, Math.round(settings.rtN / 2)) }),
+  },
   {
     key: 'sandbox',
     name: 'sandboxed execute round trip',

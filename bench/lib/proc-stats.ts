@@ -56,3 +56,27 @@ export class RssSampler {
     this.sample();
   }
 }
+
+/** CPU time (user + system, ms) and minor page faults of a process so far (not of its children). */
+export function readCpuAndFaults(pid: number): { cpuMs: number; minorFaults: number } {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // minflt is field 10 of stat (index 7 after the comm); utime, stime 14 and 15.
+  return { cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S, minorFaults: Number(fields[7]) };
+}
+
+/**
+ * What fork() copies: anonymous resident memory and page-table size (KiB). A spawn from a process costs more
+ * the more of both it has (the child's exec then tears the copy down, and the parent takes a fault per page
+ * it writes afterwards).
+ */
+export function readForkFootprint(pid: number): { rssAnonKiB: number; pageTablesKiB: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rssAnonKiB: field('RssAnon'), pageTablesKiB: field('VmPTE') };
+}

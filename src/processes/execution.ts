@@ -9,7 +9,6 @@ import { ExecutionInput, type InputDetection, type InputSnapshot } from './execu
 import { IdleTimer } from './idle-timer.js';
 import { FinishedHandle } from './finished-handle.js';
 import { OutputLog, type SavedText, type StreamName } from './output-log.js';
-import { ReadGatherer } from './read-gatherer.js';
 import { Utf8Chunker } from './utf8-chunker.js';
 
 /** Internal phases; `state` maps them to the public three. */
@@ -266,7 +265,6 @@ export class Execution {
     this.pipes.push(pipe);
     // Bytes, not strings: the window keeps output outside V8's heap (docs/performance.md, slow readers).
     const chunker = new Utf8Chunker(this.opts.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES);
-    const gatherer = new ReadGatherer(pipe, () => this.readingPaused);
     pipe.on('data', (data: Buffer) => {
       // Past maxOutputBytes the rest is drained and dropped while the group is being terminated.
       if (this.outputCapped) return;
@@ -278,11 +276,9 @@ export class Execution {
       if (pieces.length === 0) return;
       for (const piece of pieces) this.log.append(stream, piece.raw, piece.bytes);
       this.applyBackPressure();
-      gatherer.afterRead(buf.length);
     });
     return new Promise((resolve) => {
       pipe.once('close', () => {
-        gatherer.stop();
         for (const piece of chunker.end()) this.log.append(stream, piece.raw, piece.bytes);
         resolve();
       });

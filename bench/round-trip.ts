@@ -2,6 +2,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import { spawn } from 'node:child_process';
+import { withoutShellStartupFiles } from '../src/backends/local/shell-startup.js';
 import { installGlobalWebSocket } from './lib/global-websocket.js';
 import type { BenchContext, Row } from './lib/report.js';
 import { startServer } from './lib/server.js';
@@ -42,9 +43,16 @@ function selfCpuAndFaults(): { cpuMs: number; minorFaults: number } {
   return { cpuMs: (r.userCPUTime + r.systemCPUTime) / 1000, minorFaults: r.minorPageFault };
 }
 
+/**
+ * Without startup files, as the server spawns every command: with SHLVL unset (a bench started by setsid,
+ * nohup or cron) Debian's bash takes a socket on stdin for sshd and runs ~/.bashrc, which made this baseline
+ * 0.6-1.1 s instead of 13 ms in detached runs (the server's own children get SHLVL=1 the same way).
+ */
+const BARE_ENV = withoutShellStartupFiles({ ...process.env } as Record<string, string>);
+
 function spawnTrue(): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/bash', ['-c', 'true']);
+    const child = spawn('/bin/bash', ['-c', 'true'], { env: BARE_ENV });
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`bash -c true exited ${code}`))));
   });

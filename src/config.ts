@@ -95,7 +95,12 @@ export const ConfigSchema = z
       .default('')
       .describe('Default CPU limit per execution, cgroup cpu.max "<quota_us> <period_us>" ("" = none; needs the cpu controller)'),
 
-    inlineOutputChars: z.number().int().min(100).default(30_000).describe('Inline output characters per stream in results: half head, half tail, cut at line boundaries'),
+    inlineOutputChars: z
+      .number()
+      .int()
+      .min(100)
+      .default(30_000)
+      .describe('Inline output characters per stream in results: half head, half tail, cut at line boundaries'),
     outputBufferBytes: z
       .number()
       .int()
@@ -150,13 +155,17 @@ export const ConfigSchema = z
       .min(0)
       .max(2_147_483_647)
       .default(300_000)
-      .describe('Close a Streamable HTTP session with no open request or stream and nothing running after this long (0 = sessionIdleMs applies)'),
+      .describe(
+        'Close a Streamable HTTP session with no open request or stream and nothing running after this long (0 = sessionIdleMs applies)',
+      ),
     reservedSessions: z
       .number()
       .int()
       .min(0)
       .default(10)
-      .describe('Slots of maxSessions Streamable HTTP sessions may not take, kept for WebSocket and stdio clients (at most maxSessions - 1)'),
+      .describe(
+        'Slots of maxSessions Streamable HTTP sessions may not take, kept for WebSocket and stdio clients (at most maxSessions - 1)',
+      ),
     detachedTtlMs: z
       .number()
       .int()
@@ -174,7 +183,9 @@ export const ConfigSchema = z
       .int()
       .min(0)
       .default(500)
-      .describe('Frames one WebSocket connection may send per second (bursts of twice that); past it the server reads slower (0 = no limit)'),
+      .describe(
+        'Frames one WebSocket connection may send per second (bursts of twice that); past it the server reads slower (0 = no limit)',
+      ),
     wsErrorBudget: z
       .number()
       .int()
@@ -284,7 +295,9 @@ export const ConfigSchema = z
     sandbox: z
       .enum(['off', 'available', 'always'])
       .default('off')
-      .describe('Run commands in a bubblewrap sandbox: "off", "available" (a request asks with `sandbox`), "always" (every command, no opting out)'),
+      .describe(
+        'Run commands in a bubblewrap sandbox: "off", "available" (a request asks with `sandbox`), "always" (every command, no opting out)',
+      ),
     sandboxNetwork: z
       .enum(['none', 'host'])
       .default('none')
@@ -295,7 +308,17 @@ export const ConfigSchema = z
       .describe("Directories writable inside the sandbox besides a private /tmp; relative entries resolve against the execution's cwd"),
     sandboxHide: z
       .array(z.string().min(1))
-      .default(['~/.ssh', '~/.aws', '~/.gnupg', '~/.config/gh', '~/.netrc', '~/.docker', '~/.kube', '/run/docker.sock', '/var/run/docker.sock'])
+      .default([
+        '~/.ssh',
+        '~/.aws',
+        '~/.gnupg',
+        '~/.config/gh',
+        '~/.netrc',
+        '~/.docker',
+        '~/.kube',
+        '/run/docker.sock',
+        '/var/run/docker.sock',
+      ])
       .describe("Paths unreadable inside the sandbox (~ = the server's HOME); the data dir and the config file are always hidden too"),
   })
   .strict();
@@ -314,9 +337,7 @@ export class ConfigError extends Error {
  * which the sandbox hides), or a request for help/version.
  */
 export type LoadResult =
-  | { kind: 'config'; config: Config; configFile: string | undefined }
-  | { kind: 'help'; text: string }
-  | { kind: 'version' };
+  { kind: 'config'; config: Config; configFile: string | undefined } | { kind: 'help'; text: string } | { kind: 'version' };
 
 const DEFAULTS = ConfigSchema.parse({});
 const KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];

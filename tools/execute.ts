@@ -216,7 +216,9 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
           progressToken: token,
           send: extra.sendNotification,
           // Ready frames where the transport takes them; like the SDK's sendNotification, nothing after a cancel.
-          ...(sendFrame ? { sendFrame: (frame: Buffer) => (extra.signal.aborted ? Promise.resolve() : sendFrame(frame, extra.requestId)) } : {}),
+          ...(sendFrame
+            ? { sendFrame: (frame: Buffer) => (extra.signal.aborted ? Promise.resolve() : sendFrame(frame, extra.requestId)) }
+            : {}),
           flow: deps.session.flow,
           coalesceMs: deps.config.progressCoalesceMs,
           chunkBytes: deps.config.progressChunkBytes,

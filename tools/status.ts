@@ -222,33 +222,33 @@ function listStatus(deps: ToolDeps, input: StatusInput) {
   const list = page
     ? page.records
     : deps.executions.list(scope === 'all' ? {} : { sessionId: deps.session.id }).map((e) => {
-          const s = e.snapshot();
-          return {
-            id: s.id,
-            command: s.command ?? s.argv?.join(' ') ?? '',
-            state: s.state,
-            sessionId: s.sessionId,
-            transport: e.meta.transport,
-            cwd: s.cwd,
-            pid: s.pid,
-            pgid: s.pgid,
-            lastSeq: s.lastSeq,
-            stdoutBytes: s.stdoutBytes,
-            stderrBytes: s.stderrBytes,
-            // Interactive executions and what the backend can measure; null where it cannot tell.
-            interactive: (s as { interactive?: boolean }).interactive ?? false,
-            pty: (s as { pty?: unknown }).pty ?? null,
-            waitingForInput: (s as { waitingForInput?: boolean }).waitingForInput ?? e.handle.waitingForInput?.() ?? null,
-            usage: e.handle.usage?.() ?? null,
-            exitCode: s.exitCode,
-            signal: s.signal,
-            terminationReason: s.terminationReason,
-            background: s.background,
-            durationMs: s.durationMs,
-            startedAt: s.startedAt,
-            lingeringMembers: s.lingeringMembers,
-          };
-        });
+        const s = e.snapshot();
+        return {
+          id: s.id,
+          command: s.command ?? s.argv?.join(' ') ?? '',
+          state: s.state,
+          sessionId: s.sessionId,
+          transport: e.meta.transport,
+          cwd: s.cwd,
+          pid: s.pid,
+          pgid: s.pgid,
+          lastSeq: s.lastSeq,
+          stdoutBytes: s.stdoutBytes,
+          stderrBytes: s.stderrBytes,
+          // Interactive executions and what the backend can measure; null where it cannot tell.
+          interactive: (s as { interactive?: boolean }).interactive ?? false,
+          pty: (s as { pty?: unknown }).pty ?? null,
+          waitingForInput: (s as { waitingForInput?: boolean }).waitingForInput ?? e.handle.waitingForInput?.() ?? null,
+          usage: e.handle.usage?.() ?? null,
+          exitCode: s.exitCode,
+          signal: s.signal,
+          terminationReason: s.terminationReason,
+          background: s.background,
+          durationMs: s.durationMs,
+          startedAt: s.startedAt,
+          lingeringMembers: s.lingeringMembers,
+        };
+      });
   const lines = list.map(
     (e) => `${e.id.slice(0, 8)}  ${e.state.padEnd(7)} ${String(e.exitCode ?? '-').padStart(4)}  ${e.durationMs}ms  ${e.command}`,
   );

@@ -66,7 +66,9 @@ export async function checkHealth(engine: Engine, opts: { shuttingDown?: boolean
   }
   const fds = engine.fds.report();
   if (engine.fds.refusesSpawn(fds)) {
-    reasons.push(`file descriptors nearly exhausted (${Number.isFinite(fds.inUse) ? fds.inUse : 'all'} of ${fds.limit} open): new executions are refused`);
+    reasons.push(
+      `file descriptors nearly exhausted (${Number.isFinite(fds.inUse) ? fds.inUse : 'all'} of ${fds.limit} open): new executions are refused`,
+    );
   }
   return {
     status: reasons.length === 0 ? 'ok' : 'degraded',

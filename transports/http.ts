@@ -178,7 +178,8 @@ export async function startNetworkServer(engine: Engine): Promise<NetworkServer>
       headers: redactHeaders(req.headers),
       framesPerSecond: config.wsFramesPerSecond,
       errorBudget: config.wsErrorBudget,
-      onflood: () => logger.warn({ remote: req.socket.remoteAddress, budget: config.wsErrorBudget }, 'closing a connection that floods errors'),
+      onflood: () =>
+        logger.warn({ remote: req.socket.remoteAddress, budget: config.wsErrorBudget }, 'closing a connection that floods errors'),
     });
     try {
       ({ session } = await attachSession(engine, {

@@ -45,7 +45,8 @@ export class LegacyTransport implements MeteredTransport {
       },
       () => this.close(SESSION_CLOSE_FRAMES.flood.code, SESSION_CLOSE_FRAMES.flood.text),
     );
-    this.batches = options.socket && new LegacyFrameWriter(options.socket, (bytes, written) => this.onframe?.(bytes, written), options.highWaterBytes);
+    this.batches =
+      options.socket && new LegacyFrameWriter(options.socket, (bytes, written) => this.onframe?.(bytes, written), options.highWaterBytes);
   }
 
   get open(): boolean {

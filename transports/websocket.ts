@@ -122,9 +122,7 @@ export class WebSocketServerTransport implements Transport, MeteredTransport {
   /** Every frame goes out here, so `onframe` sees each one with its real size. */
   private sendText(text: string | Buffer): Promise<void> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('WebSocket is not open'));
-    const written = new Promise<void>((resolve, reject) =>
-      this.ws.send(text, { binary: false }, (err) => (err ? reject(err) : resolve())),
-    );
+    const written = new Promise<void>((resolve, reject) => this.ws.send(text, { binary: false }, (err) => (err ? reject(err) : resolve())));
     this.onframe?.(typeof text === 'string' ? Buffer.byteLength(text) : text.length, written);
     return written;
   }

@@ -69,7 +69,12 @@ export class StdinPump {
         const eof = this.ended;
         // Our stdin waits while the command catches up: input is never read faster than it is taken.
         this.stdin.pause();
-        let state = await this.conn.call('write_stdin', { id: this.id, ...(data !== '' ? { data } : {}), ...(eof ? { eof: true } : {}), waitMs: 0 });
+        let state = await this.conn.call('write_stdin', {
+          id: this.id,
+          ...(data !== '' ? { data } : {}),
+          ...(eof ? { eof: true } : {}),
+          waitMs: 0,
+        });
         if (eof) {
           this.stop();
           return;

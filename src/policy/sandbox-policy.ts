@@ -70,9 +70,13 @@ export function resolveSandboxSpec(settings: SandboxSettings, request: SandboxRe
     return null;
   }
   if (settings.mode === 'always' && request === false) {
-    throw new ServerError('FORBIDDEN', 'every execution on this server is sandboxed (config `sandbox` is "always"); a request cannot opt out', {
-      policy: 'sandbox',
-    });
+    throw new ServerError(
+      'FORBIDDEN',
+      'every execution on this server is sandboxed (config `sandbox` is "always"); a request cannot opt out',
+      {
+        policy: 'sandbox',
+      },
+    );
   }
   if (settings.mode === 'available' && !asked) return null;
   const wants = typeof request === 'object' ? request : {};
@@ -113,4 +117,3 @@ export function resolveSandboxSpec(settings: SandboxSettings, request: SandboxRe
   }
   return { network, writableRoots, hide: [...settings.hide] };
 }
-

@@ -280,7 +280,10 @@ export class OutputLog {
   /** The last non-empty line printed, as shown on screen: for a program waiting for input, its prompt. */
   lastLine(): string {
     if (this.saved) {
-      const lines = this.saved()[this.lastStream].slice(-4_096).split(/\r?\n/).filter((l) => l.trim() !== '');
+      const lines = this.saved()
+        [this.lastStream].slice(-4_096)
+        .split(/\r?\n/)
+        .filter((l) => l.trim() !== '');
       return (lines.at(-1) ?? '').slice(-400);
     }
     if (this.screen && this.lastStream === 'stdout') return this.screen.lastLine() || this.inline.stdout.lastLine();

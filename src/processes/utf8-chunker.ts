@@ -66,7 +66,7 @@ export class Utf8Chunker {
     if (raw.length <= this.maxBytes) return [{ raw, bytes: pipeBytes }];
     const out: Utf8Piece[] = [];
     let left = pipeBytes;
-    for (let start = 0; start < raw.length; ) {
+    for (let start = 0; start < raw.length;) {
       let end = Math.min(raw.length, start + this.maxBytes);
       // Back up to a character boundary (raw is valid UTF-8; a single character is at most 4 bytes).
       while (end < raw.length && end > start + 1 && (raw[end]! & 0xc0) === 0x80) end--;

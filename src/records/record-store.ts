@@ -727,7 +727,9 @@ export class RecordStore {
     const walk = few === 0 ? Infinity : (limit * this.index.count) / few;
     if (walk <= few * Math.log2(few + 2)) return undefined;
     if (live === 0) return this.index.inGroup(state);
-    return [...this.index.inGroup(state), ...this.index.inGroup(LIVE_GROUP)].sort((a, b) => (a.base < b.base ? 1 : a.base > b.base ? -1 : 0));
+    return [...this.index.inGroup(state), ...this.index.inGroup(LIVE_GROUP)].sort((a, b) =>
+      a.base < b.base ? 1 : a.base > b.base ? -1 : 0,
+    );
   }
 
   private liveSummary(e: IndexEntry): IndexEntry {

@@ -81,11 +81,16 @@ export function isFdExhaustion(e: unknown): boolean {
 
 /** The refusal a request gets when descriptors are short: one stable code, with the figures. */
 export function fdExhaustedError(report: Pick<FdReport, 'limit' | 'inUse'>): ServerError {
-  const figures = report.limit !== null && report.inUse !== null && Number.isFinite(report.inUse) ? ` (${report.inUse} of ${report.limit} open)` : '';
+  const figures =
+    report.limit !== null && report.inUse !== null && Number.isFinite(report.inUse) ? ` (${report.inUse} of ${report.limit} open)` : '';
   return new ServerError(
     'RESOURCE_EXHAUSTED',
     `the server is out of file descriptors${figures}; wait for executions to end, or raise the limit (ulimit -n)`,
-    { resource: 'fileDescriptors', limit: report.limit, inUse: report.inUse !== null && Number.isFinite(report.inUse) ? report.inUse : null },
+    {
+      resource: 'fileDescriptors',
+      limit: report.limit,
+      inUse: report.inUse !== null && Number.isFinite(report.inUse) ? report.inUse : null,
+    },
   );
 }
 

@@ -20,7 +20,11 @@ export interface ServerProcess {
  * Runs the binary; without --data-dir in `args`, records go to a fresh temp directory. `wrapper` runs it
  * under another program that execs it (e.g. `['prlimit', '--nofile=256:256']`): the child is then the server.
  */
-export async function spawnServer(args: string[] = [], env: NodeJS.ProcessEnv = {}, opts: { wrapper?: string[] } = {}): Promise<ServerProcess> {
+export async function spawnServer(
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  opts: { wrapper?: string[] } = {},
+): Promise<ServerProcess> {
   const ownDir = args.includes('--data-dir') ? undefined : mkdtempSync(join(tmpdir(), 'cc-executor-srv-'));
   const [file, ...pre] = [...(opts.wrapper ?? []), process.execPath];
   const child = spawn(file, [...pre, MAIN_JS, '--port', '0', ...(ownDir ? ['--data-dir', ownDir] : []), ...args], {

@@ -43,7 +43,8 @@ describe('sandboxSettings', () => {
   it('defaults to off, no network, the cwd writable, and the usual credential stores hidden', () => {
     const s = sandboxSettings(createConfig({}), undefined, '/h');
     expect(s).toMatchObject({ mode: 'off', network: 'none', writableRoots: ['.'] });
-    for (const p of ['/h/.ssh', '/h/.aws', '/h/.gnupg', '/h/.config/gh', '/h/.netrc', '/h/.docker', '/h/.kube']) expect(s.hide).toContain(p);
+    for (const p of ['/h/.ssh', '/h/.aws', '/h/.gnupg', '/h/.config/gh', '/h/.netrc', '/h/.docker', '/h/.kube'])
+      expect(s.hide).toContain(p);
   });
 });
 

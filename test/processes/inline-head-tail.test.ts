@@ -9,7 +9,7 @@ function hasLoneSurrogate(text: string): boolean {
 
 /** Appends `text` in chunks of about `chunk` characters, whole characters each (as the UTF-8 decoder gives them). */
 function feed(view: InlineHeadTail, text: string, chunk: number): void {
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     let end = Math.min(text.length, i + chunk);
     if (/[\ud800-\udbff]/.test(text[end - 1]!)) end++;
     const piece = text.slice(i, end);

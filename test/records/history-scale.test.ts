@@ -36,7 +36,9 @@ async function clonedHistory(n: number, lostEvery = 0): Promise<{ dataDir: strin
   const dir = join(dataDir, 'responses');
   const files = readdirSync(dir).filter((f) => f.includes(id));
   const templates = files.map((f) => ({ name: f, text: readFileSync(join(dir, f), 'utf8') }));
-  const summary = readFileSync(join(dir, 'summaries.jsonl'), 'utf8').split('\n').find((l) => l.includes(id))!;
+  const summary = readFileSync(join(dir, 'summaries.jsonl'), 'utf8')
+    .split('\n')
+    .find((l) => l.includes(id))!;
   for (const f of files) rmSync(join(dir, f));
   const stamp = compact(new Date(startedAt));
   const ids: string[] = [];
@@ -62,7 +64,10 @@ async function clonedHistory(n: number, lostEvery = 0): Promise<{ dataDir: strin
 /** A logger that keeps its lines (the store says what retention removed). */
 function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) }) as unknown as Logger;
+  const logger = pino(
+    { level: 'info' },
+    { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+  ) as unknown as Logger;
   return { logger, lines };
 }
 
@@ -116,7 +121,11 @@ describe('a history far over maxRecords', () => {
     await fx.server.engine.records.whenLoaded();
     const c = await fx.connect();
     const history = async (args: Record<string, unknown>) =>
-      (structured(await callTool(c, 'status', { scope: 'history', ...args })).executions as Array<{ id: string; state: string; command: string }>);
+      structured(await callTool(c, 'status', { scope: 'history', ...args })).executions as Array<{
+        id: string;
+        state: string;
+        command: string;
+      }>;
     expect((await history({ state: 'lost', limit: 1000 })).map((e) => e.id)).toEqual([...lost].reverse());
     expect((await history({ state: 'lost', limit: 2 })).map((e) => e.id)).toEqual([lost[5], lost[4]]);
     expect(await history({ state: 'paused' })).toEqual([]);

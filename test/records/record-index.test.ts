@@ -114,7 +114,12 @@ describe('RecordIndex', () => {
     // At most 7 per call, oldest first, skipping what must stay; what follows keeps its order.
     const removed = index.removeWhere((e) => e.group !== 'c', 7);
     expect(removed.map((e) => e.id)).toEqual(['o1', 'o2', 'o4', 'o5', 'o7', 'o8', 'o10']);
-    expect(index.inOrder().slice(0, 5).map((e) => e.id)).toEqual(['o0', 'o3', 'o6', 'o9', 'o11']);
+    expect(
+      index
+        .inOrder()
+        .slice(0, 5)
+        .map((e) => e.id),
+    ).toEqual(['o0', 'o3', 'o6', 'o9', 'o11']);
     check();
     while (index.removeWhere((e, totals) => (totals.count <= 20 ? 'stop' : e.group !== 'c'), 7).length > 0) check();
     expect(index.count).toBe(20);

@@ -156,7 +156,11 @@ describe('running out of file descriptors', () => {
     // The command exits now; its postExecute hook cannot be spawned.
     writeFileSync(go, '');
     // The hook run fails with the OS's reason, logged and counted like any failed hook, and nothing is uncaught.
-    const hookFailed = () => proc!.stderr().split('\n').some((l) => l.includes('hook failed') && /could not start [^"]*: (EMFILE|ENFILE|RESOURCE_EXHAUSTED)/.test(l));
+    const hookFailed = () =>
+      proc!
+        .stderr()
+        .split('\n')
+        .some((l) => l.includes('hook failed') && /could not start [^"]*: (EMFILE|ENFILE|RESOURCE_EXHAUSTED)/.test(l));
     await waitFor(hookFailed, 20_000, 'the failed hook spawn');
     for (const s of sockets.splice(0)) s.destroy();
     expect(isUp(proc)).toBe(true);

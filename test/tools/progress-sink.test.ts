@@ -186,7 +186,11 @@ describe('ProgressSink', () => {
     // Each slab is a 64 KiB chunk's frame (74,752 bytes): the frames fill slabs instead of taking one each.
     expect(memory.size).toBeLessThanOrEqual(Math.ceil(bytes / 74_752) + 1);
     // Every frame still holds its own notification: none was written over by a later one.
-    inFlight.forEach((f, i) => expect((JSON.parse(f.frame.toString('utf8')) as { params: { message: string } }).params.message).toBe(`[waiting for input] prompt ${i}>`));
+    inFlight.forEach((f, i) =>
+      expect((JSON.parse(f.frame.toString('utf8')) as { params: { message: string } }).params.message).toBe(
+        `[waiting for input] prompt ${i}>`,
+      ),
+    );
     await writeAll(inFlight);
   });
 });

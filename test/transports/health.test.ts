@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deriveMaxExecutions, readFdLimits } from '../../src/system/fd-budget.js';
 import { VERSION } from '../../src/version.js';
-import { callTool, connectHttp, connectWs, GroupTracker, startTestServer, structured, waitFor, type TestServer } from '../helpers/server.js';
+import {
+  callTool,
+  connectHttp,
+  connectWs,
+  GroupTracker,
+  startTestServer,
+  structured,
+  waitFor,
+  type TestServer,
+} from '../helpers/server.js';
 
 let server: TestServer | undefined;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -50,7 +59,13 @@ describe('health endpoints', () => {
       // Derived from this process's descriptor limit (the test server runs in it).
       maxExecutions: deriveMaxExecutions(readFdLimits()?.soft ?? Infinity, 7),
       executions: { running: 1, paused: 1, detached: 1 },
-      fileDescriptors: { limit: expect.any(Number), hardLimit: expect.any(Number), inUse: expect.any(Number), headroom: 24, perExecution: 5 },
+      fileDescriptors: {
+        limit: expect.any(Number),
+        hardLimit: expect.any(Number),
+        inUse: expect.any(Number),
+        headroom: 24,
+        perExecution: 5,
+      },
       load: { cpu: 90, gpu: null, sampledAt: expect.any(String), multiplier: 3 },
       sandbox: { mode: 'off', network: 'none' },
       containment: { mode: expect.stringMatching(/^(cgroup|process-group)$/), reason: expect.any(String) },

@@ -125,7 +125,10 @@ export class CgroupHolder {
     if (!Number.isFinite(timeoutMs)) return exited;
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([exited, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs))))]);
+      return await Promise.race([
+        exited,
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs)))),
+      ]);
     } finally {
       clearTimeout(timer);
     }
@@ -135,7 +138,6 @@ export class CgroupHolder {
   usage(): HandleUsage {
     return this.finalUsage ?? this.cgroup.usage();
   }
-
 
   /** Once the leader is gone and the cgroup is empty: keep the last usage, then rmdir. True when gone. */
   private settle(): boolean {

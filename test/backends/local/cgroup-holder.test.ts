@@ -10,7 +10,6 @@ import { CgroupHolder } from '../../../src/backends/local/cgroup-holder.js';
 import { CgroupTree } from '../../../src/backends/local/cgroup-tree.js';
 import { alive, eventually as waitFor } from '../../helpers/proc.js';
 
-
 const dir = mkdtempSync(join(tmpdir(), 'cc-holder-'));
 const found = CgroupTree.detect(dir);
 const children: ChildProcess[] = [];

@@ -17,7 +17,6 @@ function stat(pid: number): { state: string; startTicks: number } | undefined {
   }
 }
 
-
 const started: ChildProcess[] = [];
 const escapes: number[] = [];
 afterEach(() => {

@@ -40,7 +40,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-
 function cmdline(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -89,7 +88,10 @@ describe.skipIf(!probe.ok)('sandboxLaunch (real bubblewrap)', () => {
   it('lets a write to a writable root land on the host, and fails writes to /etc, /usr, /var/tmp and $HOME', async () => {
     const tag = `ccx-probe-${process.pid}-${Date.now()}`;
     const targets = ['/etc', '/usr', '/var/tmp', homedir()].map((d) => join(d, tag));
-    const script = [`echo kept > ${join(dir, 'out.txt')} && echo cwd-ok`, ...targets.map((t) => `touch ${t} 2>/dev/null && echo WROTE ${t}`)];
+    const script = [
+      `echo kept > ${join(dir, 'out.txt')} && echo cwd-ok`,
+      ...targets.map((t) => `touch ${t} 2>/dev/null && echo WROTE ${t}`),
+    ];
     const r = await run(`${script.join('; ')}; mount -o remount,rw / 2>/dev/null && echo REMOUNTED; true`);
     expect(r.stdout).toBe('cwd-ok\n');
     expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('kept\n');
@@ -226,10 +228,14 @@ describe.skipIf(!probe.ok)('sandboxLaunch (real bubblewrap)', () => {
   });
 
   it("builds the command's environment from the allowlist and the request, with default signal handling", async () => {
-    const r = await run(`echo "secret=\${CCX_SERVER_SECRET-unset} asked=\${ASKED-unset} home=\${HOME-unset}"; grep SigIgn /proc/self/status`, spec(), {
-      env: { CCX_SERVER_SECRET: 'leaked' },
-      requestEnv: { ASKED: 'yes' },
-    });
+    const r = await run(
+      `echo "secret=\${CCX_SERVER_SECRET-unset} asked=\${ASKED-unset} home=\${HOME-unset}"; grep SigIgn /proc/self/status`,
+      spec(),
+      {
+        env: { CCX_SERVER_SECRET: 'leaked' },
+        requestEnv: { ASKED: 'yes' },
+      },
+    );
     expect(r.stdout).toContain(`secret=unset asked=yes home=${homedir()}`);
     expect(r.stdout).toMatch(/SigIgn:\s+0+\n/);
   });

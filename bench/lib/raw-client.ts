@@ -1,5 +1,6 @@
 // A minimal MCP client on a raw `ws` socket for the bench process itself: initialize, then requests by id.
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
+import { openWebSocket } from './open-web-socket.js';
 
 export interface RawReply {
   result?: { structuredContent?: Record<string, unknown>; isError?: boolean; content?: Array<{ text?: string }> };
@@ -25,11 +26,7 @@ export class RawClient {
   }
 
   static async connect(url: string): Promise<RawClient> {
-    const ws = new WebSocket(url, 'mcp', { perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
+    const ws = await openWebSocket(url, 'mcp');
     const client = new RawClient(ws);
     await client.request('initialize', {
       protocolVersion: '2025-06-18',

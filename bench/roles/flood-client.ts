@@ -1,5 +1,5 @@
 // Role: a raw `ws` MCP client that keeps N executions flooding output to it, reading as fast as it can, until told to stop.
-import WebSocket from 'ws';
+import { openWebSocket } from '../lib/open-web-socket.js';
 import { answer, roleArgs, runRoleMain } from '../lib/role-side.js';
 
 interface Args {
@@ -12,11 +12,7 @@ interface Args {
 
 runRoleMain(async () => {
   const { url, floods, command } = roleArgs<Args>();
-  const ws = new WebSocket(url, 'mcp', { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
+  const ws = await openWebSocket(url, 'mcp');
   let bytes = 0;
   let initialized: (() => void) | undefined;
   ws.on('message', (raw) => {

@@ -1,6 +1,6 @@
 // Role: an original-protocol client (WebSocket without subprotocol) running one command, reading in bursts.
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
+import { openWebSocket } from '../lib/open-web-socket.js';
 import { readInBursts } from '../lib/read-in-bursts.js';
 import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
 
@@ -21,11 +21,7 @@ interface Message {
 
 runRoleMain(async () => {
   const { url, command, cycle } = roleArgs<Args>();
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
+  const ws = await openWebSocket(url);
   let onMessage: (m: Message) => void = () => undefined;
   ws.on('message', (raw) => onMessage(JSON.parse(String(raw)) as Message));
   const run = (cmd: string, onOutput: (data: string) => void) =>

@@ -1,6 +1,6 @@
 // Role: an MCP client on a raw `ws` socket (JSON.parse only), optionally reading at a limited rate by pausing the socket.
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
+import { openWebSocket } from '../lib/open-web-socket.js';
 import { readInBursts } from '../lib/read-in-bursts.js';
 import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
 
@@ -32,11 +32,7 @@ const BURST_BYTES = 1024 * 1024;
 
 runRoleMain(async () => {
   const { url, command, bytesPerSecond, cycle, autoStart } = roleArgs<Args>();
-  const ws = new WebSocket(url, 'mcp', { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
+  const ws = await openWebSocket(url, 'mcp');
 
   const pendingCalls = new Map<number, (m: JsonRpc) => void>();
   let onProgress: (m: JsonRpc) => void = () => undefined;

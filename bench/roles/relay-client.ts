@@ -1,6 +1,6 @@
 // Role: the baseline's client. A bare `ws` client that parses each JSON frame and counts the relayed bytes.
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
+import { openWebSocket } from '../lib/open-web-socket.js';
 import { answer, cpuMs, roleArgs, runRoleMain } from '../lib/role-side.js';
 
 interface Args {
@@ -12,11 +12,7 @@ interface Args {
 
 runRoleMain(async () => {
   const { url, command, logFile } = roleArgs<Args>();
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
+  const ws = await openWebSocket(url);
 
   let bytes = 0;
   let frames = 0;

@@ -1,6 +1,7 @@
 // Writes many small JSON messages as WebSocket text frames, framed by us into pooled buffers, one socket write per buffer.
 import type { Duplex } from 'node:stream';
 import { FramePool } from '../tools/frame-pool.js';
+import { escapedJsonBytes, writeJsonEscaped } from './json-escaped-text.js';
 
 /**
  * Size of each pooled buffer: a batch of frames is written in pieces of at most this many bytes. Room for
@@ -19,11 +20,22 @@ const FIN_TEXT = 0x81;
 /** Called for every buffer written: its size, and a promise that settles once it is written. */
 export type BatchMeter = (bytes: number, written: Promise<unknown>) => void;
 
+/** Text that is written JSON-escaped (the inside of its `JSON.stringify`, quotes not included). */
+export interface EscapedText {
+  readonly escape: string;
+}
+
 /**
- * One message as pieces of JSON text whose concatenation is the message (e.g. a constant envelope around
- * one escaped string): written piece by piece, so the whole message never exists as one string.
+ * One message as pieces whose concatenation is its JSON text (e.g. a constant envelope around one string):
+ * JSON text as is, or text to escape. Written piece by piece into the frame's buffer, so neither the whole
+ * message nor the escaped text ever exists as a string.
  */
-export type JsonPieces = readonly string[];
+export type JsonPieces = readonly (string | EscapedText)[];
+
+/** A message's JSON text as one string (for senders without a pooled writer). */
+export function joinJsonPieces(pieces: JsonPieces): string {
+  return pieces.map((p) => (typeof p === 'string' ? p : JSON.stringify(p.escape).slice(1, -1))).join('');
+}
 
 /**
  * Why: the original protocol sends one notification per output line, so 64 MiB of short lines is about
@@ -62,7 +74,7 @@ export class LegacyFrameWriter {
     // line now and then in flight would otherwise hold a slab per line, 80 KiB for every ~100 metered bytes.
     const sizes = messages.map((pieces) =>
       pieces.map((piece) => {
-        const n = Buffer.byteLength(piece);
+        const n = typeof piece === 'string' ? Buffer.byteLength(piece) : escapedJsonBytes(piece.escape);
         if (n > MAX_PIECE_BYTES) throw new Error(`legacy frame: a piece of ${n} bytes is over ${MAX_PIECE_BYTES}`);
         return n;
       }),
@@ -94,7 +106,7 @@ export class LegacyFrameWriter {
       pieces.forEach((piece, i) => {
         const size = sizes[m]![i]!;
         const target = room(size);
-        used += target.write(piece, used, 'utf8');
+        used += typeof piece === 'string' ? target.write(piece, used, 'utf8') : writeJsonEscaped(target, used, piece.escape);
         payload += size;
       });
     }

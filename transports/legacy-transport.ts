@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import type { MeteredTransport } from './attach-session.js';
 import { FrameGovernor, type FrameGovernorOptions } from './frame-governor.js';
-import { LegacyFrameWriter, type JsonPieces } from './legacy-frame-writer.js';
+import { joinJsonPieces, LegacyFrameWriter, type JsonPieces } from './legacy-frame-writer.js';
 import { SESSION_CLOSE_FRAMES } from './websocket.js';
 
 export interface LegacyTransportOptions extends FrameGovernorOptions {
@@ -93,7 +93,7 @@ export class LegacyTransport implements MeteredTransport {
   sendBatch(messages: readonly JsonPieces[]): Promise<void> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.resolve();
     if (this.batches) return this.batches.write(messages);
-    return Promise.all(messages.map((m) => this.sendText(m.join('')))).then(() => undefined);
+    return Promise.all(messages.map((m) => this.sendText(joinJsonPieces(m)))).then(() => undefined);
   }
 
   close(code: number, reason: string): void {

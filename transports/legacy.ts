@@ -14,7 +14,7 @@ import { attachSession } from './attach-session.js';
 import type { Engine } from './context.js';
 import { toLegacyError, type LegacyError } from './legacy-errors.js';
 import { LegacyOutputSubscriber, type ProcessOutputParams } from './legacy-output.js';
-import { MAX_PIECE_BYTES, type JsonPieces } from './legacy-frame-writer.js';
+import { MAX_PIECE_BYTES, type EscapedText, type JsonPieces } from './legacy-frame-writer.js';
 import { LegacyTransport } from './legacy-transport.js';
 import { SESSION_CLOSE_FRAMES } from './websocket.js';
 
@@ -69,8 +69,9 @@ function legacyExitCode(exitCode: number | null, signal: string | null): number 
 /**
  * One `process.output` notification as pieces of JSON text (see JsonPieces): the same message as
  * `{jsonrpc, method, params: {...params, id}}` serialised, with only the output text escaped on its own.
- * Why: a notification per line is many notifications; this builds one string per line, not a message object
- * and its whole serialisation (less garbage, fewer scavenges promoting what a slow reader holds).
+ * Why: a notification per line is many notifications; this builds no message object, no serialisation and no
+ * escaped copy of the text (the writer escapes it into the frame): less garbage, fewer scavenges promoting what
+ * a slow reader holds.
  */
 function outputPieces(o: ProcessOutputParams, idJson: string, wholeLineTail: string): JsonPieces {
   const tail =
@@ -82,21 +83,19 @@ function outputPieces(o: ProcessOutputParams, idJson: string, wholeLineTail: str
 
 /**
  * Characters escaped at a time: at most six bytes each once escaped (a NUL is \u0000), so every piece fits
- * a frame buffer (MAX_PIECE_BYTES) and stays a young string (a 64 Ki-character chunk escaped whole was a
- * 393 KiB string in V8's large-object space, freed only by a full GC).
+ * a frame buffer (MAX_PIECE_BYTES).
  */
 const ESCAPE_PIECE_CHARS = Math.floor(MAX_PIECE_BYTES / 6);
 
-/** `JSON.stringify(text)` as pieces (quotes included), never splitting a surrogate pair. */
-function escapedPieces(text: string): string[] {
-  if (text.length <= ESCAPE_PIECE_CHARS) return [JSON.stringify(text)];
-  const pieces = ['"'];
+/** `JSON.stringify(text)` as pieces (quotes included), escaped as they are written, never splitting a surrogate pair. */
+function escapedPieces(text: string): JsonPieces {
+  if (text.length <= ESCAPE_PIECE_CHARS) return ['"', { escape: text }, '"'];
+  const pieces: Array<string | EscapedText> = ['"'];
   for (let start = 0; start < text.length;) {
     let end = Math.min(text.length, start + ESCAPE_PIECE_CHARS);
     const code = text.charCodeAt(end - 1);
     if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--;
-    const quoted = JSON.stringify(text.slice(start, end));
-    pieces.push(quoted.slice(1, -1));
+    pieces.push({ escape: text.slice(start, end) });
     start = end;
   }
   pieces.push('"');

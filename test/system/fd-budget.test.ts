@@ -5,7 +5,8 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { countOpenFds, deriveMaxExecutions, readFdLimits } from '../../src/system/fd-budget.js';
+import { countOpenFds, deriveMaxExecutions, FdBudget, readFdLimits } from '../../src/system/fd-budget.js';
+import { ServerError } from '../../src/errors.js';
 import { callTool, connectWs, GroupTracker, structured, waitFor } from '../helpers/server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
 import { execFileSync } from 'node:child_process';
@@ -67,6 +68,56 @@ describe('descriptor budget (unit)', () => {
     expect(deriveMaxExecutions(1_048_576, 100)).toBe(256);
     expect(deriveMaxExecutions(100, 100)).toBe(1);
     expect(deriveMaxExecutions(Infinity, 100)).toBe(256);
+  });
+});
+
+describe('descriptor budget: when starts count /proc/self/fd', () => {
+  function counting(inUse: () => number) {
+    let reads = 0;
+    return {
+      reads: () => reads,
+      count: () => {
+        reads++;
+        return inUse();
+      },
+    };
+  }
+
+  it('admits starts far from the limit on a recent count, without reading the descriptors again', () => {
+    const c = counting(() => 40);
+    const budget = new FdBudget({ soft: 20_000, hard: 20_000 }, c.count);
+    for (let i = 0; i < 5; i++) budget.checkSpawn()();
+    expect(c.reads()).toBe(1);
+  });
+
+  it('counts again at every start near the limit, and refuses the start that would eat into the headroom', () => {
+    let open = 200;
+    const c = counting(() => open);
+    // Fewer than 1024 descriptors to spare after a start and the headroom: near enough that no count is reused.
+    const budget = new FdBudget({ soft: 200 + 8 + 24 + 1000, hard: 2048 }, c.count);
+    budget.checkSpawn()();
+    budget.checkSpawn()();
+    expect(c.reads()).toBe(2);
+    open = 1210;
+    let refused: unknown;
+    try {
+      budget.checkSpawn();
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(ServerError);
+    expect(refused).toMatchObject({ code: 'RESOURCE_EXHAUSTED', details: { resource: 'fileDescriptors', inUse: 1210 } });
+    expect(c.reads()).toBe(3);
+  });
+
+  it('counts again once reserved starts bring a recent count near the limit', () => {
+    const c = counting(() => 100);
+    // Far enough for a start on the count alone, not with the first start's reservation (8) still held.
+    const budget = new FdBudget({ soft: 100 + 8 + 24 + 1024 + 4, hard: 4096 }, c.count);
+    const first = budget.checkSpawn();
+    budget.checkSpawn();
+    expect(c.reads()).toBe(2);
+    first();
   });
 });
 

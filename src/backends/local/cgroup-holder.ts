@@ -30,7 +30,7 @@ export class CgroupHolder {
     this.leaderExit = leaderExit;
     void leaderExit.then(() => {
       this.leaderExited = true;
-      this.settle();
+      this.settle(true);
     });
   }
 
@@ -139,10 +139,24 @@ export class CgroupHolder {
     return this.finalUsage ?? this.cgroup.usage();
   }
 
-  /** Once the leader is gone and the cgroup is empty: keep the last usage, then rmdir. True when gone. */
-  private settle(): boolean {
+  /**
+   * Once the leader is gone and the cgroup is empty: keep the last usage, then rmdir. True when gone.
+   * `atLeaderExit`: the usual cgroup is empty when its leader exits, so the rmdir itself asks (EBUSY while
+   * anything lives in it), without reading cgroup.events first: one file read less between the exit and
+   * execute's answer. Later calls (members that outlive the leader, polled) read `populated` first, which
+   * costs less than a failed rmdir's exception.
+   */
+  private settle(atLeaderExit = false): boolean {
     if (this.removed) return true;
-    if (!this.leaderExited || this.cgroup.populated()) return false;
+    if (!this.leaderExited) return false;
+    if (atLeaderExit) {
+      const usage = this.cgroup.usage();
+      if (!this.cgroup.remove()) return false;
+      this.finalUsage = usage;
+      this.removed = true;
+      return true;
+    }
+    if (this.cgroup.populated()) return false;
     this.finalUsage = this.cgroup.usage();
     this.removed = this.cgroup.remove();
     return true;

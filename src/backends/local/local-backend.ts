@@ -113,6 +113,12 @@ export class LocalBackend implements ExecutionBackend {
   private readonly caps: BackendCapabilities;
   private readonly containment: Containment;
   private readonly limits: ResourceLimits;
+  /**
+   * The server's own variables as children inherit them (env policy applied), built at the first launch and
+   * copied for each: the server's environment does not change while it runs, and walking `process.env` (a
+   * native interceptor per key) cost ~0.4 ms per execute, on the path between the request and the fork.
+   */
+  private baseEnv: Readonly<Record<string, string>> | undefined;
 
   constructor(options: LocalBackendOptions) {
     this.shell = resolveShell(options.shell);
@@ -230,7 +236,8 @@ export class LocalBackend implements ExecutionBackend {
 
   /** A null value (set by a preExecute hook) removes the variable. */
   private buildEnv(extra: Record<string, string | null> | undefined): Record<string, string> {
-    const env = baseChildEnv(this.passesEnv);
+    this.baseEnv ??= baseChildEnv(this.passesEnv);
+    const env = { ...this.baseEnv };
     for (const [k, v] of Object.entries(extra ?? {})) {
       if (k === '' || k.includes('=') || k.includes('\0') || v?.includes('\0')) {
         throw new ServerError('INVALID_INPUT', `invalid environment variable name or value: ${JSON.stringify(k)}`);

@@ -87,6 +87,17 @@ describe.skipIf(!found.ok)(`CgroupHolder${found.ok ? '' : ` (skipped: ${found.re
     expect(existsSync(holder.cgroup.path)).toBe(false);
   });
 
+  it('removes the cgroup of a leader that left nothing behind as it exits, keeping its usage', async () => {
+    const { holder, child } = run('i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; exit 0');
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    // The holder's own exit handler ran first (registered first): no poll, no wait.
+    await Promise.resolve();
+    expect(existsSync(holder.cgroup.path)).toBe(false);
+    expect(holder.isAlive()).toBe(false);
+    expect(holder.usage().cpuMs).toBeGreaterThan(0);
+    expect(await holder.waitGone(0)).toBe(true);
+  });
+
   it('pauses a setsid grandchild writing a counter by freezing, and resumes it', async () => {
     const counter = join(dir, `counter-${randomUUID()}`);
     const { holder } = run(`setsid bash -c 'i=0; while :; do i=$((i+1)); echo $i > ${counter}; sleep 0.02; done' & echo ready; wait`);

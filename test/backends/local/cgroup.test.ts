@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cgroup } from '../../../src/backends/local/cgroup.js';
@@ -151,6 +151,29 @@ describe.skipIf(!probe.ok)(`cgroup v2 containment on this machine${why ? ` (skip
       cg.kill();
       child.kill('SIGKILL');
     }
+  });
+
+  it('returns the server to the cgroup it is in at each fork, also after something else moved it', () => {
+    tree = detect();
+    const realSelf = readFileSync('/proc/self/cgroup', 'utf8');
+    const ownDir = join(tree.dataDirRoot, '..');
+    // Elsewhere since the last fork (an administrator's move): the next fork returns it there, not to the first home.
+    const moved = join(ownDir, `cc-executor-test-moved-${process.pid}`);
+    mkdirSync(moved);
+    try {
+      tree.forkInto(tree.create('exec-before-move'), () => undefined);
+      expect(readFileSync('/proc/self/cgroup', 'utf8')).toBe(realSelf);
+      writeFileSync(join(moved, 'cgroup.procs'), String(process.pid));
+      const { stuck } = tree.forkInto(tree.create('exec-after-move'), () => undefined);
+      expect(stuck).toBe(false);
+      expect(ownCgroupPath(readFileSync('/proc/self/cgroup', 'utf8'))).toBe(
+        `${ownCgroupPath(realSelf)!.replace(/\/$/, '')}/${basename(moved)}`,
+      );
+    } finally {
+      writeFileSync(join(ownDir, 'cgroup.procs'), String(process.pid));
+      new Cgroup(moved).remove();
+    }
+    expect(readFileSync('/proc/self/cgroup', 'utf8')).toBe(realSelf);
   });
 
   it('never kills or removes a cgroup the server could not leave, and stops forking into cgroups', async () => {

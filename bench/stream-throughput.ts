@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startHealthProbe } from './lib/health-probe.js';
-import { readCpuMs } from './lib/proc-stats.js';
+import { readChildrenCpuMs, readCpuMs } from './lib/proc-stats.js';
 import { producerCommand } from './lib/producer.js';
 import type { BenchContext, Row } from './lib/report.js';
 import { runRole, startRole, type RoleMessage } from './lib/role.js';
@@ -25,6 +25,8 @@ interface StreamResult extends RoleMessage {
   outcome?: unknown;
   maxOutputBytes?: number;
   maxFrameBytes?: number;
+  /** Raw client only: the execution's last seq, i.e. how many reads of the child's output the server made. */
+  lastSeq?: number | null;
 }
 
 interface Run {
@@ -33,6 +35,10 @@ interface Run {
   messages: number;
   clientCpuMs: number;
   serverCpuMs: number;
+  /** CPU of the command (bash, yes, head), reaped by the server or relay during the run. */
+  producerCpuMs: number;
+  /** Reads of the command's output: the server's chunks (raw) or the relay's frames (one per read); null for sdk. */
+  reads: number | null;
   ok: boolean;
   /** Raw client only: the most stdout one notification carried, and the largest progress frame. */
   maxOutputBytes?: number;
@@ -70,6 +76,7 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
     const measure = async (which: Variant, cmd: string, expected: number): Promise<Run> => {
       const serverPid = which === 'relay' || which === 'relayFile' ? ready.pid : server.pid;
       const cpu0 = readCpuMs(serverPid);
+      const producer0 = readChildrenCpuMs(serverPid);
       let r: StreamResult;
       if (which === 'sdk') r = await runRole<StreamResult>(ctx.children, 'sdk-stream-client', { url: server.url, command: cmd }, timeoutMs);
       else if (which === 'raw')
@@ -95,6 +102,8 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
         messages: r.notifications,
         clientCpuMs: r.cpuMs,
         serverCpuMs: readCpuMs(serverPid) - cpu0,
+        producerCpuMs: readChildrenCpuMs(serverPid) - producer0,
+        reads: which === 'raw' ? (r.lastSeq ?? null) : which === 'sdk' ? null : r.notifications,
         ok,
         ...(typeof r.maxOutputBytes === 'number' ? { maxOutputBytes: r.maxOutputBytes, maxFrameBytes: r.maxFrameBytes as number } : {}),
         ...(ok ? {} : { failure: { reportedBytes: r.reportedBytes, exitCode: r.exitCode, outcome: r.outcome ?? null } }),
@@ -134,7 +143,9 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
 
     const allOk = VARIANTS.every((v) => runs[v].every((r) => r.ok)) && probed.every((r) => r.ok);
     const rate = (v: Variant) => median(runs[v].map((r) => r.mibPerS));
-    const perGiB = (v: Variant, key: 'clientCpuMs' | 'serverCpuMs') => median(runs[v].map((r) => r[key] / 1000 / (r.bytes / 1024 / MIB)));
+    const perGiB = (v: Variant, key: 'clientCpuMs' | 'serverCpuMs' | 'producerCpuMs') =>
+      median(runs[v].map((r) => r[key] / 1000 / (r.bytes / 1024 / MIB)));
+    const meanReadKiB = (v: Variant) => median(runs[v].map((r) => (r.reads ? r.bytes / r.reads / 1024 : NaN)));
     const sdkRatio = rate('sdk') / rate('relay');
     const share = rate('raw') / rate('relayFile');
     const maxOutput = Math.max(...runs.raw.map((r) => r.maxOutputBytes ?? 0));
@@ -201,6 +212,26 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
           perGiB('relayFile', 'clientCpuMs'),
         ),
         note: 'both clients JSON.parse every message and count its text; near 1x says the share compares the servers, not the clients',
+      },
+      {
+        ...info(
+          'stream-producer-cpu',
+          "the command's CPU per GiB (yes piped to head; vs the same command under the relay)",
+          's',
+          perGiB('raw', 'producerCpuMs'),
+          perGiB('relayFile', 'producerCpuMs'),
+        ),
+        note: 'a reader that takes the pipe in small reads wakes for more of the producer writes, and each wake-up costs the producer CPU too',
+      },
+      {
+        ...info(
+          'stream-read-size',
+          "mean read of the command's output (vs the relay's reads)",
+          'KiB',
+          meanReadKiB('raw'),
+          meanReadKiB('relayFile'),
+        ),
+        note: "ours: bytes / the execution's chunks (one per pipe read); the relay: bytes / its frames (one per read)",
       },
       {
         id: 'stream-notification-size',

@@ -30,6 +30,14 @@ export function readCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
 }
 
+/** User + system CPU time in ms of the children a process has waited for (e.g. a command it ran, once reaped). */
+export function readChildrenCpuMs(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // Fields 16 and 17 of stat (cutime, cstime) are indices 13 and 14 after the comm.
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_S;
+}
+
 /** Samples VmRSS every `intervalMs` until stopped; reports the largest sample. */
 export class RssSampler {
   private readonly timer: NodeJS.Timeout;

@@ -20,7 +20,13 @@ interface JsonRpc {
   method?: string;
   params?: { message?: string; _meta?: Record<string, unknown> };
   result?: {
-    structuredContent?: { stdoutBytes?: number; exitCode?: number; signal?: string | null; terminationReason?: string | null };
+    structuredContent?: {
+      stdoutBytes?: number;
+      exitCode?: number;
+      signal?: string | null;
+      terminationReason?: string | null;
+      lastSeq?: number;
+    };
     isError?: boolean;
     content?: Array<{ text?: string }>;
   };
@@ -127,6 +133,8 @@ runRoleMain(async () => {
     maxFrameBytes,
     maxOutputBytes,
     reportedBytes: s?.stdoutBytes ?? null,
+    // One chunk per read of the child's pipe (a read is at most 64 KiB, one chunk's limit): the server's reads.
+    lastSeq: s?.lastSeq ?? null,
     outcome: {
       isError: reply.result?.isError ?? false,
       signal: s?.signal ?? null,

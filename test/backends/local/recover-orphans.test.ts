@@ -39,6 +39,10 @@ async function launch(id: string | null): Promise<{ leader: number; escaped: num
   started.push(child);
   const escaped = await new Promise<number>((r) => child.stdout.once('data', (d) => r(Number(String(d).trim()))));
   escapes.push(escaped);
+  // The setsid child printed first; on a loaded machine the leader may not have forked its own sleep yet.
+  const children = () => readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  if (!(await waitFor(() => children().length >= 2)))
+    throw new Error(`the launched group never had both children: ${children().join(' ')}`);
   return { leader: child.pid!, escaped };
 }
 

@@ -1,6 +1,6 @@
 // Crash-safe bookkeeping: a small file names each execution before it is spawned and says where it runs right
 // after, so a server killed at any moment leaves nothing the next server cannot find and stop.
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -92,6 +92,11 @@ export class ExecutionJournal {
   private usable: boolean;
   private readonly releasing = new Set<Promise<void>>();
   private readonly ticks = bootTicksClock();
+  /**
+   * The intent's file, still open from `intend` until `spawned` (or `release`) appends to it: opening and
+   * closing it again cost two system calls right after the spawn, while the command already runs.
+   */
+  private readonly open = new Map<string, number>();
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'journal');
@@ -124,11 +129,27 @@ export class ExecutionJournal {
   spawned(entry: JournalEntry, description: Record<string, unknown>): void {
     entry.description = description;
     if (!this.usable) return;
+    const line = `\n${JSON.stringify({ description })}\n`;
+    const fd = this.open.get(entry.id);
     try {
-      // One O_APPEND write: a crash tears at most this line, which the reader then ignores.
-      appendFileSync(join(this.dir, `${entry.id}${SUFFIX}`), `\n${JSON.stringify({ description })}\n`);
+      // One write at the end of the intent: a crash tears at most this line, which the reader then ignores.
+      if (fd !== undefined) writeSync(fd, line);
+      else appendFileSync(join(this.dir, `${entry.id}${SUFFIX}`), line);
     } catch {
       // A full disk must not stop the command; recovery then relies on the intent and the cgroup tree.
+    } finally {
+      this.closeOpen(entry.id);
+    }
+  }
+
+  private closeOpen(id: string): void {
+    const fd = this.open.get(id);
+    if (fd === undefined) return;
+    this.open.delete(id);
+    try {
+      closeSync(fd);
+    } catch {
+      // nothing to do: the entry is on disk or recovery does without it
     }
   }
 
@@ -140,6 +161,7 @@ export class ExecutionJournal {
    * are gone: the next start finds nothing alive and removes it.
    */
   release(id: string): Promise<void> {
+    this.closeOpen(id);
     if (!this.usable) return Promise.resolve();
     const done = unlink(join(this.dir, `${id}${SUFFIX}`)).catch(() => undefined); // already gone: nothing to forget
     this.releasing.add(done);
@@ -157,11 +179,16 @@ export class ExecutionJournal {
     if (!this.usable) return;
     const file = join(this.dir, `${entry.id}${SUFFIX}`);
     const tmp = `${file}.tmp-${process.pid}`;
+    let fd: number | undefined;
     try {
-      writeFileSync(tmp, JSON.stringify(entry));
+      fd = openSync(tmp, 'w');
+      writeSync(fd, JSON.stringify(entry));
+      // Renamed while open: the descriptor follows the file, and `spawned` appends through it.
       renameSync(tmp, file);
+      this.open.set(entry.id, fd);
     } catch {
       // A full disk must not stop the command; recovery then relies on the record and the cgroup tree.
+      if (fd !== undefined) closeSync(fd);
       rmSync(tmp, { force: true });
     }
   }

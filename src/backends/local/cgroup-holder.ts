@@ -9,6 +9,8 @@ const KILL_WAIT_MS = 5_000;
 /** Members that outlive their leader: cgroup.events is re-read this often at first, then less often. */
 const LINGER_POLL_MS = 15;
 const LINGER_POLL_MAX_MS = 200;
+/** How long a live usage reading is reused (the final one, read when the cgroup empties, is always fresh). */
+const LIVE_USAGE_MS = 50;
 
 /**
  * The cgroup side of a local ProcessHandle. The leader is spawned through `cgroup.wrap()`; until it has
@@ -21,6 +23,8 @@ export class CgroupHolder {
   /** Set by pause(), cleared by a thaw: terminate skips the thaw (a write and a read) of a never-frozen cgroup. */
   private mayBeFrozen = false;
   private readonly leaderExit: Promise<unknown>;
+  /** The last live usage reading and when it was made (performance.now()). */
+  private liveUsage: { usage: HandleUsage; at: number } | undefined;
 
   constructor(
     readonly cgroup: Cgroup,
@@ -134,9 +138,16 @@ export class CgroupHolder {
     }
   }
 
-  /** CPU time and peak memory so far (the last reading once the cgroup is removed). */
+  /**
+   * CPU time and peak memory so far (the last reading once the cgroup is removed). A live reading is reused
+   * for LIVE_USAGE_MS: right after a spawn the first record, the metrics and the execute tool each took a
+   * snapshot within a millisecond, each reading cpu.stat (four system calls) while the command ran.
+   */
   usage(): HandleUsage {
-    return this.finalUsage ?? this.cgroup.usage();
+    if (this.finalUsage) return this.finalUsage;
+    const now = performance.now();
+    if (this.liveUsage === undefined || now - this.liveUsage.at >= LIVE_USAGE_MS) this.liveUsage = { usage: this.cgroup.usage(), at: now };
+    return this.liveUsage.usage;
   }
 
   /**

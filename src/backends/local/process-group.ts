@@ -45,15 +45,16 @@ export class ProcessGroup {
     this.leaderExit = new Promise((resolve) => {
       subprocess.once('exit', (exitCode, signal) => {
         resolve({ exitCode, signal });
-        // Refresh who is in the group before the leader's pid can be handed out again, but after this turn: the
+        // Refresh who is in the group before the leader's pid can be handed out again, but a moment later: the
         // usual group is empty and kill(-pgid, 0) throws ESRCH, an exception that cost ~0.2 ms between the exit
-        // and execute's answer. Until then the group counts as led (every member found is ours): a pid is only
-        // handed out again after the kernel's pid counter wraps, never within one turn of the event loop.
-        setImmediate(() => {
+        // and execute's answer (a setImmediate still ran before the answer). Until then the group counts as led
+        // (every member found is ours): a pid is only handed out again after the kernel's pid counter wraps,
+        // never within a millisecond.
+        setTimeout(() => {
           if (this.leaderExited) return;
           this.members();
           this.leaderExited = true;
-        });
+        }, 1);
       });
     });
   }

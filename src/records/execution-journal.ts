@@ -30,18 +30,6 @@ export function ticksNow(): number {
   return Math.floor(uptime * CLOCK_TICKS_PER_S);
 }
 
-/**
- * A clock of ticks since boot that reads /proc/uptime once: later readings add the monotonic clock's progress
- * (a /proc read per execute cost ~0.1 ms before the spawn). CLOCK_MONOTONIC stops during a suspend, boot time
- * does not: a reading can only fall behind ticksNow(), never ahead, so "no process of this execution started
- * before it" still holds.
- */
-export function bootTicksClock(): () => number {
-  const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  const at = performance.now();
-  return () => Math.floor((uptimeS + (performance.now() - at) / 1000) * CLOCK_TICKS_PER_S);
-}
-
 function startTicksOf(pid: number): number | null {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -91,7 +79,6 @@ export class ExecutionJournal {
   private readonly server: JournalEntry['server'];
   private usable: boolean;
   private readonly releasing = new Set<Promise<void>>();
-  private readonly ticks = bootTicksClock();
   /**
    * The intent's file, still open from `intend` until `spawned` (or `release`) appends to it: opening and
    * closing it again cost two system calls right after the spawn, while the command already runs.
@@ -116,7 +103,7 @@ export class ExecutionJournal {
       id,
       ...(backend ? { backend } : {}),
       server: this.server,
-      intendedAtTicks: this.ticks(),
+      intendedAtTicks: ticksNow(),
       createdAt: new Date().toISOString(),
       command,
       description: null,

@@ -159,17 +159,13 @@ export class CgroupHolder {
    */
   private settle(atLeaderExit = false): boolean {
     if (this.removed) return true;
-    if (!this.leaderExited) return false;
-    if (atLeaderExit) {
-      const usage = this.cgroup.usage();
-      if (!this.cgroup.remove()) return false;
-      this.finalUsage = usage;
-      this.removed = true;
-      return true;
-    }
-    if (this.cgroup.populated()) return false;
-    this.finalUsage = this.cgroup.usage();
-    this.removed = this.cgroup.remove();
+    if (!this.leaderExited || (!atLeaderExit && this.cgroup.populated())) return false;
+    const usage = this.cgroup.usage();
+    const removed = this.cgroup.remove();
+    // At the leader's exit a failed rmdir is the answer "still populated": members are polled from here on.
+    if (atLeaderExit && !removed) return false;
+    this.finalUsage = usage;
+    this.removed = removed;
     return true;
   }
 

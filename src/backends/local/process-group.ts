@@ -1,5 +1,6 @@
 // Spawns one command in a new process group (node:child_process) and owns every signal sent to that group.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { listGroupMembers, readProcStat } from './proc.js';
 import { withoutShellStartupFiles } from './shell-startup.js';
@@ -18,6 +19,16 @@ export interface SpawnSpec {
 
 export type LeaderExit = { exitCode: number | null; signal: NodeJS.Signals | null };
 
+/** A leader just started in a new session (setsid), by this process or by the fork server: its pid, pipes and exit. */
+export interface SpawnedChild {
+  pid: number;
+  stdout: Readable;
+  stderr: Readable;
+  /** The stdin pipe when one was asked for; null when stdin is /dev/null. */
+  stdin: Writable | null;
+  exit: Promise<LeaderExit>;
+}
+
 const POLL_MS = 20;
 /** Members that outlive their leader are polled at most this far apart. */
 const MAX_POLL_MS = 200;
@@ -26,7 +37,8 @@ export class ProcessGroup {
   readonly pid: number;
   /** The group id equals the leader's pid (`detached: true` calls setsid). */
   readonly pgid: number;
-  readonly subprocess: ChildProcess;
+  /** The leader's pipes (and its exit). */
+  readonly child: SpawnedChild;
   /** Resolves when the leader exits (its children may live on). */
   readonly leaderExit: Promise<LeaderExit>;
   /** Leader start time (clock ticks since boot): with the pgid it names this group even after a restart. */
@@ -36,15 +48,15 @@ export class ProcessGroup {
   /** Members seen in the group: pid -> start time. */
   private readonly known = new Map<number, number>();
 
-  private constructor(subprocess: ChildProcess, pid: number) {
-    this.subprocess = subprocess;
-    this.pid = pid;
-    this.pgid = pid;
-    this.startTicks = readProcStat(pid)?.startTicks;
-    if (this.startTicks !== undefined) this.known.set(pid, this.startTicks);
+  constructor(child: SpawnedChild) {
+    this.child = child;
+    this.pid = child.pid;
+    this.pgid = child.pid;
+    this.startTicks = readProcStat(this.pid)?.startTicks;
+    if (this.startTicks !== undefined) this.known.set(this.pid, this.startTicks);
     this.leaderExit = new Promise((resolve) => {
-      subprocess.once('exit', (exitCode, signal) => {
-        resolve({ exitCode, signal });
+      void child.exit.then((exit) => {
+        resolve(exit);
         // Refresh who is in the group before the leader's pid can be handed out again, but a moment later: the
         // usual group is empty and kill(-pgid, 0) throws ESRCH, an exception that cost ~0.2 ms between the exit
         // and execute's answer (a setImmediate still ran before the answer). Until then the group counts as led
@@ -67,26 +79,7 @@ export class ProcessGroup {
    * The fork and exec happen synchronously in this call, before its first await (the cgroup entry relies on it).
    */
   static async spawn(spec: SpawnSpec): Promise<ProcessGroup> {
-    const stdinPipe = spec.interactive === true || spec.stdin !== undefined;
-    const subprocess = spawn(spec.file, spec.args, {
-      cwd: spec.cwd,
-      // Piped stdin is a socket pair: keep Debian's bash from taking that for sshd and running ~/.bashrc.
-      env: withoutShellStartupFiles(spec.env),
-      detached: true,
-      stdio: [stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
-    if (subprocess.pid === undefined) {
-      // The OS refused (ENOENT, EACCES, EAGAIN...): Node reports it as an 'error' event on the next tick.
-      throw await new Promise<Error>((resolve) => subprocess.once('error', resolve));
-    }
-    // After a successful spawn 'error' means a failed kill() or a lost IPC channel: neither may crash the server.
-    subprocess.on('error', () => undefined);
-    // A write after the child exits fails with EPIPE, which is no crash.
-    subprocess.stdin?.on('error', () => undefined);
-    if (spec.stdin !== undefined && spec.stdin !== '') subprocess.stdin?.write(spec.stdin);
-    // Text only: stdin is closed after it (an interactive one stays open for later writes).
-    if (!spec.interactive) subprocess.stdin?.end();
-    return new ProcessGroup(subprocess, subprocess.pid);
+    return new ProcessGroup(await spawnChild(spec));
   }
 
   /**
@@ -202,4 +195,42 @@ export class ProcessGroup {
   kill(): void {
     this.signal('SIGKILL');
   }
+}
+
+/** Whether a spec needs a stdin pipe: for text to write, or to stay open (interactive). */
+export function wantsStdinPipe(spec: SpawnSpec): boolean {
+  return spec.interactive === true || spec.stdin !== undefined;
+}
+
+/**
+ * Write a spec's stdin text to a just-started child and close its stdin unless it is interactive. A write
+ * after the child exits fails with EPIPE, which is no crash.
+ */
+export function feedStdin(stdin: Writable | null, spec: SpawnSpec): void {
+  if (!stdin) return;
+  stdin.on('error', () => undefined);
+  if (spec.stdin !== undefined && spec.stdin !== '') stdin.write(spec.stdin);
+  // Text only: stdin is closed after it (an interactive one stays open for later writes).
+  if (!spec.interactive) stdin.end();
+}
+
+/** Start a leader from this process (node:child_process): the fork and exec happen in the call, synchronously. */
+async function spawnChild(spec: SpawnSpec): Promise<SpawnedChild> {
+  const subprocess = spawn(spec.file, spec.args, {
+    cwd: spec.cwd,
+    // Piped stdin is a socket pair: keep Debian's bash from taking that for sshd and running ~/.bashrc.
+    env: withoutShellStartupFiles(spec.env),
+    detached: true,
+    stdio: [wantsStdinPipe(spec) ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
+  const pid = subprocess.pid;
+  if (pid === undefined) {
+    // The OS refused (ENOENT, EACCES, EAGAIN...): Node reports it as an 'error' event on the next tick.
+    throw await new Promise<Error>((resolve) => subprocess.once('error', resolve));
+  }
+  // After a successful spawn 'error' means a failed kill() or a lost IPC channel: neither may crash the server.
+  subprocess.on('error', () => undefined);
+  feedStdin(subprocess.stdin, spec);
+  const exit = new Promise<LeaderExit>((resolve) => subprocess.once('exit', (exitCode, signal) => resolve({ exitCode, signal })));
+  return { pid, stdout: subprocess.stdout!, stderr: subprocess.stderr!, stdin: subprocess.stdin, exit };
 }

@@ -34,7 +34,7 @@ describe('shell startup files', () => {
   it('never runs ~/.bashrc for a command given stdin when SHLVL is unset or 0', async () => {
     for (const env of [bareEnv, { ...bareEnv, SHLVL: '0' }]) {
       const group = await ProcessGroup.spawn({ file: '/bin/bash', args: ['-c', 'cat; echo " level $SHLVL"'], cwd: home, env, stdin: 'in' });
-      const out = await collect(group.subprocess.stdout);
+      const out = await collect(group.child.stdout);
       await group.leaderExit;
       expect(out).toBe('in level 2\n');
     }

@@ -28,6 +28,12 @@ export const ConfigSchema = z
       .enum(['local'])
       .default('local')
       .describe('Where commands run: "local" = this machine, each command in its own process group (docs/backends.md)'),
+    forkServer: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Start commands from a small helper process (fork server) instead of the server itself: cheaper forks, none on the event loop; false spawns them from the server',
+      ),
     shell: z.string().min(1).default('/bin/bash').describe('Shell for `command` mode (falls back to /bin/sh if missing)'),
     dataDir: z
       .string()

@@ -33,6 +33,7 @@ export function createBackend(config: Config, extras: BackendExtras = {}): Execu
       // The sandbox wrapper is applied first; the cgroup entry (added by the backend) wraps it, outermost.
       return new LocalBackend({
         shell: config.shell,
+        forkServer: config.forkServer,
         passesEnv: envPasses(config),
         containment,
         limits,

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listGroupMembers } from '../../src/backends/local/proc.js';
+import { alive } from '../helpers/proc.js';
 import { callTool, structured, waitFor } from '../helpers/server.js';
 import { useTestServer } from '../helpers/use-test-server.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
@@ -143,7 +144,8 @@ describe('execution records', () => {
 
   it('marks a record lost after the server is SIGKILLed mid-run, terminates the orphaned group, and serves history after restart', async () => {
     const dataDir = fx.tempDir('cc-rec-');
-    proc = await spawnServer(['--data-dir', dataDir]);
+    // Spawned by the server itself, as a PTY command always is: nothing kills it when the server dies, the restart does.
+    proc = await spawnServer(['--data-dir', dataDir], { CC_EXECUTOR_FORK_SERVER: 'false' });
     let c = await fx.connect(proc.url);
     const done = structured(await callTool(c, 'execute', { command: 'echo finished-before' }));
     const orphan = structured(await callTool(c, 'execute', { command: 'echo partial; sleep 60', background: true }));
@@ -155,7 +157,7 @@ describe('execution records', () => {
     await proc.exited;
     expect(listGroupMembers(orphan.pgid).length).toBeGreaterThan(0); // survived its server
 
-    const restarted = await spawnServer(['--data-dir', dataDir]);
+    const restarted = await spawnServer(['--data-dir', dataDir], { CC_EXECUTOR_FORK_SERVER: 'false' });
     proc = restarted;
     await waitFor(() => listGroupMembers(orphan.pgid).length === 0, 10_000, 'orphaned group to be terminated');
     // Records are read after the server listens (in the background): the line comes once they are.
@@ -178,5 +180,38 @@ describe('execution records', () => {
     expect(past.output.chunks.map((ch: { data: string }) => ch.data).join('')).toBe('finished-before\n');
     const lost = structured(await callTool(c, 'status', { id: orphan.id }));
     expect(lost.output.chunks.map((ch: { data: string }) => ch.data).join('')).toBe('partial\n');
+  }, 40_000);
+
+  it('kills what a SIGKILLed server was running at once (fork server), its setsid escape under cgroups, and marks it lost after restart', async () => {
+    const dataDir = fx.tempDir('cc-rec-');
+    proc = await spawnServer(['--data-dir', dataDir]);
+    const c = await fx.connect(proc.url);
+    const orphan = structured(await callTool(c, 'execute', { command: 'setsid sleep 60 & echo escaped $!; sleep 60', background: true }));
+    groups.add(orphan.pgid);
+    let escaped = 0;
+    await waitFor(
+      async () => {
+        const out = structured(await callTool(c, 'status', { id: orphan.id, sinceSeq: 0 }));
+        escaped = Number(/escaped (\d+)/.exec(out.output.chunks.map((ch: { data: string }) => ch.data).join(''))?.[1] ?? 0);
+        return escaped > 0 && listGroupMembers(orphan.pgid).length >= 1;
+      },
+      10_000,
+      'the group and the escape',
+    );
+    const underCgroup = typeof orphan.cgroup === 'string';
+    await c.close();
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+    // Before any restart: the fork server saw its server go and killed the group; under cgroups the escape too.
+    await waitFor(() => listGroupMembers(orphan.pgid).length === 0, 10_000, 'the orphaned group killed by the fork server');
+    if (underCgroup) await waitFor(() => !alive(escaped), 10_000, 'the setsid escape killed with its cgroup');
+
+    proc = await spawnServer(['--data-dir', dataDir]);
+    await waitFor(() => /marked 1 lost/.test(proc!.stderr()), 10_000, 'records loaded');
+    // Without a cgroup the escape is found by its execution-id marker at restart.
+    await waitFor(() => !alive(escaped), 10_000, 'the setsid escape gone after restart');
+    const record = readRecord(recordFiles(dataDir).find((f) => readRecord(f).id === orphan.id)!);
+    expect(record.state).toBe('lost');
+    expect(record.lostReason).toMatch(/server that ran it exited/);
   }, 40_000);
 });

@@ -1,6 +1,8 @@
 // Cgroup containment for any local handle kind (pipes, PTY): the launch enters a fresh cgroup before its first
 // instruction, and every containment operation of the handle goes to that cgroup.
-import type { HandleDescription, HandleUsage, ProcessHandle, PtySize, ResourceLimits } from '../backend.js';
+import { join } from 'node:path';
+import type { HandleDescription, HandleUsage, Launch, ProcessHandle, PtySize, ResourceLimits } from '../backend.js';
+import type { Cgroup } from './cgroup.js';
 import { CgroupHolder } from './cgroup-holder.js';
 import { findExecutable } from './find-executable.js';
 import type { CgroupTree } from './cgroup-tree.js';
@@ -67,6 +69,21 @@ export class CgroupHandle implements ProcessHandle {
   }
 }
 
+/**
+ * Fork a launch inside `cg` through a factory's helper (the fork server moves itself in and back); when it could
+ * not move back, `cg` is marked as holding it (never killed) and forkInto-style entry stops for later launches.
+ */
+async function spawnInCgroupBy(
+  spawnIn: NonNullable<HandleFactory['spawnInCgroup']>,
+  launch: Launch,
+  cg: Cgroup,
+  tree: CgroupTree,
+): Promise<{ result: ProcessHandle; stuck: boolean }> {
+  const { handle, stuck } = await spawnIn(launch, { procs: join(cg.path, 'cgroup.procs'), home: tree.ownProcsPath() });
+  if (stuck) tree.markHolding(cg, `the fork server could not move back to its cgroup from ${cg.path}`);
+  return { result: handle, stuck };
+}
+
 /** True when a launch asks for no cgroup limit (forkInto may then carry the server into its cgroup). */
 function hasLimits(limits: ResourceLimits | undefined): boolean {
   return limits !== undefined && Object.values(limits).some((v) => v !== undefined);
@@ -85,7 +102,8 @@ export function cgroupFactory(inner: HandleFactory, tree: CgroupTree): HandleFac
     accepts: (launch) => inner.accepts(launch),
     async spawn(launch) {
       const limits = launch.plan.limits ?? {};
-      const direct = inner.forksInCall === true && tree.forkIntoProblem === undefined && !hasLimits(limits);
+      const direct =
+        (inner.forksInCall === true || inner.spawnInCgroup !== undefined) && tree.forkIntoProblem === undefined && !hasLimits(limits);
       // Behind `sh -c '... exec "$@"'` a program that cannot be exec'd would be exit 126/127 and a message
       // naming the wrapper: look it up first (relative to the launch's cwd, as exec will), so it is the
       // SPAWN_FAILED with errno that a launch without a cgroup gives. A direct fork gets that errno itself.
@@ -94,7 +112,9 @@ export function cgroupFactory(inner: HandleFactory, tree: CgroupTree): HandleFac
       let handle: ProcessHandle;
       try {
         if (direct) {
-          const { result, stuck } = tree.forkInto(cg, () => inner.spawn(launch));
+          const { result, stuck } = inner.spawnInCgroup
+            ? await spawnInCgroupBy((l, c) => inner.spawnInCgroup!(l, c), launch, cg, tree)
+            : tree.forkInto(cg, () => inner.spawn(launch));
           handle = await result;
           if (stuck) {
             // The server could not leave the cgroup: the command must not run in a cgroup it shares.

@@ -290,6 +290,26 @@ export class CgroupTree {
     return { result, stuck };
   }
 
+  /**
+   * The cgroup.procs of this server's own cgroup: where a helper started by the server (the fork server) lives
+   * too, and returns to after forking a command inside an execution's cgroup.
+   */
+  ownProcsPath(): string {
+    const home = this.ownCgroupDir();
+    if (home === undefined) throw new Error("cannot find this server's own cgroup in /proc/self/cgroup");
+    return join(home, 'cgroup.procs');
+  }
+
+  /**
+   * A helper of this server (the fork server) could not leave `cg`: like forkInto's stuck case, `cg` is never
+   * killed, frozen or removed by this tree (that would kill the helper), and later launches enter through the
+   * shell wrapper.
+   */
+  markHolding(cg: Cgroup, problem: string): void {
+    this.holdingServer.add(cg.path);
+    this.forkIntoProblem = problem;
+  }
+
   /** The cgroup for one execution, created (with its limits) before anything is spawned into it. */
   create(executionId: string, limits: ResourceLimits = {}): Cgroup {
     const path = join(this.serverDir, executionId);

@@ -1,7 +1,9 @@
 // The local handle of one command: a ProcessGroup (setsid'd leader and everything it starts) with two pipes.
 import type { Readable, Writable } from 'node:stream';
 import type { HandleDescription, HandleExit, ProcessHandle } from '../backend.js';
-import { ProcessGroup, type SpawnSpec } from './process-group.js';
+import type { ForkServer } from './fork-server.js';
+import { feedStdin, ProcessGroup, wantsStdinPipe, type SpawnSpec } from './process-group.js';
+import { withoutShellStartupFiles } from './shell-startup.js';
 import { isWaitingForInput, readInputTarget } from './stdin-wait.js';
 
 /**
@@ -25,11 +27,10 @@ export class GroupHandle implements ProcessHandle {
     private readonly group: ProcessGroup,
     interactive = false,
   ) {
-    const { stdout, stderr } = group.subprocess;
-    if (!stdout) throw new Error('the child has no stdout pipe');
+    const { stdout, stderr } = group.child;
     this.stdout = stdout;
     this.stderr = stderr;
-    this.stdin = interactive ? group.subprocess.stdin : null;
+    this.stdin = interactive ? group.child.stdin : null;
     const target = interactive ? readInputTarget(group.pid) : null;
     this.inputTargets = new Set(target === null ? [] : [target]);
     this.exit = group.leaderExit;
@@ -90,4 +91,27 @@ export class GroupHandle implements ProcessHandle {
  */
 export async function spawnGroupHandle(spec: SpawnSpec): Promise<GroupHandle> {
   return new GroupHandle(await ProcessGroup.spawn(spec), spec.interactive === true);
+}
+
+/**
+ * The same handle, spawned by the fork server (a small helper process: cheaper forks, no fork on the server's
+ * event loop). With `cgroup`, the helper forks the command inside that cgroup; `stuck` says it could not move
+ * back (the caller kills the command and stops using that path). Throws the OS error like spawnGroupHandle.
+ */
+export async function spawnGroupHandleFrom(
+  forkServer: ForkServer,
+  spec: SpawnSpec,
+  cgroup?: { procs: string; home: string },
+): Promise<{ handle: GroupHandle; stuck: boolean }> {
+  const spawned = await forkServer.spawn({
+    file: spec.file,
+    args: spec.args,
+    cwd: spec.cwd,
+    // Piped stdin is a socket pair: keep Debian's bash from taking that for sshd and running ~/.bashrc.
+    env: withoutShellStartupFiles(spec.env),
+    stdin: wantsStdinPipe(spec),
+    ...(cgroup ? { cgroup } : {}),
+  });
+  feedStdin(spawned.stdin, spec);
+  return { handle: new GroupHandle(new ProcessGroup(spawned), spec.interactive === true), stuck: spawned.stuck };
 }

@@ -16,7 +16,9 @@ import type {
 import { cgroupFactory } from './cgroup-handle.js';
 import { baseChildEnv } from './child-env.js';
 import { mergeLimits, type Containment } from './containment.js';
-import { spawnGroupHandle } from './group-handle.js';
+import { ForkServer } from './fork-server.js';
+import { spawnGroupHandle, spawnGroupHandleFrom } from './group-handle.js';
+import type { SpawnSpec } from './process-group.js';
 import { EXECUTION_ID_VAR, recoverOrphans } from './recover-orphans.js';
 import { PtyHandle } from './pty-handle.js';
 import { resolveShell } from './shell.js';
@@ -53,6 +55,12 @@ export interface HandleFactory {
    * wrapping it in an entry shell.
    */
   readonly forksInCall?: boolean;
+  /**
+   * Optional: spawn the launch forked inside a cgroup (`procs`: its cgroup.procs) by a helper that moves itself in
+   * around the fork and back to `home` after; `stuck` when it could not move back. Cgroup containment prefers it
+   * to forkInto (which moves the server itself).
+   */
+  spawnInCgroup?(launch: Launch, cgroup: { procs: string; home: string }): Promise<{ handle: ProcessHandle; stuck: boolean }>;
 }
 
 /** Pipes and a process group: accepts every launch without a PTY (an interactive one keeps its stdin pipe open). */
@@ -61,16 +69,29 @@ export const GROUP_HANDLE_FACTORY: HandleFactory = {
   accepts: (launch) => !launch.plan.pty,
   // ProcessGroup.spawn calls child_process.spawn (a synchronous fork and exec) before its first await.
   forksInCall: true,
-  spawn: (launch) =>
-    spawnGroupHandle({
-      file: launch.file,
-      args: launch.args,
-      cwd: launch.cwd,
-      env: launch.env,
-      ...(launch.plan.stdin !== undefined ? { stdin: launch.plan.stdin } : {}),
-      ...(launch.plan.interactive ? { interactive: true } : {}),
-    }),
+  spawn: (launch) => spawnGroupHandle(groupSpec(launch)),
 };
+
+function groupSpec(launch: Launch): SpawnSpec {
+  return {
+    file: launch.file,
+    args: launch.args,
+    cwd: launch.cwd,
+    env: launch.env,
+    ...(launch.plan.stdin !== undefined ? { stdin: launch.plan.stdin } : {}),
+    ...(launch.plan.interactive ? { interactive: true } : {}),
+  };
+}
+
+/** Pipes and a process group like GROUP_HANDLE_FACTORY, but forked by the fork server (a small helper process). */
+export function forkServerGroupFactory(forkServer: ForkServer): HandleFactory {
+  return {
+    name: 'process-group (fork server)',
+    accepts: (launch) => !launch.plan.pty,
+    spawn: async (launch) => (await spawnGroupHandleFrom(forkServer, groupSpec(launch))).handle,
+    spawnInCgroup: (launch, cgroup) => spawnGroupHandleFrom(forkServer, groupSpec(launch), cgroup),
+  };
+}
 
 /** A pseudo-terminal (@lydell/node-pty): accepts launches that ask for one. */
 export const PTY_HANDLE_FACTORY: HandleFactory = {
@@ -101,6 +122,12 @@ export interface LocalBackendOptions {
   containment?: Containment;
   /** The server's default limits; a plan may only tighten them. */
   limits?: ResourceLimits;
+  /**
+   * Spawn commands (pipes, no PTY) from the fork server, a small helper process started now, instead of from this
+   * process: a fork costs in proportion to the forker's memory, and the server's event loop waits for it.
+   * Ignored when `factories` is given. Default: false (the server's config turns it on: `forkServer`).
+   */
+  forkServer?: boolean;
 }
 
 export class LocalBackend implements ExecutionBackend {
@@ -113,6 +140,7 @@ export class LocalBackend implements ExecutionBackend {
   private readonly caps: BackendCapabilities;
   private readonly containment: Containment;
   private readonly limits: ResourceLimits;
+  private readonly forkServer: ForkServer | undefined;
   /**
    * The server's own variables as children inherit them (env policy applied), built at the first launch and
    * copied for each: the server's environment does not change while it runs, and walking `process.env` (a
@@ -131,7 +159,13 @@ export class LocalBackend implements ExecutionBackend {
     };
     this.limits = options.limits ?? {};
     const tree = this.containment.tree;
-    const factories = [...(options.factories ?? [PTY_HANDLE_FACTORY, GROUP_HANDLE_FACTORY])];
+    if (options.forkServer && !options.factories) {
+      this.forkServer = new ForkServer(this.containment.tree?.serverDir);
+      this.forkServer.start();
+    }
+    const factories = [
+      ...(options.factories ?? [PTY_HANDLE_FACTORY, this.forkServer ? forkServerGroupFactory(this.forkServer) : GROUP_HANDLE_FACTORY]),
+    ];
     // The cgroup entry is outermost: it wraps whatever the other wrappers (a sandbox) made of the launch.
     this.factories = tree ? factories.map((f) => cgroupFactory(f, tree)) : factories;
     this.caps = {
@@ -231,6 +265,7 @@ export class LocalBackend implements ExecutionBackend {
   }
 
   async close(): Promise<void> {
+    this.forkServer?.close();
     await this.containment.tree?.close();
   }
 

@@ -56,8 +56,11 @@ export interface Engine {
   metrics: Metrics;
   /** This process's file descriptors: the limit, how many are open, the refusal before a spawn would fail. */
   fds: FdBudget;
-  /** Escapes output bytes into progress frames (one scratch memory for the whole server: each call is synchronous). */
-  frameEscaper: JsonBytesEscaper;
+  /**
+   * Escapes output bytes into progress frames (one scratch memory for the whole server: each call is synchronous);
+   * undefined where WebAssembly is off (`--jitless`): frames are then escaped with JSON.stringify.
+   */
+  frameEscaper: JsonBytesEscaper | undefined;
   /** Running executions at most: config.maxExecutions, or what the descriptor limit allows. */
   maxExecutions: number;
   serverStartedAt: number;
@@ -231,7 +234,7 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     records,
     metrics,
     fds,
-    frameEscaper: new JsonBytesEscaper(),
+    frameEscaper: JsonBytesEscaper.create(),
     maxExecutions,
     serverStartedAt: Date.now(),
     sandbox,

@@ -213,7 +213,7 @@ function moduleBytes(): Uint8Array {
   ]);
 }
 
-/** The part of the WebAssembly global used here. */
+/** The part of the WebAssembly global used here (its types are not among @types/node 20's globals). */
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object) => { exports: Record<string, unknown> };
@@ -228,9 +228,16 @@ export class JsonBytesEscaper {
   private readonly memory: Buffer;
   private readonly run: (src: number, len: number, dst: number) => number;
 
-  constructor() {
-    // The global is in every supported Node; its types are not in @types/node 20's globals.
-    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  /**
+   * An escaper, or undefined where WebAssembly is off (`node --jitless` has no WebAssembly global): callers
+   * then escape with JSON.stringify, as before.
+   */
+  static create(): JsonBytesEscaper | undefined {
+    const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+    return wasm === undefined ? undefined : new JsonBytesEscaper(wasm);
+  }
+
+  private constructor(wasm: WasmApi) {
     const exports = new wasm.Instance(new wasm.Module(moduleBytes())).exports as {
       escape: (src: number, len: number, dst: number) => number;
       memory: { buffer: ArrayBuffer };

@@ -1,6 +1,10 @@
 // JsonBytesEscaper (the WebAssembly escaper): byte for byte what JSON.stringify writes, for every byte, alignment and size.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ESCAPE_PIECE_BYTES, JsonBytesEscaper } from '../../src/processes/json-bytes-escaper.js';
+import { callWithProgress, connectWs } from '../helpers/server.js';
+import { spawnServer } from '../helpers/spawn-server.js';
 
 /** What the escaper must write: the inside of JSON.stringify of the bytes read as latin1, written back as latin1. */
 function reference(bytes: Buffer): Buffer {
@@ -17,7 +21,7 @@ function pseudoRandomBytes(length: number, seed: number, escapeShare: number): B
 }
 
 describe('JsonBytesEscaper', () => {
-  const escaper = new JsonBytesEscaper();
+  const escaper = JsonBytesEscaper.create()!;
 
   it('escapes each of the 256 byte values as JSON.stringify does, at every position in a 16-byte block and in the tail', () => {
     for (let byte = 0; byte < 256; byte++) {
@@ -70,4 +74,23 @@ describe('JsonBytesEscaper', () => {
     expect(copy.toString()).toBe('first\\n');
     expect(first.toString()).not.toBe('first\\n');
   });
+
+  it('is not made where WebAssembly is off (node --jitless), and a server run that way still streams output', async () => {
+    const built = fileURLToPath(new URL('../../dist/src/processes/json-bytes-escaper.js', import.meta.url));
+    const probe = `import(${JSON.stringify(built)}).then((m) => console.log(String(m.JsonBytesEscaper.create())))`;
+    expect(
+      execFileSync(process.execPath, ['--jitless', '-e', probe], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
+    ).toBe('undefined');
+    const server = await spawnServer([], { NODE_OPTIONS: '--jitless' });
+    try {
+      const client = await connectWs(server.url);
+      const { result, streamed } = await callWithProgress(client, 'execute', { command: `printf 'tab\\there "quoted" \\\\ done\\n'` });
+      expect(result.isError).toBeFalsy();
+      expect(streamed.stdout).toBe('tab\there "quoted" \\ done\n');
+      await client.close();
+    } finally {
+      server.kill();
+      await server.exited;
+    }
+  }, 60_000);
 });

@@ -69,7 +69,7 @@ describe('progressFrame', () => {
 });
 
 describe('progressFrame with the bytes escaper', () => {
-  const escaper = new JsonBytesEscaper();
+  const escaper = JsonBytesEscaper.create()!;
   const escaping = { escaper, maxFrameBytes: 80 * 1024 };
 
   it('builds the same bytes as without it for output given as bytes, one part or several, with a non-ASCII progress token', () => {

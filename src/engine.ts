@@ -14,6 +14,7 @@ import { ServerError } from './errors.js';
 import { HookRunner } from './hooks/hook-runner.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { JsonBytesEscaper } from './processes/json-bytes-escaper.js';
 import { DurationHistory } from './processes/duration-history.js';
 import type { Execution } from './processes/execution.js';
 import { ExecutionRegistry } from './processes/execution-registry.js';
@@ -55,6 +56,11 @@ export interface Engine {
   metrics: Metrics;
   /** This process's file descriptors: the limit, how many are open, the refusal before a spawn would fail. */
   fds: FdBudget;
+  /**
+   * Escapes output bytes into progress frames (one scratch memory for the whole server: each call is synchronous);
+   * undefined where WebAssembly is off (`--jitless`): frames are then escaped with JSON.stringify.
+   */
+  frameEscaper: JsonBytesEscaper | undefined;
   /** Running executions at most: config.maxExecutions, or what the descriptor limit allows. */
   maxExecutions: number;
   serverStartedAt: number;
@@ -228,6 +234,7 @@ export function createEngine(config: Config, logger: Logger, opts: EngineOptions
     records,
     metrics,
     fds,
+    frameEscaper: JsonBytesEscaper.create(),
     maxExecutions,
     serverStartedAt: Date.now(),
     sandbox,

@@ -226,6 +226,7 @@ async function follow(execution: Execution, input: ExecuteInput, extra: Extra, d
           startedAt: execution.startedAt.getTime(),
           ...(execution.expectedMs !== undefined ? { expectedMs: execution.expectedMs } : {}),
           confirm: () => extra.sendRequest({ method: 'ping' }, EmptyResultSchema, { timeout: 1_000 }),
+          ...(deps.frameEscaper ? { escaper: deps.frameEscaper } : {}),
           // What a model reads of a terminal is its rendered text; a terminal client asks for the bytes.
           ...(pty && input.rawOutput !== true ? { render: new TerminalText({ maxHeldLines: pty.rows - 1 }) } : {}),
         });

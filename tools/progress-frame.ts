@@ -1,4 +1,5 @@
 // Serialises one progress notification straight into the bytes a transport writes (a "ready frame"), piece by piece.
+import type { JsonBytesEscaper } from '../src/processes/json-bytes-escaper.js';
 
 /** The fields of a notifications/progress besides its message. */
 export interface ProgressFields {
@@ -49,6 +50,40 @@ function escapeBytes(bytes: Buffer, out: Piece[]): void {
   }
 }
 
+/** How output bytes may be escaped without JSON.stringify (see progressFrame). */
+export interface BytesEscaping {
+  escaper: JsonBytesEscaper;
+  /**
+   * Frames larger than this (heavily escaped output: a NUL is six bytes) are built the string way. Why: such a
+   * frame is a buffer of its own, not pooled memory, and the strings JSON.stringify makes are the garbage that
+   * starts the scavenges which free those buffers early; without them they pile up until a full GC.
+   */
+  maxFrameBytes: number;
+}
+
+/** The frame with `parts` escaped by the bytes escaper (one copy into the frame), or null when it does not apply. */
+function escapedBytesFrame(
+  head: string,
+  tail: string,
+  parts: readonly Buffer[],
+  alloc: (size: number) => Buffer,
+  { escaper, maxFrameBytes }: BytesEscaping,
+): Buffer | null {
+  const escaped = escaper.escapeAll(parts);
+  if (escaped === null) return null;
+  // head and tail may hold non-ASCII text (a progress token is the client's string): UTF-8, counted as such.
+  const size = Buffer.byteLength(head) + escaped.length + Buffer.byteLength(tail) + 2;
+  if (size > maxFrameBytes) return null;
+  const frame = alloc(size);
+  let offset = frame.write(head, 0);
+  frame[offset++] = 0x22; // "
+  offset += escaped.copy(frame, offset);
+  frame[offset++] = 0x22;
+  offset += frame.write(tail, offset);
+  if (offset !== size) throw new Error(`progress frame: wrote ${offset} of ${size} bytes`);
+  return frame;
+}
+
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
@@ -64,6 +99,7 @@ export function progressFrame(
   fields: ProgressFields,
   parts: readonly (string | Buffer)[],
   alloc: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
+  bytesEscaping?: BytesEscaping,
 ): Buffer {
   const head =
     `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":${JSON.stringify(fields.progressToken)},` +
@@ -71,6 +107,10 @@ export function progressFrame(
     (fields.total !== undefined ? `,"total":${JSON.stringify(fields.total)}` : '') +
     `,"message":`;
   const tail = `,"_meta":${JSON.stringify(fields._meta)}}}`;
+  if (bytesEscaping && parts.length > 0 && parts.every((p) => typeof p !== 'string')) {
+    const frame = escapedBytesFrame(head, tail, parts, alloc, bytesEscaping);
+    if (frame !== null) return frame;
+  }
   const pieces: Piece[] = [];
   for (const part of parts) {
     if (typeof part === 'string') escapeText(part, pieces);

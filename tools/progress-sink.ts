@@ -6,7 +6,8 @@ import type { TerminalText } from '../src/processes/terminal-text.js';
 import type { FlowMeter } from '../src/sessions/flow-meter.js';
 import { FlowSubscriber } from '../src/sessions/flow-subscriber.js';
 import { FramePool } from './frame-pool.js';
-import { progressFrame } from './progress-frame.js';
+import { progressFrame, type BytesEscaping } from './progress-frame.js';
+import type { JsonBytesEscaper } from '../src/processes/json-bytes-escaper.js';
 import { META_EXECUTION, META_KIND, META_SEQ, META_STREAM } from '../src/wire.js';
 
 export interface ProgressSinkOptions {
@@ -29,6 +30,8 @@ export interface ProgressSinkOptions {
   confirm?: () => Promise<unknown>;
   /** PTY output for a model: stdout messages carry the rendered text (escapes removed, \r overwrites collapsed). */
   render?: TerminalText;
+  /** Escapes output bytes into ready frames (the server's one instance); without it, JSON.stringify does. */
+  escaper?: JsonBytesEscaper;
 }
 
 /** Pause between the last output notification and the result (see close()). */
@@ -52,6 +55,8 @@ export class ProgressSink extends FlowSubscriber {
   private lastSent: Promise<unknown> = Promise.resolve();
   /** Memory for ready frames: a frame of chunkBytes of text lines (plus its envelope) fits a slab. */
   private readonly frames: FramePool;
+  /** Output bytes escaped by the escaper, for frames that fit a pooled slab (progressFrame says why only those). */
+  private readonly bytesEscaping: BytesEscaping | undefined;
 
   constructor(private readonly opts: ProgressSinkOptions) {
     super(opts.flow);
@@ -59,6 +64,7 @@ export class ProgressSink extends FlowSubscriber {
     // Enough empty slabs for all the flow meter lets be in flight: twice high water's worth of slabs (a slab
     // may hold one frame just over half its size) and two for the frames that go out after the meter is full.
     this.frames = new FramePool(slabBytes, Math.ceil((2 * opts.flow.highWaterBytes) / slabBytes) + 2);
+    this.bytesEscaping = opts.escaper ? { escaper: opts.escaper, maxFrameBytes: slabBytes } : undefined;
     this.heartbeat = setInterval(() => this.beat(), Math.max(100, Math.floor(opts.heartbeatMs / 2)));
     this.heartbeat.unref();
   }
@@ -113,6 +119,7 @@ export class ProgressSink extends FlowSubscriber {
         fields,
         parts.map((p) => (typeof p === 'string' ? p : p.raw)),
         (size) => this.frames.take(size),
+        this.bytesEscaping,
       );
       // Written: the transport holds the frame no more, so its memory serves a later frame. Not after an error.
       sent = this.opts.sendFrame(frame).then(() => this.frames.give(frame));

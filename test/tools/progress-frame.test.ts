@@ -1,5 +1,6 @@
 // progressFrame on its own: the bytes it builds are the JSON of the notification, whatever the text holds.
 import { describe, expect, it } from 'vitest';
+import { ESCAPE_PIECE_BYTES, JsonBytesEscaper } from '../../src/processes/json-bytes-escaper.js';
 import { progressFrame } from '../../tools/progress-frame.js';
 
 const FIELDS = { progressToken: 'tok "1"', progress: 12, total: 40, _meta: { 'cc-executor/seq': 3 } };
@@ -64,5 +65,40 @@ describe('progressFrame', () => {
       const frame = progressFrame(FIELDS, parts);
       expect(frame.equals(exact(''))).toBe(true);
     }
+  });
+});
+
+describe('progressFrame with the bytes escaper', () => {
+  const escaper = JsonBytesEscaper.create()!;
+  const escaping = { escaper, maxFrameBytes: 80 * 1024 };
+
+  it('builds the same bytes as without it for output given as bytes, one part or several, with a non-ASCII progress token', () => {
+    const text = 'line "one" \\ \t ü € 😀\n'.repeat(1_500) + '\u0000\u001f\u007f end';
+    const bytes = Buffer.from(text, 'utf8');
+    const fields = { ...FIELDS, progressToken: 'jeton « é »' };
+    for (const parts of [[bytes], [bytes.subarray(0, 10_001), bytes.subarray(10_001)], [Buffer.alloc(0)]]) {
+      const plain = progressFrame(fields, parts);
+      const fast = progressFrame(fields, parts, undefined, escaping);
+      expect(fast.equals(plain)).toBe(true);
+      expect(JSON.parse(fast.toString('utf8')).params.message).toBe(Buffer.concat(parts).toString('utf8'));
+    }
+  });
+
+  it('builds the same bytes for text parts, heavily escaped output and more bytes than one piece (the string path)', () => {
+    const nul = Buffer.alloc(20_000); // 120,000 bytes escaped: over 80 KiB
+    const big = Buffer.alloc(ESCAPE_PIECE_BYTES + 10, 'x');
+    for (const parts of [['text "part"\n'], [Buffer.from('a'), 'b'], [nul], [big]]) {
+      expect(progressFrame(FIELDS, parts, undefined, escaping).equals(progressFrame(FIELDS, parts))).toBe(true);
+    }
+  });
+
+  it('leaves a frame that would be larger than maxFrameBytes to the string path', () => {
+    // A stand-in escaper whose output shows in the frame when it is used: 200 bytes of "X".
+    const marked = { escapeAll: () => Buffer.alloc(200, 'X') } as unknown as JsonBytesEscaper;
+    const parts = [Buffer.from('out\n')];
+    const over = progressFrame(FIELDS, parts, undefined, { escaper: marked, maxFrameBytes: 250 });
+    expect(over.equals(progressFrame(FIELDS, parts))).toBe(true);
+    const under = progressFrame(FIELDS, parts, undefined, { escaper: marked, maxFrameBytes: 10_000 });
+    expect(under.toString()).toContain(`"message":"${'X'.repeat(200)}"`);
   });
 });

@@ -7,7 +7,7 @@ import { installGlobalWebSocket } from './lib/global-websocket.js';
 import type { BenchContext, Row } from './lib/report.js';
 import { startServer } from './lib/server.js';
 import { timeRotated } from './lib/time-rotated.js';
-import { readCpuAndFaults, readForkFootprint, readMemory } from './lib/proc-stats.js';
+import { findForkServer, readCpuAndFaults, readForkFootprint, readMemory } from './lib/proc-stats.js';
 import { MIB, percentile, round } from './lib/stats.js';
 
 export interface RoundTripOptions {
@@ -58,6 +58,11 @@ function spawnTrue(): Promise<void> {
   });
 }
 
+function forkServerFootprint(serverPid: number): { rssAnonKiB: number; pageTablesKiB: number } | null {
+  const pid = findForkServer(serverPid);
+  return pid === undefined ? null : (readForkFootprint(pid) ?? null);
+}
+
 export async function benchRoundTrip(ctx: BenchContext, opts: RoundTripOptions): Promise<Row[]> {
   installGlobalWebSocket();
   const server = await startServer(ctx.children);
@@ -99,6 +104,8 @@ export async function benchRoundTrip(ctx: BenchContext, opts: RoundTripOptions):
       serverRssMiB: round((readMemory(server.pid)?.rss ?? NaN) / MIB),
       benchRssMiB: round(process.memoryUsage().rss / MIB),
       serverForkFootprint: readForkFootprint(server.pid) ?? null,
+      // What forks the commands when the server has a fork server (config forkServer, the default).
+      forkServerFootprint: forkServerFootprint(server.pid),
       benchForkFootprint: readForkFootprint(process.pid) ?? null,
       cpuPerCall: {
         n: cpuN,

@@ -88,3 +88,21 @@ export function readForkFootprint(pid: number): { rssAnonKiB: number; pageTables
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
   return { rssAnonKiB: field('RssAnon'), pageTablesKiB: field('VmPTE') };
 }
+
+/** The server's fork server (its child running fork-server-main.js), when it has one: the process that forks commands. */
+export function findForkServer(serverPid: number): number | undefined {
+  let children: string[];
+  try {
+    children = readFileSync(`/proc/${serverPid}/task/${serverPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return undefined;
+  }
+  for (const child of children) {
+    try {
+      if (readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('fork-server-main')) return Number(child);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}

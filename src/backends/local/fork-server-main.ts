@@ -164,19 +164,37 @@ function errorReply(id: number, e: unknown, stage: string): object {
   return { t: 'error', id, code: err.code ?? null, message: `${stage}${err.message ?? String(e)}` };
 }
 
+/** A started leader: its exit is reported (then the pool refilled), and it is killed if the server goes. */
+function track(child: ChildProcess, pid: number, id: number): void {
+  child.on('error', () => undefined);
+  running.add(pid);
+  child.once('exit', (exitCode, signal) => {
+    running.delete(pid);
+    send({ t: 'exit', id, exitCode, signal });
+    pool.refill();
+  });
+}
+
 function handleSpawn(m: SpawnRequest): void {
   let child: ChildProcess;
   let stuck = false;
+  // Pooled pipes (the server holds their other ends) or new ones ('pipe': sent to the server after the fork).
+  const ids = m.pipes ? [m.pipes.stdin, m.pipes.stdout, m.pipes.stderr] : [];
+  const pooled = ids.map((id) => (id === undefined ? undefined : pool.take(id)));
+  if (pooled.some((end, i) => ids[i] !== undefined && end === undefined)) {
+    for (const end of pooled) end?.destroy();
+    send({ t: 'error', id: m.id, code: 'EBADF', message: 'a pipe named in the request is not in the pool' });
+    return;
+  }
   if (m.cgroup) {
     try {
       writeFileSync(m.cgroup.procs, String(process.pid));
     } catch (e) {
+      for (const end of pooled) end?.destroy();
       send({ ...errorReply(m.id, e, 'cannot enter the cgroup: '), cgroup: true });
       return;
     }
   }
-  // Pooled pipes (the server holds their other ends) or new ones ('pipe': sent to the server after the fork).
-  const pooled = m.pipes ? [m.pipes.stdin, m.pipes.stdout, m.pipes.stderr].map((id) => (id === undefined ? undefined : pool.take(id))) : [];
   const stdio: StdioOptions = m.pipes
     ? [pooled[0] ?? 'ignore', pooled[1] ?? 'ignore', pooled[2] ?? 'ignore']
     : [m.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'];
@@ -201,14 +219,8 @@ function handleSpawn(m: SpawnRequest): void {
     child.once('error', (e) => send(errorReply(m.id, e, '')));
     return;
   }
+  track(child, pid, m.id);
   if (m.pipes) {
-    child.on('error', () => undefined);
-    running.add(pid);
-    child.once('exit', (exitCode, signal) => {
-      running.delete(pid);
-      send({ t: 'exit', id: m.id, exitCode, signal });
-      pool.refill();
-    });
     send({ t: 'spawned', id: m.id, pid, stuck });
     pool.refillIfLow();
     return;
@@ -220,13 +232,6 @@ function handleSpawn(m: SpawnRequest): void {
   // At the leader's exit Node would resume (read and drop) stdout/stderr and destroy stdin: they are the server's.
   child.stdio[0] = child.stdio[1] = child.stdio[2] = null as never;
   child.stdin = child.stdout = child.stderr = null;
-  child.on('error', () => undefined);
-  running.add(pid);
-  child.once('exit', (exitCode, signal) => {
-    running.delete(pid);
-    send({ t: 'exit', id: m.id, exitCode, signal });
-    pool.refill();
-  });
   // One handle per message (Node's IPC sends one at a time, in order; later messages wait their turn).
   send({ t: 'spawned', id: m.id, pid, stuck }, out!);
   send({ t: 'pipe', id: m.id, which: 'stderr' }, err!);

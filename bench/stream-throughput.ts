@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startHealthProbe } from './lib/health-probe.js';
-import { readChildrenCpuMs, readCpuMs } from './lib/proc-stats.js';
+import { findForkServer, readChildrenCpuMs, readCpuMs } from './lib/proc-stats.js';
 import { producerCommand } from './lib/producer.js';
 import type { BenchContext, Row } from './lib/report.js';
 import { runRole, startRole, type RoleMessage } from './lib/role.js';
@@ -87,7 +87,9 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
     const measure = async (which: Variant, cmd: string, expected: number): Promise<Run> => {
       const serverPid = which === 'relay' || which === 'relayFile' ? ready.pid : server.pid;
       const cpu0 = readCpuMs(serverPid);
-      const producer0 = readChildrenCpuMs(serverPid);
+      // Commands are reaped by whoever forked them: the server's fork server when it has one (config forkServer).
+      const forker = serverPid === server.pid ? (findForkServer(server.pid) ?? server.pid) : serverPid;
+      const producer0 = readChildrenCpuMs(forker);
       let r: StreamResult;
       if (which === 'sdk') r = await runRole<StreamResult>(ctx.children, 'sdk-stream-client', { url: server.url, command: cmd }, timeoutMs);
       else if (which === 'raw')
@@ -114,7 +116,7 @@ export async function benchStreamThroughput(ctx: BenchContext, opts: StreamOptio
         messages: r.notifications,
         clientCpuMs: r.cpuMs,
         serverCpuMs: readCpuMs(serverPid) - cpu0,
-        producerCpuMs: readChildrenCpuMs(serverPid) - producer0,
+        producerCpuMs: readChildrenCpuMs(forker) - producer0,
         reads: which === 'raw' ? (r.lastSeq ?? null) : which === 'sdk' ? null : r.notifications,
         ok,
         ...(typeof r.maxOutputBytes === 'number' ? { maxOutputBytes: r.maxOutputBytes, maxFrameBytes: r.maxFrameBytes as number } : {}),

@@ -38,6 +38,8 @@ export interface ForkSpawned extends SpawnedChild {
 }
 
 interface Pending {
+  /** The helper asked: if it dies, this spawn fails (a restarted helper's spawns are not touched). */
+  proc: ChildProcess;
   resolve: (spawned: ForkSpawned) => void;
   reject: (e: Error) => void;
   spawned?: { pid: number; stuck: boolean; stdout: Native; stderr?: Native; stdin?: Native; exit: Promise<LeaderExit> };
@@ -79,7 +81,7 @@ export class ForkServer {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   /** Running leaders: id -> pid and exit callback. */
-  private readonly running = new Map<number, { pid: number; exit: (exit: LeaderExit) => void }>();
+  private readonly running = new Map<number, { proc: ChildProcess; pid: number; exit: (exit: LeaderExit) => void }>();
   /** Pipes made ahead by the fork server: our ends, by its pipe id (the command-side end stays there). */
   private readonly pool = new Map<number, Native>();
   private closed = false;
@@ -118,7 +120,7 @@ export class ForkServer {
     const pooled = enough ? { stdout: take(0), stderr: take(1), ...(spec.stdin ? { stdin: take(2) } : {}) } : undefined;
     const pipes = enough ? { stdout: pipeIds[0], stderr: pipeIds[1], ...(spec.stdin ? { stdin: pipeIds[2] } : {}) } : undefined;
     return new Promise<ForkSpawned>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, needStdin: spec.stdin, ...(pooled ? { pooled } : {}) });
+      this.pending.set(id, { proc, resolve, reject, needStdin: spec.stdin, ...(pooled ? { pooled } : {}) });
       this.holdLoop();
       proc.send({ t: 'spawn', id, ...spec, ...(pipes ? { pipes } : {}) }, (e) => {
         if (e) this.failPending(id, e);
@@ -152,6 +154,9 @@ export class ForkServer {
 
   private ensure(): ChildProcess {
     if (this.proc && this.proc.connected) return this.proc;
+    // A helper that lost its channel is being replaced: the pipes it offered are useless.
+    for (const n of this.pool.values()) n.close();
+    this.pool.clear();
     const proc = fork(mainScript(), [String(process.pid), ...(this.cgroupLevel ? [this.cgroupLevel] : [])], {
       execArgv: EXEC_ARGV,
       // Its own session: a terminal's ^C reaches the server only; the server then stops commands and closes us.
@@ -165,7 +170,9 @@ export class ForkServer {
     proc.channel?.unref();
     proc.on('error', () => undefined);
     proc.on('message', (m: Reply, handle?: Native) => {
-      this.onReply(m, handle);
+      // A pipe offered by a helper that has been replaced belongs to no one now.
+      if (m.t === 'pool' && proc !== this.proc) handle?.close();
+      else this.onReply(m, handle);
       this.holdLoop();
     });
     proc.once('exit', () => this.onGone(proc));
@@ -200,7 +207,7 @@ export class ForkServer {
       this.pending.delete(m.id);
       let resolveExit!: (exit: LeaderExit) => void;
       const exit = new Promise<LeaderExit>((r) => (resolveExit = r));
-      this.running.set(m.id, { pid: m.pid, exit: resolveExit });
+      this.running.set(m.id, { proc: p.proc, pid: m.pid, exit: resolveExit });
       const { stdout, stderr, stdin } = p.pooled;
       p.resolve({
         pid: m.pid,
@@ -221,7 +228,7 @@ export class ForkServer {
       // The exit is kept from the first message on (a helper that dies now still settles it).
       let resolveExit!: (exit: LeaderExit) => void;
       const exit = new Promise<LeaderExit>((r) => (resolveExit = r));
-      this.running.set(m.id, { pid: m.pid, exit: resolveExit });
+      this.running.set(m.id, { proc: p.proc, pid: m.pid, exit: resolveExit });
       p.spawned = { pid: m.pid, stuck: m.stuck, stdout: handle, exit };
       return;
     }
@@ -263,14 +270,17 @@ export class ForkServer {
 
   /** The helper exited: fail what was being spawned; commands whose exit it would have reported are killed. */
   private onGone(proc: ChildProcess): void {
-    if (this.proc === proc) this.proc = undefined;
-    // Their other ends died with it.
-    for (const n of this.pool.values()) n.close();
-    this.pool.clear();
-    for (const id of [...this.pending.keys()]) {
-      this.failPending(id, Object.assign(new Error('the fork server exited'), { code: 'ECHILD' }));
+    if (this.proc === proc) {
+      this.proc = undefined;
+      // Their other ends died with it (a replacement's pool is its own: see ensure).
+      for (const n of this.pool.values()) n.close();
+      this.pool.clear();
+    }
+    for (const [id, p] of [...this.pending]) {
+      if (p.proc === proc) this.failPending(id, Object.assign(new Error('the fork server exited'), { code: 'ECHILD' }));
     }
     for (const [id, r] of [...this.running]) {
+      if (r.proc !== proc) continue;
       this.running.delete(id);
       killGroup(r.pid);
       r.exit({ exitCode: null, signal: 'SIGKILL' });

@@ -82,6 +82,7 @@ function mcpProtocol<T extends MeteredTransport>(engine: Engine, session: Sessio
   return {
     connect: async (transport: T) => {
       const gate = new McpGate(transport as unknown as GatedTransport, { tools: toolNames, isResourceUri: isServedResourceUri });
+      session.requestsInFlight = () => gate.requestsInFlight;
       await mcp.connect(gate);
     },
   };

@@ -76,6 +76,11 @@ export class McpGate implements Transport {
   private initialized = false;
   /** Requests handed to the SDK and not answered yet. */
   private readonly inFlight = new Set<RequestId>();
+
+  /** Requests received and not yet answered. */
+  get requestsInFlight(): number {
+    return this.inFlight.size;
+  }
   /** Cancellations of requests not seen yet, with when they are forgotten. */
   private readonly earlyCancels = new Map<RequestId, number>();
 

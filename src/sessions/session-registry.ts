@@ -40,6 +40,12 @@ export interface Session {
    * request's SSE stream; the others ignore it).
    */
   sendFrame?: (frame: Buffer, relatedRequestId?: string | number) => Promise<void>;
+  /**
+   * Requests of this session being answered right now (set by its protocol once connected). A session with one
+   * in flight is never idle: an `execute` still starting (a preExecute hook, a spawn on a loaded machine) has no
+   * execution to count yet, and its session must not be closed under it.
+   */
+  requestsInFlight?: () => number;
 }
 
 /** How a transport describes a new session beyond its kind. */
@@ -129,6 +135,7 @@ export class SessionRegistry {
       const limit = this.idleLimitMs(s);
       // stdio is the process's own lifeline: it ends with stdin, not with a timer.
       if (s.transport === 'stdio' || limit === 0 || now - s.lastActivity < limit || this.executions.hasLive(s.id)) continue;
+      if ((s.requestsInFlight?.() ?? 0) > 0) continue;
       this.logger.info({ session: shortId(s.id), transport: s.transport, idleMs: now - s.lastActivity }, 'closing idle session');
       s.close('idle');
     }

@@ -93,6 +93,19 @@ describe('session lifetime', () => {
     expect(structured(r).executions).toHaveLength(1);
   });
 
+  it('never closes a session as idle while one of its requests is being answered', async () => {
+    // The preExecute hook holds the execute (no execution exists yet) for several idle periods.
+    await fx.start({ sessionIdleMs: 200, hooks: { preExecute: [{ command: 'sleep 1.5' }] } });
+    const slow = await fx.connect();
+    let closed = false;
+    slow.onclose = () => (closed = true);
+    const r = structured(await callTool(slow, 'execute', { command: 'echo after the hook' }));
+    expect(r.exitCode).toBe(0);
+    expect(closed).toBe(false);
+    // Idle once answered and nothing runs: closed as before.
+    await waitFor(() => closed, 5_000, 'the session to close once idle');
+  });
+
   it("treats a cut TCP socket as a disconnect and kills that session's processes", async () => {
     await fx.start();
     const ws = await open(fx.server.url);

@@ -37,6 +37,37 @@ interface SpawnRequest {
 /** Leaders still running, by pid: killed (their whole group) when the server goes away. */
 const running = new Set<number>();
 
+/** The pool's private directory: `cc-executor-fork-<pid>-XXXXXX` in the temp dir. */
+const DIR_PREFIX = 'cc-executor-fork-';
+
+/**
+ * Remove the pool directories of fork servers that are gone. A fork server removes its own when it ends, but not
+ * when it is SIGKILLed (the OOM killer, an administrator): the next one to start clears them, by the pid in the name.
+ */
+function removeDeadPoolDirs(): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(tmpdir()).filter((n) => n.startsWith(DIR_PREFIX));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^cc-executor-fork-(\d+)-/.exec(name)?.[1] ?? NaN);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // alive (or not ours to signal): leave it
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    try {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    } catch {
+      // Someone else's, or gone meanwhile.
+    }
+  }
+}
+
 /** Connected socket pairs kept ready (the server holds the other ends): the server's pool is refilled to this. */
 const POOL_TARGET = 8;
 
@@ -49,7 +80,7 @@ const POOL_TARGET = 8;
  * (0700) directory, one connection at a time, so the next accepted connection is always the pair's.
  */
 class PipePool {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'cc-executor-fork-'));
+  private readonly dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   private readonly path = join(this.dir, 'pipes');
   private readonly listener = createServer({ pauseOnConnect: true });
   private readonly ends = new Map<number, Socket>();
@@ -172,6 +203,8 @@ function track(child: ChildProcess, pid: number, id: number): void {
     running.delete(pid);
     send({ t: 'exit', id, exitCode, signal });
     pool.refill();
+    // After the first pipes are on their way: off the path to the first spawn.
+    setTimeout(removeDeadPoolDirs, 1_000).unref();
   });
 }
 
@@ -304,3 +337,5 @@ setInterval(() => {
 for (const sig of ['SIGINT', 'SIGHUP', 'SIGTERM'] as const) process.on(sig, () => undefined);
 
 pool.refill();
+// After the first pipes are on their way: off the path to the first spawn.
+setTimeout(removeDeadPoolDirs, 1_000).unref();

@@ -1,7 +1,9 @@
 // The fork server with real processes: commands spawned from the small helper, their pipes, exits and errors, and
 // what happens when the helper or its owner dies.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -110,6 +112,27 @@ describe('ForkServer (real processes)', () => {
     // The helper's anonymous memory, not the test runner's (vitest plus the loaded modules), is what a fork copies.
     expect(anonKiB(fs.pid!)).toBeLessThan(anonKiB(process.pid));
     expect(anonKiB(fs.pid!)).toBeLessThan(40 * 1024);
+  });
+
+  it("clears the pool directories of fork servers that were SIGKILLed, and no other's", async () => {
+    const dead = spawn('/bin/true');
+    const deadPid = await new Promise<number>((resolve) => dead.once('exit', () => resolve(dead.pid!)));
+    const stale = mkdtempSync(join(tmpdir(), `cc-executor-fork-${deadPid}-`));
+    const live = mkdtempSync(join(tmpdir(), `cc-executor-fork-${process.pid}-`));
+    try {
+      const fs = started();
+      await run(fs, 'true');
+      expect(await eventually(() => !existsSync(stale), 10_000)).toBe(true);
+      expect(existsSync(live)).toBe(true);
+      // Its own directory goes when it is closed.
+      const own = readdirSync(tmpdir()).filter((n) => n.startsWith(`cc-executor-fork-${fs.pid}-`));
+      expect(own).toHaveLength(1);
+      fs.close();
+      expect(await eventually(() => !existsSync(join(tmpdir(), own[0]!)), 10_000)).toBe(true);
+    } finally {
+      rmSync(stale, { recursive: true, force: true });
+      rmSync(live, { recursive: true, force: true });
+    }
   });
 
   it('when the helper dies, its running commands are killed, their exit reads SIGKILL, and the next spawn starts a new one', async () => {

@@ -85,8 +85,6 @@ class PipePool {
   private readonly listener = createServer({ pauseOnConnect: true });
   private readonly ends = new Map<number, Socket>();
   private nextId = 1;
-  /** Pipes the server holds unused (sent, not yet named in a request). */
-  private offered = 0;
   private filling = false;
   private ready: Promise<boolean>;
 
@@ -101,20 +99,19 @@ class PipePool {
   take(id: number): Socket | undefined {
     const end = this.ends.get(id);
     this.ends.delete(id);
-    if (end) this.offered--;
     return end;
   }
 
-  /** Make pairs until the server holds POOL_TARGET; one at a time, in the background. */
+  /** Make pairs until the server holds POOL_TARGET unused (as many as this process keeps ends of); one at a time, in the background. */
   refill(): void {
     if (this.filling) return;
     this.filling = true;
     void this.fill().finally(() => (this.filling = false));
   }
 
-  /** Refill now when fewer than two commands' pipes are left (a burst of spawns), else after exits only. */
+  /** Refill now when fewer than three commands' pipes are left (a burst of spawns), else after exits only. */
   refillIfLow(): void {
-    if (this.offered < 6) this.refill();
+    if (this.ends.size < 6) this.refill();
   }
 
   close(): void {
@@ -125,12 +122,11 @@ class PipePool {
 
   private async fill(): Promise<void> {
     if (!(await this.ready)) return;
-    while (this.offered < POOL_TARGET && process.connected) {
+    while (this.ends.size < POOL_TARGET && process.connected) {
       const pair = await this.pair();
       if (!pair) return;
       const id = this.nextId++;
       this.ends.set(id, pair.mine);
-      this.offered++;
       // The accepted end never read here (pauseOnConnect): its native handle goes to the server as is.
       send({ t: 'pool', pipe: id }, (pair.theirs as unknown as { _handle: NativeHandle })._handle);
     }

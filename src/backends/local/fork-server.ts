@@ -131,8 +131,7 @@ export class ForkServer {
   /** Stop the helper: it kills every group whose leader still runs, and exits (SIGKILLed if it has not in 2 s). */
   close(): void {
     this.closed = true;
-    for (const n of this.pool.values()) n.close();
-    this.pool.clear();
+    this.dropPool();
     const proc = this.proc;
     if (!proc?.connected) return;
     proc.send({ t: 'close' }, () => undefined);
@@ -155,8 +154,7 @@ export class ForkServer {
   private ensure(): ChildProcess {
     if (this.proc && this.proc.connected) return this.proc;
     // A helper that lost its channel is being replaced: the pipes it offered are useless.
-    for (const n of this.pool.values()) n.close();
-    this.pool.clear();
+    this.dropPool();
     const proc = fork(mainScript(), [String(process.pid), ...(this.cgroupLevel ? [this.cgroupLevel] : [])], {
       execArgv: EXEC_ARGV,
       // Its own session: a terminal's ^C reaches the server only; the server then stops commands and closes us.
@@ -204,19 +202,7 @@ export class ForkServer {
       return;
     }
     if (m.t === 'spawned' && p.pooled) {
-      this.pending.delete(m.id);
-      let resolveExit!: (exit: LeaderExit) => void;
-      const exit = new Promise<LeaderExit>((r) => (resolveExit = r));
-      this.running.set(m.id, { proc: p.proc, pid: m.pid, exit: resolveExit });
-      const { stdout, stderr, stdin } = p.pooled;
-      p.resolve({
-        pid: m.pid,
-        stuck: m.stuck,
-        stdout: socketOn(stdout, false),
-        stderr: socketOn(stderr, false),
-        stdin: stdin ? socketOn(stdin, true) : null,
-        exit,
-      });
+      this.resolve(m.id, p, { pid: m.pid, stuck: m.stuck, ...p.pooled, exit: this.track(m.id, p.proc, m.pid) });
       return;
     }
     if (!handle) {
@@ -226,27 +212,41 @@ export class ForkServer {
     }
     if (m.t === 'spawned') {
       // The exit is kept from the first message on (a helper that dies now still settles it).
-      let resolveExit!: (exit: LeaderExit) => void;
-      const exit = new Promise<LeaderExit>((r) => (resolveExit = r));
-      this.running.set(m.id, { proc: p.proc, pid: m.pid, exit: resolveExit });
-      p.spawned = { pid: m.pid, stuck: m.stuck, stdout: handle, exit };
+      p.spawned = { pid: m.pid, stuck: m.stuck, stdout: handle, exit: this.track(m.id, p.proc, m.pid) };
       return;
     }
     if (!p.spawned) return;
     if (m.which === 'stderr') p.spawned.stderr = handle;
     else p.spawned.stdin = handle;
-    if (p.spawned.stderr && (!p.needStdin || p.spawned.stdin)) {
-      this.pending.delete(m.id);
-      const s = p.spawned;
-      p.resolve({
-        pid: s.pid,
-        stuck: s.stuck,
-        stdout: socketOn(s.stdout, false),
-        stderr: socketOn(s.stderr!, false),
-        stdin: s.stdin ? socketOn(s.stdin, true) : null,
-        exit: s.exit,
-      });
-    }
+    const { stderr, stdin } = p.spawned;
+    if (stderr && (!p.needStdin || stdin)) this.resolve(m.id, p, { ...p.spawned, stderr });
+  }
+
+  /** A started leader whose exit the helper will report: the promise of that exit. */
+  private track(id: number, proc: ChildProcess, pid: number): Promise<LeaderExit> {
+    return new Promise((exit) => this.running.set(id, { proc, pid, exit }));
+  }
+
+  /** Every pipe of spawn `id` is here: wrap them in sockets and answer. */
+  private resolve(
+    id: number,
+    p: Pending,
+    s: { pid: number; stuck: boolean; stdout: Native; stderr: Native; stdin?: Native | undefined; exit: Promise<LeaderExit> },
+  ): void {
+    this.pending.delete(id);
+    p.resolve({
+      pid: s.pid,
+      stuck: s.stuck,
+      stdout: socketOn(s.stdout, false),
+      stderr: socketOn(s.stderr, false),
+      stdin: s.stdin ? socketOn(s.stdin, true) : null,
+      exit: s.exit,
+    });
+  }
+
+  private dropPool(): void {
+    for (const n of this.pool.values()) n.close();
+    this.pool.clear();
   }
 
   /** A pipe of a started command was lost in transit: kill the command, refuse the spawn with EMFILE. */
@@ -273,8 +273,7 @@ export class ForkServer {
     if (this.proc === proc) {
       this.proc = undefined;
       // Their other ends died with it (a replacement's pool is its own: see ensure).
-      for (const n of this.pool.values()) n.close();
-      this.pool.clear();
+      this.dropPool();
     }
     for (const [id, p] of [...this.pending]) {
       if (p.proc === proc) this.failPending(id, Object.assign(new Error('the fork server exited'), { code: 'ECHILD' }));

@@ -11,6 +11,7 @@ import {
   readFileSync,
   readSync,
   realpathSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -147,8 +148,15 @@ export class CgroupTree {
     const hash = createHash('sha256').update(real).digest('hex').slice(0, 12);
     const dataDirRoot = join(base, `cc-executor-${hash}`);
     const serverDir = join(dataDirRoot, `${process.pid}-${startTicksOf(process.pid) ?? 0}`);
+    sweepAbandonedLevels(base, dataDirRoot);
     try {
-      mkdirSync(serverDir, { recursive: true });
+      try {
+        mkdirSync(serverDir, { recursive: true });
+      } catch (e) {
+        // Another server's sweep may have removed the (then empty) data-dir level between the two mkdirs: once more.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        mkdirSync(serverDir, { recursive: true });
+      }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'error';
       return {
@@ -391,6 +399,47 @@ export class CgroupTree {
     }
     new Cgroup(this.serverDir).remove();
     new Cgroup(this.dataDirRoot).remove(); // EBUSY while another server's level is there: fine
+  }
+}
+
+/** How old an abandoned level must be before another server removes it (sweepAbandonedLevels). */
+const ABANDONED_MIN_AGE_MS = 60_000;
+
+/**
+ * Remove the empty levels of dead servers under other data dirs' roots (`base/cc-executor-*`), bottom up. A
+ * server killed with SIGKILL cannot remove its own level, and only a successor on the same data dir recovers it:
+ * a data dir that is never used again (a test's, a one-off `--data-dir`) would leave its empty cgroups behind
+ * for good (781 of them on one machine after a day of test runs). Only empty ones go: rmdir refuses a cgroup with
+ * members or children, so anything still running there stays for that data dir's successor to kill and report.
+ * Our own data dir's root is left to recoverLeftovers, which kills and reports.
+ */
+function sweepAbandonedLevels(base: string, ownRoot: string, minAgeMs = ABANDONED_MIN_AGE_MS): void {
+  const now = Date.now();
+  // Nothing touched in the last minute is removed: a dead server's successor may be starting right now (and a
+  // test may be building a fake predecessor). cgroupfs dates a directory by its creation, or the last removal of
+  // a child in it: so the age of a whole subtree is decided before anything in it is removed.
+  const old = (dir: string): boolean => {
+    try {
+      return now - statSync(dir).mtimeMs >= minAgeMs && listDirs(dir).every((child) => old(join(dir, child)));
+    } catch {
+      return false;
+    }
+  };
+  const rmdirTree = (dir: string): boolean => {
+    for (const child of listDirs(dir)) rmdirTree(join(dir, child));
+    return new Cgroup(dir).remove();
+  };
+  for (const name of listDirs(base)) {
+    const root = join(base, name);
+    if (!name.startsWith('cc-executor-') || root === ownRoot) continue;
+    const rootOld = old(root);
+    for (const level of listDirs(root)) {
+      const match = /^(\d+)-(\d+)$/.exec(level);
+      if (!match || startTicksOf(Number(match[1])) === Number(match[2])) continue; // not a level, or its server lives
+      if (old(join(root, level))) rmdirTree(join(root, level));
+    }
+    // The root goes once it is empty, but never one another server just made (its level comes right after).
+    if (rootOld && listDirs(root).length === 0) new Cgroup(root).remove();
   }
 }
 

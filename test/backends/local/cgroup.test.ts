@@ -1,8 +1,8 @@
 // Real cgroup v2 containment against this machine's cgroupfs: membership, kill, freeze, leftovers, limits.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cgroup } from '../../../src/backends/local/cgroup.js';
@@ -251,6 +251,50 @@ describe.skipIf(!probe.ok)(`cgroup v2 containment on this machine${why ? ` (skip
       dead.kill();
       live.kill();
       for (const c of children) c.kill('SIGKILL');
+    }
+  });
+
+  it("removes the empty levels of dead servers on other data dirs, never a populated one or a live server's", async () => {
+    const live = detect(); // a live server on another data dir
+    const base = dirname(live.dataDirRoot);
+    const tag = `${process.pid}${Date.now().toString(36)}`;
+    // A data dir used once by a server that was SIGKILLed: its root, level and execution cgroup, all empty.
+    const abandoned = join(base, `cc-executor-test${tag}a`);
+    mkdirSync(join(abandoned, '999999999-1', 'exec-done', 'nested'), { recursive: true });
+    // Another one whose dead server left a command running: that data dir's successor kills and reports it.
+    const running = new Cgroup(join(base, `cc-executor-test${tag}b`, '999999998-1', 'exec-running'));
+    mkdirSync(join(dirname(running.path), 'exec-empty'), { recursive: true });
+    mkdirSync(running.path);
+    const { file, args } = running.wrap('/bin/sh', ['-c', 'sleep 300']);
+    const child = spawn(file, args, { detached: true, stdio: 'ignore' });
+    // A level made in the last minute is left alone (its server's successor may be starting): these are older.
+    const recent = join(base, `cc-executor-test${tag}c`, '999999997-1', 'exec-new');
+    mkdirSync(recent, { recursive: true });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (const d of [
+      abandoned,
+      join(abandoned, '999999999-1'),
+      join(abandoned, '999999999-1', 'exec-done'),
+      join(abandoned, '999999999-1', 'exec-done', 'nested'),
+      join(dirname(running.path), 'exec-empty'),
+      dirname(running.path),
+      running.path,
+    ])
+      utimesSync(d, hourAgo, hourAgo);
+    try {
+      expect(await waitFor(() => running.populated())).toBe(true);
+      detect(); // a new server on a third data dir sweeps at start
+      expect(existsSync(abandoned)).toBe(false);
+      expect(running.populated()).toBe(true);
+      expect(existsSync(join(dirname(running.path), 'exec-empty'))).toBe(false);
+      expect(existsSync(live.serverDir)).toBe(true);
+      expect(existsSync(recent)).toBe(true);
+    } finally {
+      for (const d of [recent, dirname(recent), dirname(dirname(recent))]) new Cgroup(d).remove();
+      running.kill();
+      child.kill('SIGKILL');
+      await running.waitEmpty(5_000);
+      for (const d of [running.path, dirname(running.path), dirname(dirname(running.path))]) new Cgroup(d).remove();
     }
   });
 

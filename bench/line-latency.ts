@@ -22,15 +22,19 @@ export interface LineLatencyOptions {
 const P50_TARGET_MS = 3;
 const P99_TARGET_MS = 10;
 
-/** Wall-clock time in ms with sub-ms precision, comparable across processes on one machine. */
+/**
+ * CLOCK_MONOTONIC in ms, with sub-ms precision: one clock for every process on the machine. (timeOrigin + now()
+ * is not: each process fixes its own time origin, and the two differed by enough to give the pipe baseline a
+ * negative p50 once.)
+ */
 function nowMs(): number {
-  return performance.timeOrigin + performance.now();
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /** A Node child that prints its own send time, one line every `intervalMs`. */
 function tickerArgv(lines: number, intervalMs: number): string[] {
   const script =
-    `let n=0;const t=setInterval(()=>{process.stdout.write((performance.timeOrigin+performance.now()).toFixed(3)+'\\n');` +
+    `let n=0;const t=setInterval(()=>{process.stdout.write((Number(process.hrtime.bigint())/1e6).toFixed(3)+'\\n');` +
     `if(++n>=${lines})clearInterval(t)},${intervalMs})`;
   return [process.execPath, '-e', script];
 }

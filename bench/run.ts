@@ -32,7 +32,7 @@ const quick = process.env.BENCH_QUICK === '1';
 const settings = {
   quick,
   streamMiB: envNumber('BENCH_STREAM_MIB', quick ? 64 : 256),
-  streamRuns: Math.round(envNumber('BENCH_STREAM_RUNS', quick ? 1 : 3)),
+  streamRuns: Math.round(envNumber('BENCH_STREAM_RUNS', quick ? 1 : 5)),
   rtN: Math.round(envNumber('BENCH_RT_N', quick ? 50 : 200)),
   rtWarmup: Math.round(envNumber('BENCH_RT_WARMUP', quick ? 5 : 20)),
   sandboxN: Math.round(envNumber('BENCH_SANDBOX_N', quick ? 30 : 100)),

@@ -122,6 +122,15 @@ export const ConfigSchema = z
       .min(1 * KIB)
       .default(64 * KIB)
       .describe('Max output bytes per progress notification'),
+    readGatherUs: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(80)
+      .describe(
+        "Microseconds the event loop sleeps after a small read of a flooding command's output, so the next read takes more (at most once per loop turn; 0 = off)",
+      ),
     progressHeartbeatMs: z.number().int().min(100).default(10_000).describe('Progress heartbeat while a command is silent'),
     highWaterBytes: z
       .number()

@@ -140,6 +140,14 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
   });
   new Gauge({
+    name: `${METRIC_PREFIX}read_gather_sleeps`,
+    help: "Sleeps of the event loop after a small read of a flooding command's output (readGatherUs), since start",
+    registers: [registry],
+    collect() {
+      this.set(executions.readGather.sleeps);
+    },
+  });
+  new Gauge({
     name: `${METRIC_PREFIX}executions_background`,
     help: 'Live background executions (they outlive their session)',
     registers: [registry],

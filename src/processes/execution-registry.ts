@@ -13,6 +13,7 @@ import type { DurationHistory } from './duration-history.js';
 import { Execution, type TerminationReason } from './execution.js';
 import { viewOf } from './execution-view.js';
 import { matchId } from './id-lookup.js';
+import { ReadGather } from './read-gather.js';
 import { planExecution, type ExecuteRequest } from './plan.js';
 
 export type { ExecuteRequest } from './plan.js';
@@ -43,6 +44,8 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
   private closing = false;
   /** Journal entries to remove once everything their execution started is gone (shutdown waits for them). */
   private readonly forgetting = new Set<Promise<void>>();
+  /** One for the server: its sleeps are bounded per turn of the event loop, whatever the number of floods. */
+  readonly readGather: ReadGather;
 
   constructor(
     private readonly config: Config,
@@ -59,6 +62,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
     private readonly journal?: ExecutionJournal,
   ) {
     super();
+    this.readGather = new ReadGather(config.readGatherUs);
     this.policy = new CommandPolicy(config);
     for (const problem of this.policy.problems()) logger.warn(problem);
   }
@@ -155,6 +159,7 @@ export class ExecutionRegistry extends EventEmitter<RegistryEvents> {
         maxOutputBytes: this.config.maxOutputBytes,
         inlineOutputChars: this.config.inlineOutputChars,
         maxChunkBytes: this.config.progressChunkBytes,
+        readGather: this.readGather,
         interactive: req.interactive === true || req.pty !== undefined,
         inputQuietMs: this.config.inputQuietMs,
         load: this.load,

@@ -9,6 +9,7 @@ import { ExecutionInput, type InputDetection, type InputSnapshot } from './execu
 import { IdleTimer } from './idle-timer.js';
 import { FinishedHandle } from './finished-handle.js';
 import { OutputLog, type SavedText, type StreamName } from './output-log.js';
+import type { ReadGather } from './read-gather.js';
 import { Utf8Chunker } from './utf8-chunker.js';
 
 /** Internal phases; `state` maps them to the public three. */
@@ -42,6 +43,8 @@ export interface ExecutionOptions {
   inlineOutputChars: number;
   /** Largest output chunk, bytes (progressChunkBytes: a notification then never needs to carry more); default 64 KiB. */
   maxChunkBytes?: number;
+  /** The server's read gatherer (config readGatherUs): larger reads of a flooding command's output. */
+  readGather?: ReadGather;
   load: LoadMonitor;
   /** Key for the duration history (program and subcommand) and its usual duration, when known. */
   historyKey: string | null;
@@ -265,6 +268,7 @@ export class Execution {
     this.pipes.push(pipe);
     // Bytes, not strings: the window keeps output outside V8's heap (docs/performance.md, slow readers).
     const chunker = new Utf8Chunker(this.opts.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES);
+    const gather = this.opts.readGather?.reader();
     pipe.on('data', (data: Buffer) => {
       // Past maxOutputBytes the rest is drained and dropped while the group is being terminated.
       if (this.outputCapped) return;
@@ -273,9 +277,10 @@ export class Execution {
       this.idle?.touch();
       this.input?.noteOutput();
       const pieces = chunker.write(buf);
-      if (pieces.length === 0) return;
       for (const piece of pieces) this.log.append(stream, piece.raw, piece.bytes);
-      this.applyBackPressure();
+      if (pieces.length > 0) this.applyBackPressure();
+      // A small read in a flood: let the pipe fill before the next one (not while a reader holds output back).
+      if (gather && !this.readingPaused) gather(data.length);
     });
     return new Promise((resolve) => {
       pipe.once('close', () => {

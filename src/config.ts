@@ -127,9 +127,9 @@ export const ConfigSchema = z
       .int()
       .min(0)
       .max(1000)
-      .default(80)
+      .default(0)
       .describe(
-        "Microseconds the event loop sleeps after a small read of a flooding command's output, so the next read takes more (at most once per loop turn; 0 = off)",
+        "Microseconds the event loop sleeps after a small read of a lone flooding command's output, so the next read takes more (at most once per loop turn; 0 = off; see docs/performance.md before turning it on)",
       ),
     progressHeartbeatMs: z.number().int().min(100).default(10_000).describe('Progress heartbeat while a command is silent'),
     highWaterBytes: z

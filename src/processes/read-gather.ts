@@ -13,14 +13,21 @@ const FLOOD_GAP_MS = 2;
  * low-water mark for a pipe and no timer under a millisecond (a 1 ms pause caps a producer at about what the
  * socket buffer holds per millisecond), so after a small read of a flood the event loop sleeps `pauseUs`
  * (Atomics.wait: woken by the CPU's own timer, not by the writer), and the next read takes what was written
- * meanwhile. Bounded: at most one sleep per turn of the event loop, whatever the number of floods, and never
- * for a pipe's first read after a quiet spell (a lone line goes out at once). docs/performance.md has the
- * figures ("Streaming throughput, session 9").
+ * meanwhile. Bounded: at most one sleep per turn of the event loop, none while several pipes flood at once (the
+ * loop has work enough then, and a sleep only delays the other sessions: the 10-floods latency row's p99 rose
+ * to 159-204 ms with it), and never for a pipe's first read after a quiet spell (a lone line goes out at once). docs/performance.md has the
+ * figures ("Streaming throughput, session 9"), and why it is off by default (config readGatherUs: 0): on a machine
+ * whose CPUs are all busy, a sleeping thread can wait a scheduling slice to run again.
  */
 export class ReadGather {
   private readonly cell = new Int32Array(new SharedArrayBuffer(4));
   private readonly pauseMs: number;
   private sleptThisTurn = false;
+  /** The pipe read last, and when: another pipe's read close behind it means several floods at once. */
+  private lastReader: object | undefined;
+  private lastReadAt = -Infinity;
+  /** Until then no sleep: several pipes flood at once and the loop has work enough (the sleep only delays it). */
+  private crowdedUntil = -Infinity;
   /** Sleeps taken so far. */
   sleeps = 0;
 
@@ -34,13 +41,17 @@ export class ReadGather {
 
   /** The read hook of one pipe: call it after each read of that pipe with the read's size. */
   reader(): (bytes: number) => void {
+    const me = {};
     let lastReadAt = -Infinity;
     return (bytes) => {
       if (this.pauseMs <= 0) return;
       const now = performance.now();
       const flooding = now - lastReadAt < this.floodGapMs;
       lastReadAt = now;
-      if (bytes >= SMALL_READ_BYTES || !flooding || this.sleptThisTurn) return;
+      if (this.lastReader !== me && now - this.lastReadAt < this.floodGapMs) this.crowdedUntil = now + this.floodGapMs;
+      this.lastReader = me;
+      this.lastReadAt = now;
+      if (bytes >= SMALL_READ_BYTES || !flooding || this.sleptThisTurn || now < this.crowdedUntil) return;
       this.sleptThisTurn = true;
       setImmediate(this.endTurn);
       this.sleeps++;

@@ -14,10 +14,10 @@ const FLOOD_GAP_MS = 2;
  * socket buffer holds per millisecond), so after a small read of a flood the event loop sleeps `pauseUs`
  * (Atomics.wait: woken by the CPU's own timer, not by the writer), and the next read takes what was written
  * meanwhile. Bounded: at most one sleep per turn of the event loop, none while several pipes flood at once (the
- * loop has work enough then, and a sleep only delays the other sessions: the 10-floods latency row's p99 rose
- * to 159-204 ms with it), and never for a pipe's first read after a quiet spell (a lone line goes out at once). docs/performance.md has the
- * figures ("Streaming throughput, session 9"), and why it is off by default (config readGatherUs: 0): on a machine
- * whose CPUs are all busy, a sleeping thread can wait a scheduling slice to run again.
+ * loop has work enough then), and never for a pipe's first read after a quiet spell (a lone line goes out at
+ * once). docs/performance.md has the figures ("Streaming throughput, session 9"), and why it is off by default
+ * (config readGatherUs: 0): on a machine whose CPUs are all busy, a sleeping thread can wait a scheduling slice
+ * to run again, and the RSS kept after finished runs grew.
  */
 export class ReadGather {
   private readonly cell = new Int32Array(new SharedArrayBuffer(4));
@@ -39,12 +39,12 @@ export class ReadGather {
     this.pauseMs = pauseUs / 1000;
   }
 
-  /** The read hook of one pipe: call it after each read of that pipe with the read's size. */
-  reader(): (bytes: number) => void {
+  /** The read hook of one pipe (call it after each read with the read's size), or undefined when gathering is off. */
+  reader(): ((bytes: number) => void) | undefined {
+    if (this.pauseMs <= 0) return undefined;
     const me = {};
     let lastReadAt = -Infinity;
     return (bytes) => {
-      if (this.pauseMs <= 0) return;
       const now = performance.now();
       const flooding = now - lastReadAt < this.floodGapMs;
       lastReadAt = now;

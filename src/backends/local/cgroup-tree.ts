@@ -355,9 +355,7 @@ export class CgroupTree {
     for (const level of listDirs(this.dataDirRoot)) {
       const path = join(this.dataDirRoot, level);
       if (path === this.serverDir) continue;
-      const match = /^(\d+)-(\d+)$/.exec(level);
-      if (!match) continue;
-      if (startTicksOf(Number(match[1])) === Number(match[2])) continue; // that server is alive
+      if (!isDeadServerLevel(level)) continue; // not a level, or its server is alive
       const cgroups = listDirs(path).map((id) => {
         const cg = new Cgroup(join(path, id), this.hasKillFile);
         return { id, cg, hadMembers: cg.populated() };
@@ -402,6 +400,12 @@ export class CgroupTree {
   }
 }
 
+/** A server level's name (`<pid>-<start ticks>`) whose server is gone: no live process has that pid and start. */
+function isDeadServerLevel(name: string): boolean {
+  const match = /^(\d+)-(\d+)$/.exec(name);
+  return match !== null && startTicksOf(Number(match[1])) !== Number(match[2]);
+}
+
 /** How old an abandoned level must be before another server removes it (sweepAbandonedLevels). */
 const ABANDONED_MIN_AGE_MS = 60_000;
 
@@ -425,18 +429,16 @@ function sweepAbandonedLevels(base: string, ownRoot: string, minAgeMs = ABANDONE
       return false;
     }
   };
-  const rmdirTree = (dir: string): boolean => {
+  const rmdirTree = (dir: string): void => {
     for (const child of listDirs(dir)) rmdirTree(join(dir, child));
-    return new Cgroup(dir).remove();
+    new Cgroup(dir).remove();
   };
   for (const name of listDirs(base)) {
     const root = join(base, name);
     if (!name.startsWith('cc-executor-') || root === ownRoot) continue;
     const rootOld = old(root);
     for (const level of listDirs(root)) {
-      const match = /^(\d+)-(\d+)$/.exec(level);
-      if (!match || startTicksOf(Number(match[1])) === Number(match[2])) continue; // not a level, or its server lives
-      if (old(join(root, level))) rmdirTree(join(root, level));
+      if (isDeadServerLevel(level) && old(join(root, level))) rmdirTree(join(root, level));
     }
     // The root goes once it is empty, but never one another server just made (its level comes right after).
     if (rootOld && listDirs(root).length === 0) new Cgroup(root).remove();

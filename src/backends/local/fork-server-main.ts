@@ -273,8 +273,22 @@ function handleSpawn(m: SpawnRequest): void {
  * is gone, which also reaches what escaped its process group (setsid) and groups whose leader has exited.
  */
 const cgroupLevel = process.argv[3];
+/** The server's pid (argv): a new parent means it is gone, and a cgroup holding it is never killed. */
+const owner = Number(process.argv[2]);
 
-/** cgroup.kill of every execution cgroup under the server's level, except one this process is stuck in. */
+/** True when `pid` is a member of the cgroup at `dir`. */
+function holds(dir: string, pid: number): boolean {
+  try {
+    return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').includes(String(pid));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * cgroup.kill of every execution cgroup under the server's level, except one this process is stuck in or one
+ * holding the server itself (it forks through execution cgroups: cgroup-tree's forkInto).
+ */
 function killExecutionCgroups(level: string): void {
   let own = '';
   try {
@@ -291,7 +305,7 @@ function killExecutionCgroups(level: string): void {
     return;
   }
   for (const name of dirs) {
-    if (own.includes(`/${name}\n`)) continue;
+    if (own.includes(`/${name}\n`) || holds(join(level, name), owner)) continue;
     try {
       writeFileSync(join(level, name, 'cgroup.kill'), '1');
     } catch {
@@ -324,7 +338,6 @@ process.on('disconnect', shutDown);
 // 'disconnect' alone is not enough: when the server dies in the middle of a message (an acknowledgement of a pool
 // pipe), Node waits for the rest of it before it reports the disconnect, forever. A new parent means the server is gone
 // (its pid comes as an argument: a server that died while this process started is not our parent even now).
-const owner = Number(process.argv[2]);
 setInterval(() => {
   if (process.ppid !== owner) shutDown();
 }, 250).unref();

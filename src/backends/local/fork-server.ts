@@ -129,16 +129,24 @@ export class ForkServer {
   }
 
   /** Stop the helper: it kills every group whose leader still runs, and exits (SIGKILLed if it has not in 2 s). */
-  close(): void {
+  /**
+   * Resolves once the helper has exited (SIGKILLed after 2 s). Awaited before the server's cgroup level goes: a
+   * helper still shutting down kills every execution cgroup under that level, and an engine started again in the
+   * same process (same pid, same level) would otherwise lose its new cgroups to it.
+   */
+  close(): Promise<void> {
     this.closed = true;
     this.dropPool();
     const proc = this.proc;
-    if (!proc?.connected) return;
-    proc.send({ t: 'close' }, () => undefined);
-    proc.disconnect();
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    if (proc.connected) {
+      proc.send({ t: 'close' }, () => undefined);
+      proc.disconnect();
+    }
     const timer = setTimeout(() => proc.kill('SIGKILL'), 2_000);
     timer.unref();
-    proc.once('exit', () => clearTimeout(timer));
+    return exited.finally(() => clearTimeout(timer));
   }
 
   /**

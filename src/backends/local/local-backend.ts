@@ -265,7 +265,7 @@ export class LocalBackend implements ExecutionBackend {
   }
 
   async close(): Promise<void> {
-    this.forkServer?.close();
+    await this.forkServer?.close();
     await this.containment.tree?.close();
   }
 

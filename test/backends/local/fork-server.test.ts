@@ -15,9 +15,9 @@ import { alive, eventually } from '../../helpers/proc.js';
 const servers: ForkServer[] = [];
 const handles: ProcessHandle[] = [];
 const pids: number[] = [];
-afterEach(() => {
+afterEach(async () => {
   for (const h of handles.splice(0)) h.kill();
-  for (const s of servers.splice(0)) s.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
   for (const pid of pids.splice(0)) {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -127,7 +127,7 @@ describe('ForkServer (real processes)', () => {
       // Its own directory goes when it is closed.
       const own = readdirSync(tmpdir()).filter((n) => n.startsWith(`cc-executor-fork-${fs.pid}-`));
       expect(own).toHaveLength(1);
-      fs.close();
+      await fs.close();
       expect(await eventually(() => !existsSync(join(tmpdir(), own[0]!)), 10_000)).toBe(true);
     } finally {
       rmSync(stale, { recursive: true, force: true });
@@ -145,6 +145,18 @@ describe('ForkServer (real processes)', () => {
     expect(await eventually(() => !alive(s.pid))).toBe(true);
     expect((await run(fs, 'echo again')).out).toBe('again\n');
     expect(fs.pid).not.toBe(first);
+  });
+
+  it('close resolves only once the helper has exited (it kills cgroups under the level as it goes)', async () => {
+    // An engine closed and started again in the same process has the same pid, so the same cgroup level: a helper
+    // still shutting down then would kill the new engine's cgroups (once, a test worker forking through one).
+    const fs = started();
+    await run(fs, 'true');
+    const helper = fs.pid!;
+    expect(alive(helper)).toBe(true);
+    await fs.close();
+    expect(alive(helper)).toBe(false);
+    await fs.close(); // again: nothing left to wait for
   });
 
   it('when its owner dies (SIGKILL), the helper kills every command still running and exits', async () => {
